@@ -1,0 +1,332 @@
+"""Networks as layer tables: the built-in library, SCALE-Sim topology CSVs and the project's own CSVs.
+
+A layer is a (possibly grouped) convolution; a fully connected layer is a 1 x 1 convolution on a 1 x 1
+input. Shapes use the usual accelerator letters:
+
+====== ==========================================================
+``N``  batch size
+``C``  input channels (all groups together)
+``K``  output channels (filters, all groups together)
+``H``  ``W`` input height and width, unpadded
+``R``  ``S`` filter height and width
+``P``  ``Q`` output height and width, ``floor((H + 2 padding - R) / stride) + 1``
+``groups`` ``C`` and ``K`` split into this many independent convolutions (depthwise: ``groups == C == K``)
+====== ==========================================================
+
+A network loaded from a SCALE-Sim topology keeps SCALE-Sim's convention of unpadded inputs
+(``padding = 0``), so its output size is ``ceil((H - R + stride) / stride)``, the same formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import QuidamInputError
+
+#: The integer columns of a layer table, in the order the kernels receive them.
+LAYER_COLUMNS = ("N", "K", "C", "R", "S", "P", "Q", "H", "W", "stride", "padding", "groups")
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One convolution or fully connected layer (see the module docstring for the letters)."""
+
+    name: str
+    H: int
+    W: int
+    C: int
+    K: int
+    R: int = 1
+    S: int = 1
+    stride: int = 1
+    padding: int = 0
+    groups: int = 1
+    N: int = 1
+
+    def __post_init__(self):
+        for field in ("H", "W", "C", "K", "R", "S", "stride", "groups", "N"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise QuidamInputError(
+                    f"layer {self.name!r}: {field} = {value!r} is not allowed; it must be a positive integer"
+                )
+        if (
+            isinstance(self.padding, bool)
+            or not isinstance(self.padding, (int, np.integer))
+            or self.padding < 0
+        ):
+            raise QuidamInputError(
+                f"layer {self.name!r}: padding = {self.padding!r} is not allowed; it must be an integer >= 0"
+            )
+        if self.C % self.groups or self.K % self.groups:
+            raise QuidamInputError(
+                f"layer {self.name!r}: groups = {self.groups} must divide both C = {self.C} and K = {self.K}"
+            )
+        if self.R > self.H + 2 * self.padding or self.S > self.W + 2 * self.padding:
+            raise QuidamInputError(
+                f"layer {self.name!r}: filter {self.R} x {self.S} is larger than the padded input "
+                f"{self.H + 2 * self.padding} x {self.W + 2 * self.padding}"
+            )
+
+    @property
+    def P(self) -> int:
+        """Output height."""
+        return (self.H + 2 * self.padding - self.R) // self.stride + 1
+
+    @property
+    def Q(self) -> int:
+        """Output width."""
+        return (self.W + 2 * self.padding - self.S) // self.stride + 1
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the layer."""
+        return self.N * self.K * (self.C // self.groups) * self.R * self.S * self.P * self.Q
+
+    @property
+    def kind(self) -> str:
+        """``fc``, ``depthwise``, ``grouped`` or ``conv``."""
+        if self.H == self.W == self.R == self.S == 1:
+            return "fc"
+        if self.groups > 1:
+            return "depthwise" if self.groups == self.C == self.K else "grouped"
+        return "conv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """A named sequence of layers; ``table()`` gives the arrays the kernels take."""
+
+    name: str
+    layers: tuple[Layer, ...]
+
+    def __post_init__(self):
+        if not self.layers:
+            raise QuidamInputError(f"network {self.name!r} has no layers")
+        names = [layer.name for layer in self.layers]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise QuidamInputError(f"network {self.name!r}: duplicated layer names {duplicated}")
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one inference."""
+        return sum(layer.macs for layer in self.layers)
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Column arrays (``int64``, one entry per layer) keyed by :data:`LAYER_COLUMNS`."""
+        return {
+            column: np.array([getattr(layer, column) for layer in self.layers], dtype=np.int64)
+            for column in LAYER_COLUMNS
+        }
+
+    def to_csv(self) -> str:
+        """The project's own CSV format (read back by :func:`load_network`)."""
+        out = io.StringIO()
+        fields = ["name", "H", "W", "C", "K", "R", "S", "stride", "padding", "groups", "N"]
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(fields)
+        for layer in self.layers:
+            writer.writerow([getattr(layer, f) for f in fields])
+        return out.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# The built-in library (ImageNet resolution, batch 1, true layer shapes)
+# --------------------------------------------------------------------------------------------------
+
+
+def _conv(name, H, C, K, R, stride=1, padding=None, groups=1):
+    padding = R // 2 if padding is None else padding
+    return Layer(name, H=H, W=H, C=C, K=K, R=R, S=R, stride=stride, padding=padding, groups=groups)
+
+
+def _fc(name, C, K):
+    return Layer(name, H=1, W=1, C=C, K=K)
+
+
+def alexnet() -> Network:
+    """AlexNet as in torchvision / Krizhevsky 2014 "one weird trick" (single-tower, 224 x 224)."""
+    return Network(
+        "alexnet",
+        (
+            _conv("conv1", 224, 3, 64, 11, stride=4, padding=2),
+            _conv("conv2", 27, 64, 192, 5, padding=2),
+            _conv("conv3", 13, 192, 384, 3),
+            _conv("conv4", 13, 384, 256, 3),
+            _conv("conv5", 13, 256, 256, 3),
+            _fc("fc6", 256 * 6 * 6, 4096),
+            _fc("fc7", 4096, 4096),
+            _fc("fc8", 4096, 1000),
+        ),
+    )
+
+
+def vgg16() -> Network:
+    """VGG-16 (Simonyan & Zisserman 2015, configuration D), 224 x 224."""
+    layers, size, channels = [], 224, 3
+    for stage, (width, repeats) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], 1):
+        for i in range(1, repeats + 1):
+            layers.append(_conv(f"conv{stage}_{i}", size, channels, width, 3))
+            channels = width
+        size //= 2  # 2 x 2 max-pool
+    layers += [_fc("fc6", 512 * 7 * 7, 4096), _fc("fc7", 4096, 4096), _fc("fc8", 4096, 1000)]
+    return Network("vgg16", tuple(layers))
+
+
+def _resnet(name, block_counts, bottleneck) -> Network:
+    """ResNet-18/50 (He et al. 2016) as in torchvision: stride on the 3 x 3 conv of each stage's first block."""
+    layers = [_conv("conv1", 224, 3, 64, 7, stride=2, padding=3)]
+    size, channels = 56, 64  # after the 3 x 3 / 2 max-pool
+    expansion = 4 if bottleneck else 1
+    for stage, blocks in enumerate(block_counts, 2):
+        width = 64 * 2 ** (stage - 2)
+        for block in range(1, blocks + 1):
+            stride = 2 if (block == 1 and stage > 2) else 1
+            prefix = f"conv{stage}_{block}"
+            out_size = size // stride
+            if bottleneck:
+                layers += [
+                    _conv(f"{prefix}a", size, channels, width, 1),
+                    _conv(f"{prefix}b", size, width, width, 3, stride=stride),
+                    _conv(f"{prefix}c", out_size, width, width * expansion, 1),
+                ]
+            else:
+                layers += [
+                    _conv(f"{prefix}a", size, channels, width, 3, stride=stride),
+                    _conv(f"{prefix}b", out_size, width, width, 3),
+                ]
+            if block == 1 and (stride != 1 or channels != width * expansion):
+                layers.append(_conv(f"{prefix}_proj", size, channels, width * expansion, 1, stride=stride))
+            channels, size = width * expansion, out_size
+    layers.append(_fc("fc", channels, 1000))
+    return Network(name, tuple(layers))
+
+
+def resnet18() -> Network:
+    """ResNet-18, 224 x 224 (torchvision layout)."""
+    return _resnet("resnet18", (2, 2, 2, 2), bottleneck=False)
+
+
+def resnet50() -> Network:
+    """ResNet-50, 224 x 224 (torchvision v1.5 layout: stride on the 3 x 3 conv)."""
+    return _resnet("resnet50", (3, 4, 6, 3), bottleneck=True)
+
+
+def mobilenet_v2() -> Network:
+    """MobileNetV2 (Sandler et al. 2018, Table 2), width 1.0, 224 x 224."""
+    layers = [_conv("conv1", 224, 3, 32, 3, stride=2)]
+    size, channels = 112, 32
+    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+    for stage, (expand, width, repeats, first_stride) in enumerate(settings, 1):
+        for i in range(1, repeats + 1):
+            stride = first_stride if i == 1 else 1
+            hidden = channels * expand
+            prefix = f"block{stage}_{i}"
+            if expand != 1:
+                layers.append(_conv(f"{prefix}_expand", size, channels, hidden, 1))
+            layers.append(_conv(f"{prefix}_dw", size, hidden, hidden, 3, stride=stride, groups=hidden))
+            size //= stride
+            layers.append(_conv(f"{prefix}_project", size, hidden, width, 1))
+            channels = width
+    layers += [_conv("conv_last", size, channels, 1280, 1), _fc("fc", 1280, 1000)]
+    return Network("mobilenetv2", tuple(layers))
+
+
+_BUILDERS = {
+    "alexnet": alexnet,
+    "vgg16": vgg16,
+    "resnet18": resnet18,
+    "resnet50": resnet50,
+    "mobilenetv2": mobilenet_v2,
+}
+
+
+def _packaged_csv_networks() -> dict[str, resources.abc.Traversable]:
+    folder = resources.files("quidam_fast").joinpath("data", "networks")
+    return {entry.name[: -len(".csv")]: entry for entry in folder.iterdir() if entry.name.endswith(".csv")}
+
+
+def network_names() -> list[str]:
+    """Names of the networks in the library (built-in ImageNet networks and packaged CSV tables)."""
+    return sorted(set(_BUILDERS) | set(_packaged_csv_networks()))
+
+
+def load_network(name_or_path: str | Path) -> Network:
+    """A library network by name, or a network from a CSV file.
+
+    The CSV is either a SCALE-Sim topology (header ``Layer name, IFMAP Height, IFMAP Width, Filter
+    Height, Filter Width, Channels, Num Filter, Strides``; unpadded inputs) or the project's own format
+    (header ``name,H,W,C,K,R,S,stride,padding,groups,N``, as written by :meth:`Network.to_csv`).
+
+    Examples
+    --------
+    >>> net = load_network("resnet18")
+    >>> len(net.layers), net.macs
+    (21, 1814073344)
+    """
+    key = str(name_or_path)
+    if key in _BUILDERS:
+        return _BUILDERS[key]()
+    packaged = _packaged_csv_networks()
+    if key in packaged:
+        return parse_network_csv(packaged[key].read_text(), name=key, source=f"packaged network {key!r}")
+    path = Path(key)
+    if path.suffix.lower() != ".csv":
+        raise QuidamInputError(
+            f"unknown network {key!r}; allowed: {', '.join(network_names())}, or a path to a .csv topology file"
+        )
+    if not path.is_file():
+        raise QuidamInputError(f"network file {key!r} does not exist")
+    return parse_network_csv(path.read_text(), name=path.stem, source=str(path))
+
+
+_SCALESIM_HEADER = ["layer name", "ifmap height", "ifmap width", "filter height", "filter width", "channels", "num filter", "strides"]
+_OWN_HEADER = ["name", "H", "W", "C", "K", "R", "S", "stride", "padding", "groups", "N"]
+
+
+def parse_network_csv(text: str, name: str, source: str = "<string>") -> Network:
+    """Parse a SCALE-Sim topology or the project's own layer CSV (see :func:`load_network`)."""
+    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+    rows = [row[:-1] if row and row[-1] == "" else row for row in rows]  # SCALE-Sim's trailing comma
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        raise QuidamInputError(f"{source}: the file is empty; expected a header row and one row per layer")
+    header = rows[0]
+    if [h.lower() for h in header[:8]] == _SCALESIM_HEADER:
+        fields = ["name", "H", "W", "R", "S", "C", "K", "stride"]  # padding stays 0, as SCALE-Sim assumes
+    elif header == _OWN_HEADER:
+        fields = _OWN_HEADER
+    else:
+        raise QuidamInputError(
+            f"{source}: unrecognized header {','.join(header)!r}; expected a SCALE-Sim topology header "
+            f"({', '.join(_SCALESIM_HEADER)}) or {','.join(_OWN_HEADER)}"
+        )
+    layers = []
+    for line_number, row in enumerate(rows[1:], start=2):
+        if len(row) < len(fields):
+            raise QuidamInputError(
+                f"{source}, line {line_number}: {len(row)} columns, expected {len(fields)} ({', '.join(fields)})"
+            )
+        values = {"name": row[0]}
+        for field, cell in zip(fields[1:], row[1:len(fields)]):
+            try:
+                values[field] = int(cell)
+            except ValueError:
+                raise QuidamInputError(
+                    f"{source}, line {line_number}: {field} = {cell!r} is not an integer"
+                ) from None
+        try:
+            layers.append(Layer(**values))
+        except QuidamInputError as error:
+            raise QuidamInputError(f"{source}, line {line_number}: {error}") from None
+    if not layers:
+        raise QuidamInputError(f"{source}: no layers after the header")
+    return Network(name, tuple(layers))
+
