@@ -28,9 +28,10 @@ def _root() -> None:
 
 def _register_commands() -> None:
     # Imported here so each command module can import the app's helpers without a cycle.
-    from quidam_fast.cli import networks
+    from quidam_fast.cli import networks, quant
 
     app.command("networks")(networks.networks)
+    app.add_typer(quant.app, name="quant")
 
 
 _register_commands()

@@ -1,0 +1,117 @@
+"""``quidam-fast quant``: train the accuracy table (``train``) and print one (``show``).
+
+torch is imported only when ``train`` runs, so the rest of the CLI works without it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from quidam_fast.errors import QuidamInputError
+
+app = typer.Typer(help="Quantization-aware training: the accuracy table the hardware results join on.", no_args_is_help=True)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+@app.command()
+def train(
+    output: Annotated[Path, typer.Option("--output", "-o", help="netCDF file to write (atomically).")],
+    network: Annotated[Optional[list[str]], typer.Option("--network", "-n", help="Network(s) to train; comma-separated or repeated. Default: all.")] = None,
+    cells: Annotated[Optional[list[str]], typer.Option("--cells", "-c", help="pe_type:bits cells, e.g. fp:32,int:8,lightpe1:4 (LightPE bits = activations). Default: the default table's.")] = None,
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "0,1,2",
+    epochs: Annotated[Optional[float], typer.Option(help="FP32 training epochs (default: per network, see quidam_fast.quant.train.DEFAULT_SCHEDULES).")] = None,
+    qat_epochs: Annotated[Optional[float], typer.Option(help="Fine-tuning epochs per cell (fractions allowed).")] = None,
+    train_subset: Annotated[Optional[int], typer.Option(help="Use only the first N training images (quick runs).")] = None,
+    threads: Annotated[int, typer.Option(help="torch CPU threads (1 keeps runs bit-for-bit repeatable).")] = 1,
+) -> None:
+    """Train FP32 networks, fine-tune them at each (pe_type, bits) cell, and write the accuracy table."""
+    import dataclasses
+
+    import torch
+
+    from quidam_fast.quant import train as qt
+
+    torch.set_num_threads(threads)
+    networks = _split(network) or list(qt.DEFAULT_SCHEDULES)
+    cell_list = [qt.parse_cell(c) for c in _split(cells)] or list(qt.DEFAULT_CELLS)
+    try:
+        seed_list = [int(s) for s in _split([seeds])]
+    except ValueError:
+        raise QuidamInputError(f"--seeds {seeds!r} must be comma-separated integers") from None
+    if not seed_list:
+        raise QuidamInputError("--seeds is empty")
+    overrides = {k: v for k, v in {"epochs": epochs, "qat_epochs": qat_epochs, "train_subset": train_subset}.items() if v is not None}
+    schedules = {n: dataclasses.replace(qt.DEFAULT_SCHEDULES.get(n, qt.Schedule()), **overrides) for n in networks}
+
+    command = "quidam-fast " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    started = time.perf_counter()
+    state = {"done": 0, "total": 0}
+
+    def progress(event: dict) -> None:  # a line per finished step; dots while training
+        elapsed = time.perf_counter() - started
+        if event["kind"] == "start":
+            state["total"] = event["cells"]
+            typer.echo(f"{event['runs']} FP32 runs, {event['cells']} cells", err=True)
+        elif event["kind"] == "tick":
+            typer.echo(".", nl=False, err=True)
+        elif event["kind"] == "base":
+            typer.echo(f"\n[{elapsed:7.0f} s] {event['network']} seed {event['seed']}: FP32 {event['accuracy']:.4f} ({event['seconds']:.0f} s)", err=True)
+        elif event["kind"] == "cell":
+            state["done"] += 1
+            eta = elapsed / state["done"] * (state["total"] - state["done"])
+            typer.echo(
+                f"\n[{elapsed:7.0f} s] {state['done']}/{state['total']} {event['network']} seed {event['seed']} "
+                f"{event['pe_type']}:{event['bits']} accuracy {event['accuracy']:.4f} ({event['train_s']:.0f} s, eta {eta / 60:.0f} min)",
+                err=True,
+            )
+
+    records = []
+    attrs = {
+        "command": command,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "schedules": "; ".join(f"{n}: {dataclasses.asdict(s)}" for n, s in schedules.items()),
+        "torch_threads": threads,
+    }
+    for record in qt.iter_accuracy_records(networks, cell_list, seed_list, schedules, progress):
+        records.append(record)
+        if record["pe_type"] == cell_list[-1][0] and record["bits"] == cell_list[-1][1]:  # a run finished: save what we have
+            qt.write_table(qt.records_to_dataset(records, {**attrs, "complete": "no (partial, still running)"}), output)
+    runtime = time.perf_counter() - started
+    qt.write_table(qt.records_to_dataset(records, {**attrs, "complete": "yes", "runtime_s": round(runtime, 1)}), output)
+    typer.echo(f"\nwrote {output} ({len(records)} cells, {runtime / 60:.1f} min)", err=True)
+    _print_summary(qt.records_to_dataset(records))
+
+
+def _print_summary(ds) -> None:
+    mean, std = ds["accuracy"].mean("seed"), ds["accuracy"].std("seed", ddof=1)
+    for network in ds.network.values:
+        ref = float(mean.sel(network=network, pe_type="fp", bits=32)) if ("fp" in ds.pe_type and 32 in ds.bits) else float("nan")
+        typer.echo(f"{network}  (mean ± std over {ds.sizes['seed']} seeds, gap to fp:32 in points)")
+        for pe_type in ds.pe_type.values:
+            for bits in ds.bits.values[::-1]:
+                m = float(mean.sel(network=network, pe_type=pe_type, bits=bits))
+                if m == m:
+                    s = float(std.sel(network=network, pe_type=pe_type, bits=bits))
+                    typer.echo(f"  {pe_type:>9}:{bits:<3} {100 * m:6.2f} ± {100 * s:4.2f} %   gap {100 * (m - ref):+6.2f}")
+
+
+@app.command()
+def show(
+    path: Annotated[Optional[Path], typer.Argument(help="An accuracy table (netCDF); default: the packaged one.")] = None,
+) -> None:
+    """Print an accuracy table: mean ± std per network and cell, and the gap to FP32."""
+    from quidam_fast.accuracy import load_accuracy_table
+
+    ds = load_accuracy_table(path)
+    typer.echo(f"{ds.attrs.get('command', '')}".strip() or "(no command recorded)")
+    _print_summary(ds)

@@ -1,0 +1,260 @@
+"""Seeded CPU training, quantization-aware fine-tuning and the accuracy table.
+
+Protocol (one *run* per network and seed):
+
+1. Train the FP32 network from scratch for ``epochs`` epochs (Adam, cosine learning rate from
+   ``lr`` to 0, batch ``batch_size``, no augmentation).
+2. For every cell ``(pe_type, bits)`` -- FP32 included, as the control -- start from that FP32 model,
+   set every layer to the cell's precision and fine-tune for ``qat_epochs`` epochs (Adam, cosine from
+   ``qat_lr`` to 0) with straight-through gradients. Every cell thus sees the same amount of training,
+   so a gap to ``fp``/32 is the cost of the arithmetic, not of a shorter schedule.
+3. Test accuracy on all 10,000 test images, batch norm in inference mode.
+
+Everything is seeded: the initial weights and the batch order of step 1 by ``seed``; those of step 2 by
+``seed`` and the cell. On the CPU with one thread (``torch.set_num_threads(1)``, which the CLI sets) a
+run repeats bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import zlib
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from quidam_fast.errors import QuidamInputError
+
+from . import quantizers as qz
+from .data import load_fashion_mnist, to_tensors
+from .layers import set_precision
+from .models import MODELS
+
+#: The cells of the default table: (pe_type, bits); for LightPE, ``bits`` is the activation width.
+DEFAULT_CELLS = (
+    ("fp", 32), ("fp", 16),
+    ("int", 16), ("int", 8), ("int", 4), ("int", 2),
+    ("lightpe1", 8), ("lightpe1", 4),
+    ("lightpe2", 8), ("lightpe2", 4),
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """Training hyperparameters of one network (see the module docstring)."""
+
+    epochs: float = 4
+    qat_epochs: float = 1
+    lr: float = 2e-3
+    qat_lr: float = 5e-4
+    batch_size: int = 128
+    train_subset: int | None = None  # first n training images only (smoke tests)
+
+    def __post_init__(self):
+        if self.epochs <= 0 or self.qat_epochs < 0 or self.batch_size < 1:
+            raise QuidamInputError(f"invalid schedule {self}: epochs > 0, qat_epochs >= 0 and batch_size >= 1 required")
+
+
+#: Schedules of the default table, measured to fit the whole table in under an hour on one CPU core.
+DEFAULT_SCHEDULES = {
+    "lenet5_fmnist": Schedule(epochs=8, qat_epochs=1, lr=2e-3, qat_lr=5e-4),
+    "vgg7_fmnist": Schedule(epochs=4, qat_epochs=0.5, lr=2e-3, qat_lr=5e-4),
+}
+
+
+def parse_cell(text: str) -> tuple[str, int]:
+    """``"int:8"`` -> ``("int", 8)``, validated."""
+    pe_type, sep, bits = text.strip().partition(":")
+    if not sep:
+        raise QuidamInputError(f"cell {text!r} must be written pe_type:bits, e.g. int:8")
+    return qz.validate(pe_type, bits)
+
+
+_DATA: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def fashion_mnist(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalized tensors of a split, read once per process."""
+    if split not in _DATA:
+        _DATA[split] = to_tensors(*load_fashion_mnist(split))
+    return _DATA[split]
+
+
+def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: float, lr: float, batch_size: int, generator: torch.Generator, tick: Callable[[], None] | None = None) -> None:
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    total = max(1, round(epochs * steps_per_epoch))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1 + math.cos(math.pi * i / total)))
+    model.train()
+    step = 0
+    while step < total:
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(x), batch_size):
+            if step == total:
+                break
+            idx = order[start : start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[idx]), y[idx]).backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if tick is not None and step % 50 == 0:
+                tick()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Fraction of ``x`` classified correctly (model in inference mode)."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        correct += int((model(x[start : start + batch_size]).argmax(1) == y[start : start + batch_size]).sum())
+    return correct / len(x)
+
+
+def _cell_seed(seed: int, pe_type: str, bits: int) -> int:
+    return zlib.crc32(f"{seed}:{pe_type}:{bits}".encode()) & 0x7FFFFFFF
+
+
+def train_fp32(network: str, seed: int, schedule: Schedule, tick=None) -> nn.Module:
+    """Train a fresh FP32 ``network`` (a name in :data:`~quidam_fast.quant.models.MODELS`)."""
+    if network not in MODELS:
+        raise QuidamInputError(f"unknown network {network!r}; allowed: {', '.join(MODELS)}")
+    x, y = fashion_mnist("train")
+    if schedule.train_subset:
+        x, y = x[: schedule.train_subset], y[: schedule.train_subset]
+    torch.manual_seed(seed)
+    model = MODELS[network]()
+    _fit(model, x, y, schedule.epochs, schedule.lr, schedule.batch_size, torch.Generator().manual_seed(seed), tick)
+    return model
+
+
+def finetune(fp32_model: nn.Module, pe_type: str, bits: int, seed: int, schedule: Schedule, tick=None) -> nn.Module:
+    """A copy of ``fp32_model`` at ``(pe_type, bits)``, fine-tuned with straight-through gradients."""
+    import copy
+
+    pe_type, bits = qz.validate(pe_type, bits)
+    model = set_precision(copy.deepcopy(fp32_model), pe_type, bits)
+    if schedule.qat_epochs > 0:
+        x, y = fashion_mnist("train")
+        if schedule.train_subset:
+            x, y = x[: schedule.train_subset], y[: schedule.train_subset]
+        cell_seed = _cell_seed(seed, pe_type, bits)
+        torch.manual_seed(cell_seed)
+        _fit(model, x, y, schedule.qat_epochs, schedule.qat_lr, schedule.batch_size, torch.Generator().manual_seed(cell_seed), tick)
+    return model
+
+
+def iter_accuracy_records(
+    networks: Sequence[str],
+    cells: Iterable[tuple[str, int]] = DEFAULT_CELLS,
+    seeds: Sequence[int] = (0, 1, 2),
+    schedules: dict[str, Schedule] | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> Iterator[dict]:
+    """Run the protocol and yield one record per (network, seed, cell) as it completes.
+
+    Each record holds ``network``, ``seed``, ``pe_type``, ``bits``, ``accuracy`` (fraction of the 10k
+    test images), ``base_accuracy`` (the FP32 model before fine-tuning), ``train_s`` (fine-tuning +
+    evaluation seconds) and ``base_train_s``. ``progress`` receives event dicts (``kind`` = ``start``,
+    ``tick``, ``base``, ``cell``) for a display.
+    """
+    cells = [qz.validate(p, b) for p, b in cells]
+    schedules = {**DEFAULT_SCHEDULES, **(schedules or {})}
+    for network in networks:
+        if network not in MODELS:
+            raise QuidamInputError(f"unknown network {network!r}; allowed: {', '.join(MODELS)}")
+    x_test, y_test = fashion_mnist("test")
+    emit = progress or (lambda event: None)
+    emit({"kind": "start", "runs": len(networks) * len(seeds), "cells": len(networks) * len(seeds) * len(cells)})
+    tick = lambda: emit({"kind": "tick"})  # noqa: E731
+    for network in networks:
+        schedule = schedules.get(network, Schedule())
+        for seed in seeds:
+            t0 = time.perf_counter()
+            base = train_fp32(network, seed, schedule, tick)
+            base_accuracy = evaluate(base, x_test, y_test)
+            base_s = time.perf_counter() - t0
+            emit({"kind": "base", "network": network, "seed": seed, "accuracy": base_accuracy, "seconds": base_s})
+            for pe_type, bits in cells:
+                t0 = time.perf_counter()
+                model = finetune(base, pe_type, bits, seed, schedule, tick)
+                accuracy = evaluate(model, x_test, y_test)
+                record = {
+                    "network": network, "seed": seed, "pe_type": pe_type, "bits": bits,
+                    "accuracy": accuracy, "base_accuracy": base_accuracy,
+                    "train_s": time.perf_counter() - t0, "base_train_s": base_s,
+                }  # fmt: skip
+                emit({"kind": "cell", **record})
+                yield record
+
+
+def records_to_dataset(records: Sequence[dict], attrs: dict | None = None):
+    """The accuracy table: an ``xr.Dataset`` with dims ``network, pe_type, bits, seed``.
+
+    Variables: ``accuracy`` (fraction correct on the 10k test images, NaN where no cell was run),
+    ``train_s`` (seconds of fine-tuning and evaluation per cell), ``base_accuracy`` and
+    ``base_train_s`` (the FP32 model before fine-tuning, per network and seed).
+    """
+    import xarray as xr
+
+    if not records:
+        raise QuidamInputError("no accuracy records to tabulate")
+    networks = sorted({r["network"] for r in records})
+    pe_types = [p for p in qz.PE_TYPES if any(r["pe_type"] == p for r in records)]
+    bits = sorted({int(r["bits"]) for r in records})
+    seeds = sorted({int(r["seed"]) for r in records})
+    shape = (len(networks), len(pe_types), len(bits), len(seeds))
+    accuracy, train_s = np.full(shape, np.nan), np.full(shape, np.nan)
+    base_accuracy, base_s = np.full(shape[:1] + shape[3:], np.nan), np.full(shape[:1] + shape[3:], np.nan)
+    for r in records:
+        n, p, b, s = networks.index(r["network"]), pe_types.index(r["pe_type"]), bits.index(int(r["bits"])), seeds.index(int(r["seed"]))
+        accuracy[n, p, b, s], train_s[n, p, b, s] = r["accuracy"], r["train_s"]
+        base_accuracy[n, s], base_s[n, s] = r["base_accuracy"], r["base_train_s"]
+    dims = ("network", "pe_type", "bits", "seed")
+    ds = xr.Dataset(
+        {
+            "accuracy": (dims, accuracy, {"units": "1", "long_name": "test accuracy (fraction of the 10,000 Fashion-MNIST test images)"}),
+            "train_s": (dims, train_s, {"units": "s", "long_name": "fine-tuning and evaluation time of the cell"}),
+            "base_accuracy": (("network", "seed"), base_accuracy, {"units": "1", "long_name": "test accuracy of the FP32 model before fine-tuning"}),
+            "base_train_s": (("network", "seed"), base_s, {"units": "s", "long_name": "FP32 training and evaluation time"}),
+        },
+        coords={
+            "network": ("network", np.array(networks, dtype=object)),
+            "pe_type": ("pe_type", np.array(pe_types, dtype=object)),
+            "bits": ("bits", np.array(bits, dtype=np.int64), {"units": "bit", "long_name": "activation precision (weights too for fp and int)"}),
+            "seed": ("seed", np.array(seeds, dtype=np.int64), {"units": "1"}),
+        },
+        attrs={
+            "title": "quidam-fast accuracy table",
+            "dataset": "Fashion-MNIST (Debian dataset-fashion-mnist), 60k train / 10k test",
+            "protocol": "FP32 training, then per cell the same quantization-aware fine-tuning (STE) from it; see quidam_fast.quant.train",
+            "torch_version": str(torch.__version__),
+            **(attrs or {}),
+        },
+    )
+    return ds
+
+
+def write_table(ds, path) -> None:
+    """Write ``ds`` to netCDF (h5netcdf) atomically: a temporary file in the same folder, then ``os.replace``."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
