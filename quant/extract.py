@@ -1,0 +1,188 @@
+"""Layer tables from torch modules: bring any ``nn.Module`` into the engine's workload library.
+
+:func:`layers_from_torch` runs one forward pass on zeros with forward hooks on every leaf module and
+records each ``nn.Conv2d`` (grouped and depthwise included) and ``nn.Linear`` call, in call order, as a
+:class:`quidam_fast.workloads.Layer` with the shapes it actually saw.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from quidam_fast.errors import QuidamInputError
+from quidam_fast.workloads import Layer, Network
+
+# Leaf modules that do no multiply-accumulates with weights (or whose work a PE array's requantization
+# and pooling stages do): skipped.
+_SKIPPED = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish,
+    nn.Hardsigmoid, nn.Hardtanh, nn.Softmax, nn.LogSoftmax, nn.Identity, nn.Flatten, nn.Unflatten, nn.Dropout,
+    nn.Dropout2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.BatchNorm1d,
+    nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm, nn.ZeroPad2d, nn.ConstantPad2d, nn.Upsample,
+)  # fmt: skip
+
+
+def _pair(value, what: str, module_name: str) -> int:
+    a, b = (value, value) if isinstance(value, int) else tuple(value)
+    if a != b:
+        raise QuidamInputError(f"layer {module_name!r}: {what} {a} x {b} differs between height and width; a layer table has one {what}")
+    return int(a)
+
+
+def _conv_layer(name: str, module: nn.Conv2d, x: torch.Tensor) -> Layer:
+    if x.dim() != 4:
+        raise QuidamInputError(f"layer {name!r}: Conv2d input of shape {tuple(x.shape)}; expected (N, C, H, W)")
+    if _pair(module.dilation, "dilation", name) != 1:
+        raise QuidamInputError(f"layer {name!r}: dilated convolutions are not supported (dilation {module.dilation})")
+    R, S = module.kernel_size
+    if isinstance(module.padding, str):  # 'valid' or 'same' (stride 1, odd kernels for symmetric padding)
+        if module.padding == "valid":
+            padding = 0
+        elif R % 2 and S % 2 and R == S:
+            padding = R // 2
+        else:
+            raise QuidamInputError(f"layer {name!r}: padding='same' with an even or non-square kernel pads asymmetrically; not supported")
+    else:
+        padding = _pair(module.padding, "padding", name)
+    N, C, H, W = x.shape
+    return Layer(
+        name, H=int(H), W=int(W), C=int(C), K=module.out_channels, R=int(R), S=int(S),
+        stride=_pair(module.stride, "stride", name), padding=padding, groups=module.groups, N=int(N),
+    )  # fmt: skip
+
+
+def _linear_layer(name: str, module: nn.Linear, x: torch.Tensor) -> Layer:
+    # A linear layer on (N, *, C) is a 1 x 1 convolution over the * positions; on (N, C) an FC layer.
+    positions = math.prod(x.shape[1:-1]) if x.dim() > 2 else 1
+    N = int(x.shape[0]) if x.dim() > 1 else 1
+    return Layer(name, H=int(positions), W=1, C=module.in_features, K=module.out_features, N=N)
+
+
+def layers_from_torch(module: nn.Module, input_shape: Sequence[int], name: str) -> Network:
+    """The layer table of ``module`` for inputs of ``input_shape`` (batch first, e.g. ``(1, 1, 28, 28)``).
+
+    Parameters
+    ----------
+    module
+        Any ``nn.Module``. Every call of an ``nn.Conv2d`` (including grouped and depthwise) or
+        ``nn.Linear`` leaf (subclasses included) becomes one layer, named by the module's qualified
+        name (``features.0``); a module called more than once gets ``#2``, ``#3`` ... suffixes.
+        Parameter-free leaves (activations, pooling, flatten, dropout) and normalization layers are
+        skipped.
+    input_shape
+        Shape of the input tensor, batch dimension first; the batch size becomes ``N``.
+    name
+        Name of the returned network.
+
+    Returns
+    -------
+    quidam_fast.workloads.Network
+
+    Raises
+    ------
+    QuidamInputError
+        A leaf module of a type that does multiply-accumulates but is not supported (``Conv1d``,
+        ``Conv3d``, transposed convolutions, recurrent or attention layers, any unknown leaf that
+        holds parameters), a dilated or anisotropic convolution, or a model without any layer.
+
+    Notes
+    -----
+    Hooks see modules, not functional calls: a ``torch.nn.functional.conv2d`` written inside a
+    ``forward`` is invisible; wrap it in a module. Leaves are checked before the forward pass runs.
+
+    Examples
+    --------
+    >>> import torch.nn as nn
+    >>> net = layers_from_torch(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Flatten(), nn.Linear(8 * 4 * 4, 10)), (1, 3, 4, 4), "tiny")
+    >>> [(layer.name, layer.kind, layer.macs) for layer in net.layers]
+    [('0', 'conv', 3456), ('2', 'fc', 1280)]
+    """
+    if not isinstance(module, nn.Module):
+        raise QuidamInputError(f"{module!r} is not a torch.nn.Module")
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise QuidamInputError(f"input shape {input_shape!r} must be a sequence of integers") from None
+    if len(shape) < 2 or min(shape) < 1:
+        raise QuidamInputError(f"input shape {shape} must have a batch dimension and positive sizes, e.g. (1, 3, 32, 32)")
+    names = {}
+    for qualified, leaf in module.named_modules():
+        if next(leaf.children(), None) is not None:
+            continue
+        if isinstance(leaf, (nn.Conv2d, nn.Linear)):
+            names[leaf] = qualified or type(leaf).__name__
+        elif isinstance(leaf, _SKIPPED):
+            continue
+        elif any(True for _ in leaf.parameters(recurse=False)) or isinstance(leaf, (nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttention)):
+            raise QuidamInputError(
+                f"layer {qualified!r} is a {type(leaf).__name__}, which is not supported; supported layers with weights: "
+                "Conv2d (incl. grouped/depthwise) and Linear"
+            )
+    if not names:
+        raise QuidamInputError(f"{type(module).__name__} has no Conv2d or Linear layer")
+
+    layers: list[Layer] = []
+    calls: dict[str, int] = {}
+    errors: list[QuidamInputError] = []
+
+    def hook(leaf, inputs, output):
+        if errors:
+            return
+        base = names[leaf]
+        calls[base] = calls.get(base, 0) + 1
+        layer_name = base if calls[base] == 1 else f"{base}#{calls[base]}"
+        try:
+            make = _conv_layer if isinstance(leaf, nn.Conv2d) else _linear_layer
+            layers.append(make(layer_name, leaf, inputs[0]))
+        except QuidamInputError as error:
+            errors.append(error)
+
+    handles = [leaf.register_forward_hook(hook) for leaf in names]
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(torch.zeros(shape))
+    except QuidamInputError:
+        raise
+    except Exception as error:  # a shape mismatch and the like: name the input shape
+        raise QuidamInputError(f"forward pass of {type(module).__name__} on an input of shape {shape} failed: {error}") from None
+    finally:
+        for handle in handles:
+            handle.remove()
+        module.train(was_training)
+    if errors:
+        raise errors[0]
+    return Network(name, tuple(layers))
+
+
+def resolve(spec: str) -> tuple[nn.Module, tuple[int, ...] | None, str]:
+    """``"package.module:attr"`` -> (module instance, its ``input_shape`` if it declares one, default name).
+
+    ``attr`` is an ``nn.Module`` instance or a callable that returns one without arguments.
+    """
+    import importlib
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise QuidamInputError(f"--from-torch {spec!r} must be written package.module:attribute")
+    try:
+        target = importlib.import_module(module_name)
+    except ImportError as error:
+        raise QuidamInputError(f"cannot import {module_name!r}: {error}") from None
+    obj = target
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise QuidamInputError(f"{module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    input_shape = getattr(obj, "input_shape", None)
+    default_name = getattr(obj, "network_name", attr.split(".")[-1])
+    model = obj if isinstance(obj, nn.Module) else obj() if callable(obj) else obj
+    if not isinstance(model, nn.Module):
+        raise QuidamInputError(f"{spec} is not an nn.Module nor a callable returning one")
+    input_shape = getattr(model, "input_shape", input_shape)
+    return model, (tuple(input_shape) if input_shape is not None else None), default_name
