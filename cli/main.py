@@ -32,6 +32,9 @@ def _register_commands() -> None:
 
     app.command("networks")(networks.networks)
     app.add_typer(quant.app, name="quant")
+    from quidam_fast.cli import characterize
+
+    app.command("characterize")(characterize.characterize)
 
 
 _register_commands()

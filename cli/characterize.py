@@ -1,0 +1,52 @@
+"""``quidam-fast characterize``: generate, verify and synthesize the PEs and scratchpads, refit the models.
+
+Regenerate the shipped technology table (from the repository root)::
+
+    quidam-fast characterize --out core/data
+
+Any other ``--out`` writes ``characterization/results.csv``, ``characterization/fit-report.md`` and
+``tech/characterized-osu018.toml`` under that folder and leaves the shipped data alone.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from quidam_fast import characterize as qc
+
+
+def characterize(
+    liberty: Annotated[
+        Optional[Path],
+        typer.Option(help="Standard-cell liberty; default OSU018 from Debian's qflow-tech-osu018."),
+    ] = None,
+    bits: Annotated[
+        Optional[list[int]],
+        typer.Option("--bits", help="PE widths to fit (repeat the option); default 2 4 6 8 12 16 24 32."),
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option(help="Output folder; 'core/data' (from the repository root) regenerates the shipped files."),
+    ] = Path("characterization-out"),
+    reduced: Annotated[bool, typer.Option(help="Quick reduced sweep (a few small widths).")] = False,
+    spad: Annotated[bool, typer.Option(help="Also characterize the scratchpads.")] = True,
+    workdir: Annotated[
+        Optional[Path], typer.Option(help="Keep netlists, scripts and logs here (default: a temporary folder).")
+    ] = None,
+) -> None:
+    """Characterize the PE types and scratchpads by synthesis and fit the polynomial PPA models."""
+    args = [f"--liberty {shlex.quote(str(liberty))}"] if liberty else []
+    args += [f"--bits {b}" for b in bits or []]
+    args += ["--reduced"] if reduced else []
+    args += [] if spad else ["--no-spad"]
+    command = " ".join(["quidam-fast characterize", *args, f"--out {shlex.quote(str(out))}"])
+    sweep = qc.sweep_for(bits, reduced=reduced, spad=spad)
+    result = qc.run_flow(sweep, liberty=liberty, workdir=workdir, progress=typer.echo)
+    typer.echo(f"logs and netlists kept in {result.meta['workdir']}")
+    paths = qc.write_outputs(result, out, command=command.strip())
+    for p in paths.values():
+        typer.echo(f"wrote {p}")

@@ -1,0 +1,113 @@
+"""Polynomial fits of the characterization results, degree chosen by leave-one-out error.
+
+All fits minimize *relative* squared error (each point weighted by 1/y), because the values span two
+orders of magnitude across bit widths and the bars are relative (5% area, 10% energy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Candidate term sets for the scratchpad model f(words, bits) = sum coef * words**pw * bits**pb.
+# A register file is words x bits flops (w*b), a read multiplexer (w*b), a decoder (w) and per-bit
+# drivers (b); the larger sets let the fit pick up superlinear wiring/buffering.
+SPAD_TERM_SETS = (
+    ((1, 1), (0, 1), (0, 0)),
+    ((1, 1), (0, 1), (1, 0), (0, 0)),
+    ((1, 1), (0, 1), (1, 0), (0, 0), (2, 1)),
+    ((1, 1), (0, 1), (1, 0), (0, 0), (1, 2)),
+)
+
+
+@dataclass(frozen=True)
+class Fit1D:
+    """A polynomial in bits: ``value = sum coef[i] * bits**i``."""
+
+    coef: tuple[float, ...]
+    degree: int
+    loo_rel_errors: tuple[float, ...]  # per fitted point, |pred - y| / y with that point left out
+    fit_rel_errors: tuple[float, ...]  # per fitted point, in-sample
+
+    def __call__(self, bits):
+        return np.polynomial.polynomial.polyval(np.asarray(bits, dtype=float), self.coef)
+
+
+@dataclass(frozen=True)
+class Fit2D:
+    """A polynomial in words and bits: terms ``(coef, pw, pb)``."""
+
+    terms: tuple[tuple[float, int, int], ...]
+    loo_rel_errors: tuple[float, ...]
+    fit_rel_errors: tuple[float, ...]
+
+    def __call__(self, words, bits):
+        w, b = np.asarray(words, dtype=float), np.asarray(bits, dtype=float)
+        return sum(c * w**pw * b**pb for c, pw, pb in self.terms)
+
+
+def _wls(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    weights = 1.0 / np.abs(y)
+    coef, *_ = np.linalg.lstsq(design * weights[:, None], y * weights, rcond=None)
+    return coef
+
+
+def _loo(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    errs = []
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        coef = _wls(design[keep], y[keep])
+        errs.append(abs(design[i] @ coef - y[i]) / abs(y[i]))
+    return np.array(errs)
+
+
+def fit_bits(bits, values, max_degree: int = 3) -> Fit1D:
+    """Fit ``values`` as a polynomial in ``bits``; the degree (1..max_degree) with the smallest RMS
+    leave-one-out relative error wins. With two points the fit is the line through them (no LOO).
+
+    >>> f = fit_bits([2, 4, 8, 16], [4 + 2 * b * b for b in (2, 4, 8, 16)])
+    >>> f.degree, [round(c, 6) for c in f.coef]
+    (2, [4.0, 0.0, 2.0])
+    """
+    x = np.asarray(bits, dtype=float)
+    y = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        raise ValueError("need at least two widths to fit")
+    if len(x) == 2:
+        coef = np.polyfit(x, y, 1)[::-1]
+        return Fit1D(tuple(float(c) for c in coef), 1, (float("nan"),) * 2, (0.0, 0.0))
+    best = None
+    for degree in range(1, min(max_degree, len(x) - 2) + 1):
+        design = np.vander(x, degree + 1, increasing=True)
+        loo = _loo(design, y)
+        score = float(np.sqrt(np.mean(loo**2)))
+        if best is None or score < best[0] - 1e-12:
+            best = (score, degree, design, loo)
+    _, degree, design, loo = best
+    coef = _wls(design, y)
+    fit_err = np.abs(design @ coef - y) / np.abs(y)
+    return Fit1D(tuple(float(c) for c in coef), degree, tuple(map(float, loo)), tuple(map(float, fit_err)))
+
+
+def fit_spad(words, bits, values) -> Fit2D:
+    """Fit ``values`` over (words, bits) with the term set of smallest RMS leave-one-out relative error."""
+    w = np.asarray(words, dtype=float)
+    b = np.asarray(bits, dtype=float)
+    y = np.asarray(values, dtype=float)
+    best = None
+    for terms in SPAD_TERM_SETS:
+        if len(terms) > len(y) - 2:
+            continue
+        design = np.stack([w**pw * b**pb for pw, pb in terms], axis=1)
+        loo = _loo(design, y)
+        score = float(np.sqrt(np.mean(loo**2)))
+        if best is None or score < best[0] - 1e-12:
+            best = (score, terms, design, loo)
+    _, terms, design, loo = best
+    coef = _wls(design, y)
+    fit_err = np.abs(design @ coef - y) / np.abs(y)
+    return Fit2D(
+        tuple((float(c), pw, pb) for c, (pw, pb) in zip(coef, terms)),
+        tuple(map(float, loo)), tuple(map(float, fit_err)),
+    )
