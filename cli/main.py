@@ -28,8 +28,9 @@ def _root() -> None:
 
 def _register_commands() -> None:
     # Imported here so each command module can import the app's helpers without a cycle.
-    from quidam_fast.cli import networks, quant
+    from quidam_fast.cli import grid, networks, quant
 
+    app.command("grid")(grid.grid)
     app.command("networks")(networks.networks)
     app.add_typer(quant.app, name="quant")
     from quidam_fast.cli import characterize

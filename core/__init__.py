@@ -5,7 +5,14 @@
 'alexnet'
 """
 
+from .engine import evaluate, warm_up
 from .errors import QuidamInputError
+from .space import AXES, DATAFLOWS, DesignSpace, Spec, default_space, load_spec
+from .tech import PE_TYPES, Technology, load_tech, tech_names
 from .workloads import Layer, Network, load_network, network_names, parse_network_csv
 
-__all__ = ["QuidamInputError", "Layer", "Network", "load_network", "network_names", "parse_network_csv"]
+__all__ = [
+    "AXES", "DATAFLOWS", "PE_TYPES", "DesignSpace", "Layer", "Network", "QuidamInputError", "Spec",
+    "Technology", "default_space", "evaluate", "load_network", "load_spec", "load_tech", "network_names",
+    "parse_network_csv", "tech_names", "warm_up",
+]

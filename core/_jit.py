@@ -7,7 +7,7 @@ see ``quidam_fast.warm_up``). ``fastmath`` stays off: results are compared exact
 
 import numba
 
-JIT_FLAGS = dict(nopython=True, cache=True, fastmath=False, nogil=True)
+JIT_FLAGS = dict(cache=True, fastmath=False, nogil=True)
 
 
 def jit(function):

@@ -1,0 +1,260 @@
+"""The public evaluation API: flatten a design space, run the kernels in chunks, label the result.
+
+This is the one place where arrays become an :class:`xarray.Dataset`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import xarray as xr
+
+from . import kernels as k
+from .errors import QuidamInputError
+from .space import AXES, AXIS_DESCRIPTIONS, DATAFLOWS, DesignSpace, default_space
+from .tech import PE_TYPES, Technology, load_tech
+from .workloads import LAYER_COLUMNS, Network, load_network
+
+#: Points per kernel call: bounds the temporaries (and the per-layer block) whatever the space size.
+CHUNK_POINTS = 1 << 16
+
+INVALID_REASONS = {
+    k.VALID: "valid",
+    k.INVALID_BITS: "pe_type not available at these bits in the technology",
+    k.INVALID_GLB_TOO_SMALL: "global buffer cannot hold one fold's operand tiles",
+    k.INVALID_SPAD_TOO_SMALL: "a scratchpad cannot hold one filter row, ifmap window or psum row",
+    k.INVALID_CLOCK: "clock faster than the PE's critical path allows",
+}
+
+_TOTALS = {  # name: (kernel column, units, description)
+    "cycles": (k.TOTAL_CYCLES, "cycle", "cycles of one inference, stalls included"),
+    "compute_cycles": (k.TOTAL_COMPUTE_CYCLES, "cycle", "cycles with unlimited DRAM bandwidth (SCALE-Sim's compute cycles for ws/os/is)"),
+    "stall_cycles": (k.TOTAL_STALL_CYCLES, "cycle", "cycles waiting for DRAM"),
+    "macs": (k.TOTAL_MACS, "MAC", "multiply-accumulates of one inference"),
+    "energy_mac_pj": (k.TOTAL_ENERGY_MAC, "pJ", "arithmetic energy"),
+    "energy_spad_pj": (k.TOTAL_ENERGY_SPAD, "pJ", "PE scratchpad / register energy"),
+    "energy_noc_pj": (k.TOTAL_ENERGY_NOC, "pJ", "array network energy (buffer <-> PEs, PE <-> PE)"),
+    "energy_glb_pj": (k.TOTAL_ENERGY_GLB, "pJ", "global buffer energy"),
+    "energy_dram_pj": (k.TOTAL_ENERGY_DRAM, "pJ", "off-chip DRAM energy"),
+    "energy_leak_pj": (k.TOTAL_ENERGY_LEAK, "pJ", "leakage energy over the latency"),
+    "dram_read_bytes": (k.TOTAL_DRAM_READ_BYTES, "byte", "bytes read from DRAM"),
+    "dram_write_bytes": (k.TOTAL_DRAM_WRITE_BYTES, "byte", "bytes written to DRAM"),
+    "glb_reads": (k.TOTAL_GLB_READS, "word", "global buffer word reads"),
+    "glb_writes": (k.TOTAL_GLB_WRITES, "word", "global buffer word writes"),
+    "spad_reads": (k.TOTAL_SPAD_READS, "word", "PE scratchpad / register word reads"),
+    "spad_writes": (k.TOTAL_SPAD_WRITES, "word", "PE scratchpad / register word writes"),
+    "noc_words": (k.TOTAL_NOC_WORDS, "word", "words moved over the array network"),
+    "area_pe_array_mm2": (k.TOTAL_AREA_PE_ARRAY, "mm2", "PE array area (MACs and their scratchpads/registers)"),
+    "area_glb_mm2": (k.TOTAL_AREA_GLB, "mm2", "global buffer area"),
+}
+
+_PER_LAYER = {
+    "layer_cycles": (k.LAYER_CYCLES, "cycle", "cycles of the layer"),
+    "layer_stall_cycles": (k.LAYER_STALL_CYCLES, "cycle", "cycles of the layer waiting for DRAM"),
+    "layer_utilization": (k.LAYER_UTILIZATION, "1", "MACs / (cycles x PEs) of the layer"),
+    "layer_energy_pj": (k.LAYER_ENERGY, "pJ", "energy of the layer"),
+    "layer_dram_read_bytes": (k.LAYER_DRAM_READ_BYTES, "byte", "DRAM bytes read by the layer"),
+    "layer_dram_write_bytes": (k.LAYER_DRAM_WRITE_BYTES, "byte", "DRAM bytes written by the layer"),
+    "layer_glb_reads": (k.LAYER_GLB_READS, "word", "global buffer reads of the layer"),
+    "layer_glb_writes": (k.LAYER_GLB_WRITES, "word", "global buffer writes of the layer"),
+}
+
+
+def evaluate(
+    network: Network | str = "resnet18",
+    space: DesignSpace | dict | None = None,
+    tech: Technology | str | None = None,
+    *,
+    per_layer: bool = True,
+    progress=None,
+) -> xr.Dataset:
+    """Evaluate every design point of ``space`` on ``network``.
+
+    Parameters
+    ----------
+    network
+        A :class:`~quidam_fast.workloads.Network` or a name/path for :func:`~quidam_fast.load_network`.
+    space
+        A :class:`~quidam_fast.space.DesignSpace`, a dict of axis lists (other axes take their first
+        default value), or ``None`` for the embedded default space.
+    tech
+        A :class:`~quidam_fast.tech.Technology` or a name/path for :func:`~quidam_fast.load_tech`.
+    per_layer
+        Also return per-layer variables (dimension ``layer``); memory grows with points x layers.
+    progress
+        Optional callable ``progress(points_done, points_total)`` called after each chunk.
+
+    Returns
+    -------
+    xarray.Dataset
+        One dimension per design axis (``pe_type``, ``bits``, ``rows``, ``cols``, ``spad_ifmap``,
+        ``spad_filter``, ``spad_psum``, ``glb_kib``, ``dataflow``, ``dram_gbps``, ``clock_mhz``), plus
+        ``layer`` for per-layer variables. Every variable has a ``units`` attribute. Network totals:
+        ``cycles``, ``compute_cycles``, ``stall_cycles``, ``utilization`` (1), ``latency_s``,
+        ``energy_pj`` and its parts ``energy_{mac,spad,noc,glb,dram,leak}_pj``, ``dram_read_bytes``,
+        ``dram_write_bytes``, ``glb_reads``, ``glb_writes``, ``spad_reads``, ``spad_writes``,
+        ``noc_words``, ``area_mm2`` and its parts, ``throughput_ips`` (inferences/s),
+        ``perf_per_area`` (inferences/s/mm2), ``energy_per_inference_j``, ``edp`` (J s), ``valid`` and
+        ``invalid_reason`` (code; meanings in its attrs). Invalid points are NaN.
+
+    Notes
+    -----
+    Systolic cycle counts equal SCALE-Sim's compute cycles (Samajdar et al., ISPASS 2020); energy =
+    sum over levels of accesses x energy per access + MACs x energy per MAC + leakage x latency
+    (the accounting of Chen, Emer & Sze, ISCA 2016). See :mod:`quidam_fast.kernels`.
+
+    Examples
+    --------
+    >>> import quidam_fast as qf
+    >>> ds = qf.evaluate("alexnet", {"rows": [16, 32], "dataflow": ["ws", "os"]})
+    >>> ds.cycles.sizes["rows"], ds.cycles.attrs["units"]
+    (2, 'cycle')
+    """
+    started = time.perf_counter()
+    network = network if isinstance(network, Network) else load_network(network)
+    if space is None:
+        space = default_space()
+    elif isinstance(space, dict):
+        space = DesignSpace.from_dict(space, base="small")
+    tech = tech if isinstance(tech, Technology) else load_tech(tech) if tech is not None else load_tech()
+    arrays = _flatten(space, tech)
+    layers = np.stack([network.table()[column] for column in LAYER_COLUMNS], axis=1)
+    n_points, n_layers = space.size, layers.shape[0]
+    if per_layer and n_points * n_layers * len(_PER_LAYER) * 8 > 8 << 30:
+        raise QuidamInputError(
+            f"per-layer results of {n_points} points x {n_layers} layers would take over 8 GiB; "
+            "evaluate without per-layer results or on a smaller space"
+        )
+    totals = np.empty((n_points, k.N_TOTALS))
+    layer_out = np.empty((n_points, n_layers, k.N_LAYER_RESULTS) if per_layer else (1, 1, k.N_LAYER_RESULTS))
+    for start in range(0, n_points, CHUNK_POINTS):
+        stop = min(start + CHUNK_POINTS, n_points)
+        k.evaluate_chunk(
+            start, stop, arrays["shape"], arrays["pe_index_of"], arrays["bits_of"], arrays["rows_of"],
+            arrays["cols_of"], arrays["glb_kib_of"], arrays["dataflow_of"], arrays["dram_gbps_of"],
+            arrays["clock_mhz_of"], arrays["pe_table"], arrays["glb_table"], layers,
+            tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit, totals[start:stop],
+            layer_out[start:stop] if per_layer else layer_out, per_layer,
+        )
+        if progress is not None:
+            progress(stop, n_points)
+    return _to_dataset(totals, layer_out if per_layer else None, space, network, tech,
+                       seconds=time.perf_counter() - started)
+
+
+def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
+    """Per-axis value arrays and the technology tables over the unique axis values."""
+    axes = space.axes
+    pe_types, bits = axes["pe_type"], axes["bits"]
+    pe_table = np.full((len(pe_types), len(bits), k.N_PE), np.nan)
+    glb_table = np.full((len(axes["glb_kib"]), len(pe_types), len(bits), k.N_GLB), np.nan)
+    glb_bytes = np.array(axes["glb_kib"], dtype=float) * 1024
+    for i, pe_type in enumerate(pe_types):
+        for j, b in enumerate(bits):
+            cost = tech.pe_cost(pe_type, b)
+            if math.isnan(cost["act_bits"]):
+                continue
+            a, w, p = cost["act_bits"], cost["weight_bits"], cost["psum_bits"]
+            one_word = {width: tech.spad_cost(1, width) for width in (a, w, p)}
+            row = pe_table[i, j]
+            row[k.PE_ACT_BITS], row[k.PE_WEIGHT_BITS], row[k.PE_PSUM_BITS] = a, w, p
+            row[k.PE_MAC_ENERGY] = cost["mac_energy_pj"]
+            row[k.PE_MAC_AREA] = cost["mac_area_um2"]
+            row[k.PE_MAC_LEAK_UW] = cost["mac_leakage_uw"]
+            row[k.PE_CRITICAL_NS] = cost["critical_path_ns"]
+            # systolic PE: one register each for activation, weight and partial sum
+            row[k.PE_REG_ENERGY] = (one_word[a]["read_energy_pj"] + one_word[a]["write_energy_pj"]
+                                    + one_word[w]["read_energy_pj"] + one_word[p]["read_energy_pj"]
+                                    + one_word[p]["write_energy_pj"])
+            row[k.PE_REG_AREA] = sum(one_word[x]["area_um2"] for x in (a, w, p))
+            row[k.PE_REG_LEAK_UW] = sum(one_word[x]["leakage_uw"] for x in (a, w, p))
+            for operand, width in (("ACT", a), ("WEIGHT", w), ("PSUM", p)):
+                cost_glb = tech.glb_cost(glb_bytes, width)
+                glb_table[:, i, j, getattr(k, f"GLB_READ_{operand}")] = cost_glb["read_energy_pj"]
+                glb_table[:, i, j, getattr(k, f"GLB_WRITE_{operand}")] = cost_glb["write_energy_pj"]
+            # the macro's leakage and area: a 64-bit-wide SRAM of that capacity
+            macro = tech.glb_cost(glb_bytes, 64)
+            glb_table[:, i, j, k.GLB_LEAK_MW] = macro["leakage_mw"]
+            glb_table[:, i, j, k.GLB_AREA_MM2] = macro["area_mm2"]
+    return {
+        "shape": np.array([len(v) for v in axes.values()], dtype=np.int64),
+        "pe_index_of": np.arange(len(pe_types), dtype=np.int64),
+        "bits_of": np.array(bits, dtype=np.int64),
+        "rows_of": np.array(axes["rows"], dtype=np.int64),
+        "cols_of": np.array(axes["cols"], dtype=np.int64),
+        "glb_kib_of": np.array(axes["glb_kib"], dtype=np.int64),
+        "dataflow_of": np.array([DATAFLOWS.index(d) for d in axes["dataflow"]], dtype=np.int64),
+        "dram_gbps_of": np.array(axes["dram_gbps"], dtype=np.float64),
+        "clock_mhz_of": np.array(axes["clock_mhz"], dtype=np.float64),
+        "pe_table": pe_table,
+        "glb_table": glb_table,
+    }
+
+
+def _to_dataset(totals, per_layer, space: DesignSpace, network: Network, tech: Technology, seconds: float) -> xr.Dataset:
+    dims = tuple(space.axes)
+    shape = tuple(len(v) for v in space.axes.values())
+    coords = {}
+    for name, values in space.axes.items():
+        unit, kind = AXES[name]
+        coords[name] = xr.Variable(name, np.array(values, dtype=object if kind is str else None).astype(
+            str if kind is str else type(values[0])), {"units": unit, "long_name": AXIS_DESCRIPTIONS[name]})
+    data = {}
+    for name, (column, units, description) in _TOTALS.items():
+        data[name] = xr.Variable(dims, totals[:, column].reshape(shape), {"units": units, "long_name": description})
+    reason = totals[:, k.TOTAL_REASON].reshape(shape).astype(np.int8)
+    data["invalid_reason"] = xr.Variable(dims, reason, {
+        "units": "1", "long_name": "why the design is invalid (0: valid)",
+        "flag_values": np.array(list(INVALID_REASONS), dtype=np.int8),
+        "flag_meanings": " ".join(v.replace(" ", "_") for v in INVALID_REASONS.values())})
+    data["valid"] = xr.Variable(dims, reason == k.VALID, {"units": "1", "long_name": "design point is valid"})
+    ds = xr.Dataset(data, coords=coords)
+    clock_hz = ds.clock_mhz * 1e6
+    n_pe = ds.rows * ds.cols
+    ds["latency_s"] = _derived(ds.cycles / clock_hz, "s", "latency of one inference")
+    ds["utilization"] = _derived(ds.macs / (ds.cycles * n_pe), "1", "MACs / (cycles x PEs)")
+    energy_parts = [f"energy_{part}_pj" for part in ("mac", "spad", "noc", "glb", "dram", "leak")]
+    ds["energy_pj"] = _derived(sum(ds[name] for name in energy_parts), "pJ", "energy of one inference (sum of the energy_*_pj parts)")
+    ds["area_mm2"] = _derived(ds.area_pe_array_mm2 + ds.area_glb_mm2, "mm2", "accelerator area (PE array + global buffer)")
+    ds["throughput_ips"] = _derived(1.0 / ds.latency_s, "1/s", "inferences per second")
+    ds["perf_per_area"] = _derived(ds.throughput_ips / ds.area_mm2, "1/(s mm2)", "inferences per second per mm2")
+    ds["energy_per_inference_j"] = _derived(ds.energy_pj * 1e-12, "J", "energy of one inference")
+    ds["edp"] = _derived(ds.energy_per_inference_j * ds.latency_s, "J s", "energy-delay product of one inference")
+    if per_layer is not None:
+        layer_dims = dims + ("layer",)
+        for name, (column, units, description) in _PER_LAYER.items():
+            ds[name] = xr.Variable(layer_dims, per_layer[:, :, column].reshape(shape + (per_layer.shape[1],)),
+                                   {"units": units, "long_name": description})
+        table = network.table()
+        ds = ds.assign_coords(layer=("layer", [layer.name for layer in network.layers]))
+        for column in LAYER_COLUMNS:
+            ds = ds.assign_coords({f"layer_{column}": ("layer", table[column], {"units": "1"})})
+        ds = ds.assign_coords(layer_macs=("layer", np.array([layer.macs for layer in network.layers]), {"units": "MAC"}))
+    ds.attrs.update({
+        "network": network.name,
+        "network_layers": len(network.layers),
+        "network_macs": network.macs,
+        "tech": tech.name,
+        "tech_node_nm": tech.node_nm,
+        "tech_summary": tech.summary,
+        "space": "; ".join(f"{name}={list(values)}" for name, values in space.axes.items()),
+        "design_points": space.size,
+        "evaluation_seconds": round(seconds, 3),
+        "producer": "quidam_fast.evaluate",
+    })
+    return ds
+
+
+def _derived(array: xr.DataArray, units: str, description: str) -> xr.DataArray:
+    array = array.copy()
+    array.attrs = {"units": units, "long_name": description}
+    return array
+
+
+def warm_up() -> float:
+    """Compile (or load from the on-disk cache) every kernel; returns the seconds it took."""
+    started = time.perf_counter()
+    evaluate("alexnet", {"dataflow": list(DATAFLOWS), "pe_type": list(PE_TYPES)})
+    return time.perf_counter() - started

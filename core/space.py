@@ -1,0 +1,189 @@
+"""Design spaces: named axes with value lists, from Python or a TOML spec file.
+
+The Cartesian product of the axes is never materialized: the engine walks flat indices in chunks and
+the kernels decode each index into per-axis positions (C order, the last axis fastest), so memory is
+bounded by the chunk size and the outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from pathlib import Path
+
+from .errors import QuidamInputError
+from .tech import DEFAULT_TECH, PE_TYPES
+
+DATAFLOWS = ("ws", "os", "is", "rs")
+
+#: Axis name -> (unit, value type). The order is the order of the dataset's dimensions.
+AXES = {
+    "pe_type": ("", str),
+    "bits": ("bit", int),
+    "rows": ("PE", int),
+    "cols": ("PE", int),
+    "spad_ifmap": ("word", int),
+    "spad_filter": ("word", int),
+    "spad_psum": ("word", int),
+    "glb_kib": ("KiB", int),
+    "dataflow": ("", str),
+    "dram_gbps": ("GB/s", float),
+    "clock_mhz": ("MHz", float),
+}
+
+AXIS_DESCRIPTIONS = {
+    "pe_type": "arithmetic of the processing element",
+    "bits": "operand precision (activations; weights too for fp and int)",
+    "rows": "PE array rows",
+    "cols": "PE array columns",
+    "spad_ifmap": "per-PE input feature map scratchpad capacity (row-stationary)",
+    "spad_filter": "per-PE filter scratchpad capacity (row-stationary)",
+    "spad_psum": "per-PE partial-sum scratchpad capacity (row-stationary)",
+    "glb_kib": "global buffer (SRAM) capacity",
+    "dataflow": "mapping family: ws, os, is (systolic) or rs (row-stationary spatial array)",
+    "dram_gbps": "off-chip bandwidth, gigabytes per second",
+    "clock_mhz": "clock frequency",
+}
+
+#: The embedded default: 1,179,648 design points, every PE type, four dataflows.
+DEFAULT_AXES = {
+    "pe_type": ("fp", "int", "lightpe1", "lightpe2"),
+    "bits": (4, 6, 8, 12, 16, 32),
+    "rows": (8, 12, 16, 24, 32, 48, 64, 128),
+    "cols": (8, 12, 16, 24, 32, 48, 64, 128),
+    "spad_ifmap": (12, 24),
+    "spad_filter": (112, 224),
+    "spad_psum": (16, 24),
+    "glb_kib": (64, 128, 256, 512, 1024, 2048),
+    "dataflow": DATAFLOWS,
+    "dram_gbps": (12.8, 25.6),
+    "clock_mhz": (200.0, 500.0),
+}
+
+_LIMITS = {"rows": 4096, "cols": 4096, "spad_ifmap": 1 << 20, "spad_filter": 1 << 20, "spad_psum": 1 << 20,
+           "glb_kib": 1 << 20, "bits": 64}
+
+
+@dataclasses.dataclass(frozen=True)
+class DesignSpace:
+    """An ordered set of named axes; every axis of :data:`AXES` is present.
+
+    Examples
+    --------
+    >>> space = DesignSpace.from_dict({"rows": [8, 16], "dataflow": ["ws"]}, base="small")
+    >>> space.shape["rows"], space.size
+    (2, 2)
+    """
+
+    axes: dict
+
+    @classmethod
+    def from_dict(cls, values: dict, base: str = "default", source: str = "design space") -> "DesignSpace":
+        """Validate ``values`` (axis name -> list); axes not given take the ``base`` space's values.
+
+        ``base="default"`` is the embedded default space; ``base="small"`` takes the first value of each
+        default axis, so a few given axes make a small space.
+        """
+        if not isinstance(values, dict):
+            raise QuidamInputError(f"{source}: expected a table of axis = [values], got {type(values).__name__}")
+        unknown = sorted(set(values) - set(AXES))
+        if unknown:
+            raise QuidamInputError(f"{source}: unknown axis {unknown[0]!r}; allowed: {', '.join(AXES)}")
+        if base == "default":
+            axes = dict(DEFAULT_AXES)
+        elif base == "small":
+            axes = {name: (values_[0],) for name, values_ in DEFAULT_AXES.items()}
+        else:
+            raise ValueError(f"base must be 'default' or 'small', not {base!r}")
+        for name, given in values.items():
+            axes[name] = _validate_axis(name, given, source)
+        return cls(axes=axes)
+
+    @property
+    def shape(self) -> dict[str, int]:
+        return {name: len(values) for name, values in self.axes.items()}
+
+    @property
+    def size(self) -> int:
+        """Number of design points (valid or not)."""
+        return math.prod(len(values) for values in self.axes.values())
+
+
+def default_space() -> DesignSpace:
+    """The embedded default space (see :data:`DEFAULT_AXES`)."""
+    return DesignSpace(axes=dict(DEFAULT_AXES))
+
+
+def _validate_axis(name: str, given, source: str) -> tuple:
+    unit, kind = AXES[name]
+    if isinstance(given, (str, int, float)):
+        given = [given]
+    if not isinstance(given, (list, tuple)):
+        raise QuidamInputError(f"{source}: axis {name!r} must be a list of values, got {given!r}")
+    if len(given) == 0:
+        raise QuidamInputError(f"{source}: axis {name!r} is empty; give at least one value")
+    values = []
+    for value in given:
+        if kind is str:
+            allowed = PE_TYPES if name == "pe_type" else DATAFLOWS
+            if value not in allowed:
+                raise QuidamInputError(f"{source}: {name} = {value!r} is not allowed; allowed: {', '.join(allowed)}")
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > _LIMITS[name]:
+                raise QuidamInputError(
+                    f"{source}: {name} = {value!r} is not allowed; it must be an integer from 1 to {_LIMITS[name]}"
+                )
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+                raise QuidamInputError(f"{source}: {name} = {value!r} is not allowed; it must be a positive number")
+            value = float(value)
+        values.append(value)
+    if len(set(values)) != len(values):
+        raise QuidamInputError(f"{source}: axis {name!r} repeats a value: {list(given)}")
+    return tuple(values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """A spec file's content: the network, the technology and the design space."""
+
+    network: str
+    tech: str
+    space: DesignSpace
+    objective: str = "energy"
+
+
+OBJECTIVES = ("energy", "latency", "edp")
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read a TOML spec: ``network``, ``tech``, optional ``objective`` and a ``[space]`` table.
+
+    Axes omitted from ``[space]`` take the default space's values. Relative network CSV paths are
+    resolved against the spec file's folder.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise QuidamInputError(f"spec file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise QuidamInputError(f"{path}: not valid TOML ({error})") from None
+    allowed = {"network", "tech", "space", "objective"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise QuidamInputError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    network = data.get("network", "resnet18")
+    if not isinstance(network, str):
+        raise QuidamInputError(f"{path}: network = {network!r} must be a string (a library name or a CSV path)")
+    if network.lower().endswith(".csv") and not Path(network).is_absolute():
+        network = str(path.parent / network)
+    tech = data.get("tech", DEFAULT_TECH)
+    if not isinstance(tech, str):
+        raise QuidamInputError(f"{path}: tech = {tech!r} must be a string")
+    objective = data.get("objective", "energy")
+    if objective not in OBJECTIVES:
+        raise QuidamInputError(f"{path}: objective = {objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
+    space = DesignSpace.from_dict(data.get("space", {}), source=str(path))
+    return Spec(network=network, tech=tech, space=space, objective=objective)

@@ -1,0 +1,196 @@
+"""Technology tables: PPA models of the building blocks, loaded from cited data files.
+
+A technology is a TOML file in ``quidam_fast/data/tech/`` (or any path) with this schema:
+
+``[pe.<pe_type>]`` for ``fp``, ``int``, ``lightpe1``, ``lightpe2``
+    ``bits_range = [lo, hi]`` (contiguous valid operand widths) or ``bits_values = [...]``;
+    ``weight_bits`` (0: same as ``bits``; otherwise the stored weight code width);
+    polynomials in ``bits`` as ascending coefficient lists: ``accumulator_bits``, ``mac_area_um2``,
+    ``mac_energy_pj`` (dynamic energy per MAC), ``mac_leakage_uw``, optional ``critical_path_ns``.
+``[spad]``
+    per-PE register-file scratchpad, 2-D polynomials in capacity ``w`` (words) and width ``b`` (bits),
+    as terms ``[coef, power_of_w, power_of_b]``: ``area_um2``, ``read_energy_pj``, ``write_energy_pj``,
+    ``leakage_uw``.
+``[glb]``
+    SRAM global buffer as a table of points (``capacity_bytes``, ``width_bits``, ``read_energy_pj``,
+    ``write_energy_pj``, ``leakage_mw``, ``area_mm2``), interpolated bilinearly in log capacity and log
+    width (linear extrapolation in log-log beyond the table's widths).
+``[noc]`` / ``[dram]``
+    ``energy_pj_per_bit``.
+
+Every section carries a ``source`` string. The engine evaluates these models once per unique axis value
+(a few hundred numbers), never per design point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import QuidamInputError
+
+PE_TYPES = ("fp", "int", "lightpe1", "lightpe2")
+DEFAULT_TECH = "published-45nm"
+_PE_KEYS = ("accumulator_bits", "mac_area_um2", "mac_energy_pj", "mac_leakage_uw")
+_SPAD_KEYS = ("area_um2", "read_energy_pj", "write_energy_pj", "leakage_uw")
+_GLB_KEYS = ("capacity_bytes", "width_bits", "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
+
+
+@dataclasses.dataclass(frozen=True)
+class Technology:
+    """A loaded technology file (see the module docstring for the schema)."""
+
+    name: str
+    node_nm: float
+    summary: str
+    data: dict
+    source_text: str
+
+    # --- processing elements ------------------------------------------------------------------
+
+    def valid_bits(self, pe_type: str, bits: int) -> bool:
+        """Whether ``pe_type`` is characterized at operand width ``bits``."""
+        pe = self.data["pe"][pe_type]
+        if "bits_values" in pe:
+            return int(bits) in pe["bits_values"]
+        lo, hi = pe["bits_range"]
+        return lo <= bits <= hi
+
+    def pe_cost(self, pe_type: str, bits: int) -> dict[str, float]:
+        """MAC costs and word widths of one PE type at ``bits`` (NaN where not ``valid_bits``).
+
+        Returns ``mac_area_um2``, ``mac_energy_pj``, ``mac_leakage_uw``, ``critical_path_ns`` (NaN if
+        the technology has no timing), ``act_bits``, ``weight_bits`` and ``psum_bits``.
+        """
+        pe = self.data["pe"][pe_type]
+        cost = {key: _poly1(pe[key], bits) for key in ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw")}
+        cost["critical_path_ns"] = _poly1(pe["critical_path_ns"], bits) if "critical_path_ns" in pe else math.nan
+        cost["act_bits"] = float(bits)
+        cost["weight_bits"] = float(pe["weight_bits"] or bits)
+        cost["psum_bits"] = float(math.ceil(_poly1(pe["accumulator_bits"], bits)))
+        if not self.valid_bits(pe_type, bits):
+            cost = {key: math.nan for key in cost}
+        return cost
+
+    # --- storage ------------------------------------------------------------------------------
+
+    def spad_cost(self, words, width_bits) -> dict[str, np.ndarray]:
+        """Register-file scratchpad: ``area_um2``, ``read_energy_pj``, ``write_energy_pj``, ``leakage_uw``."""
+        words = np.asarray(words, dtype=np.float64)
+        width_bits = np.asarray(width_bits, dtype=np.float64)
+        return {key: _poly2(self.data["spad"][key], words, width_bits) for key in _SPAD_KEYS}
+
+    def glb_cost(self, capacity_bytes, width_bits) -> dict[str, np.ndarray]:
+        """SRAM global buffer per access and per macro: ``read_energy_pj``, ``write_energy_pj``,
+        ``leakage_mw``, ``area_mm2`` at the given capacity and word width (broadcast)."""
+        glb = self.data["glb"]
+        capacities = np.unique(glb["capacity_bytes"]).astype(float)
+        widths = np.unique(glb["width_bits"]).astype(float)
+        capacity_bytes = np.asarray(capacity_bytes, dtype=np.float64)
+        width_bits = np.asarray(width_bits, dtype=np.float64)
+        if np.any(capacity_bytes < capacities[0]) or np.any(capacity_bytes > capacities[-1]):
+            raise QuidamInputError(
+                f"technology {self.name!r}: global buffer capacity outside its SRAM table "
+                f"({capacities[0]:.0f} to {capacities[-1]:.0f} bytes); got {np.unique(capacity_bytes).tolist()}"
+            )
+        out = {}
+        for key in ("read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2"):
+            grid = np.empty((capacities.size, widths.size))
+            for c, w, v in zip(glb["capacity_bytes"], glb["width_bits"], glb[key]):
+                grid[np.searchsorted(capacities, c), np.searchsorted(widths, w)] = v
+            out[key] = np.exp(_bilinear(np.log(capacities), np.log(widths), np.log(grid),
+                                        np.log(capacity_bytes), np.log(width_bits)))
+        return out
+
+    @property
+    def noc_energy_pj_per_bit(self) -> float:
+        return float(self.data["noc"]["energy_pj_per_bit"])
+
+    @property
+    def dram_energy_pj_per_bit(self) -> float:
+        return float(self.data["dram"]["energy_pj_per_bit"])
+
+
+def _poly1(coefficients, x):
+    return float(sum(c * float(x) ** i for i, c in enumerate(coefficients)))
+
+
+def _poly2(terms, w, b):
+    return sum(coef * w**pw * b**pb for coef, pw, pb in terms) + np.zeros(np.broadcast(w, b).shape)
+
+
+def _bilinear(xs, ys, grid, x, y):
+    """Bilinear interpolation on a rectilinear grid; linear extrapolation along ``y`` outside it."""
+    i = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, xs.size - 2)
+    j = np.clip(np.searchsorted(ys, y, side="right") - 1, 0, ys.size - 2)
+    tx = (x - xs[i]) / (xs[i + 1] - xs[i])
+    ty = (y - ys[j]) / (ys[j + 1] - ys[j])
+    return (
+        grid[i, j] * (1 - tx) * (1 - ty)
+        + grid[i + 1, j] * tx * (1 - ty)
+        + grid[i, j + 1] * (1 - tx) * ty
+        + grid[i + 1, j + 1] * tx * ty
+    )
+
+
+def tech_names() -> list[str]:
+    """Technologies shipped with the package."""
+    folder = resources.files("quidam_fast").joinpath("data", "tech")
+    return sorted(entry.name[: -len(".toml")] for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def load_tech(name_or_path: str | Path = DEFAULT_TECH) -> Technology:
+    """Load a shipped technology by name (see :func:`tech_names`) or a TOML file by path.
+
+    >>> load_tech("published-45nm").node_nm
+    45
+    """
+    key = str(name_or_path)
+    if key in tech_names():
+        text = resources.files("quidam_fast").joinpath("data", "tech", f"{key}.toml").read_text()
+        source = f"technology {key!r}"
+    else:
+        path = Path(key)
+        if path.suffix != ".toml" or not path.is_file():
+            raise QuidamInputError(
+                f"unknown technology {key!r}; allowed: {', '.join(tech_names())}, or a path to a .toml technology file"
+            )
+        text, source = path.read_text(), str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise QuidamInputError(f"{source}: not valid TOML ({error})") from None
+    _check_schema(data, source)
+    return Technology(name=data["name"], node_nm=data["node_nm"], summary=data.get("summary", ""),
+                      data=data, source_text=text)
+
+
+def _check_schema(data: dict, source: str) -> None:
+    def need(table, key, where):
+        if key not in table:
+            raise QuidamInputError(f"{source}: [{where}] lacks the key {key!r}")
+        return table[key]
+
+    need(data, "name", "top level")
+    need(data, "node_nm", "top level")
+    pes = need(data, "pe", "top level")
+    for pe_type in PE_TYPES:
+        pe = need(pes, pe_type, "pe")
+        if ("bits_range" in pe) == ("bits_values" in pe):
+            raise QuidamInputError(f"{source}: [pe.{pe_type}] needs exactly one of bits_range, bits_values")
+        need(pe, "weight_bits", f"pe.{pe_type}")
+        for key in _PE_KEYS:
+            need(pe, key, f"pe.{pe_type}")
+    for key in _SPAD_KEYS:
+        need(need(data, "spad", "top level"), key, "spad")
+    glb = need(data, "glb", "top level")
+    lengths = {len(need(glb, key, "glb")) for key in _GLB_KEYS}
+    if len(lengths) != 1:
+        raise QuidamInputError(f"{source}: [glb] columns have different lengths {sorted(lengths)}")
+    need(need(data, "noc", "top level"), "energy_pj_per_bit", "noc")
+    need(need(data, "dram", "top level"), "energy_pj_per_bit", "dram")
