@@ -6,7 +6,6 @@ torch is imported only when ``train`` runs, so the rest of the CLI works without
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,7 +52,12 @@ def train(
     overrides = {k: v for k, v in {"epochs": epochs, "qat_epochs": qat_epochs, "train_subset": train_subset}.items() if v is not None}
     schedules = {n: dataclasses.replace(qt.DEFAULT_SCHEDULES.get(n, qt.Schedule()), **overrides) for n in networks}
 
-    command = "quidam-fast " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    # The canonical command that reproduces this table (what was asked, defaults spelled out).
+    command = shlex.join(
+        ["quidam-fast", "quant", "train", "-o", str(output), "-n", ",".join(networks), "-c", ",".join(f"{p}:{b}" for p, b in cell_list), "--seeds", ",".join(map(str, seed_list))]
+        + [f"--{key.replace('_', '-')}={value}" for key, value in overrides.items()]
+        + ([f"--threads={threads}"] if threads != 1 else [])
+    )
     started = time.perf_counter()
     state = {"done": 0, "total": 0}
 

@@ -181,7 +181,12 @@ def resolve(spec: str) -> tuple[nn.Module, tuple[int, ...] | None, str]:
         obj = getattr(obj, part)
     input_shape = getattr(obj, "input_shape", None)
     default_name = getattr(obj, "network_name", attr.split(".")[-1])
-    model = obj if isinstance(obj, nn.Module) else obj() if callable(obj) else obj
+    model = obj
+    if not isinstance(obj, nn.Module) and callable(obj):
+        try:
+            model = obj()
+        except Exception as error:  # e.g. a class that needs constructor arguments
+            raise QuidamInputError(f"{spec} is callable but calling it without arguments failed ({error}); it must be an nn.Module or return one") from None
     if not isinstance(model, nn.Module):
         raise QuidamInputError(f"{spec} is not an nn.Module nor a callable returning one")
     input_shape = getattr(model, "input_shape", input_shape)
