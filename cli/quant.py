@@ -112,10 +112,36 @@ def _print_summary(ds) -> None:
 @app.command()
 def show(
     path: Annotated[Optional[Path], typer.Argument(help="An accuracy table (netCDF); default: the packaged one.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a markdown table (as in quant/data/accuracy.md).")] = False,
 ) -> None:
     """Print an accuracy table: mean ± std per network and cell, and the gap to FP32."""
     from quidam_fast.accuracy import load_accuracy_table
 
     ds = load_accuracy_table(path)
-    typer.echo(f"{ds.attrs.get('command', '')}".strip() or "(no command recorded)")
-    _print_summary(ds)
+    if not markdown:
+        typer.echo(f"{ds.attrs.get('command', '')}".strip() or "(no command recorded)")
+        _print_summary(ds)
+        return
+    mean, std = ds["accuracy"].mean("seed"), ds["accuracy"].std("seed", ddof=1)
+    networks = [str(n) for n in ds.network.values]
+    typer.echo("| pe_type | bits | " + " | ".join(f"{n} (%) | gap to fp:32 (points)" for n in networks) + " |")
+    typer.echo("|---|---|" + "---|---|" * len(networks))
+    for pe_type in ds.pe_type.values:
+        for bits in ds.bits.values[::-1]:
+            cells = []
+            for network in networks:
+                m = float(mean.sel(network=network, pe_type=pe_type, bits=bits))
+                s = float(std.sel(network=network, pe_type=pe_type, bits=bits))
+                # gap paired by seed: each seed's cell minus the same seed's fp:32 cell
+                gap = ds["accuracy"].sel(network=network, pe_type=pe_type, bits=bits) - ds["accuracy"].sel(network=network, pe_type="fp", bits=32)
+                g, gs = 100 * float(gap.mean()), 100 * float(gap.std(ddof=1))
+                cells += ["", ""] if m != m else [f"{100 * m:.2f} ± {100 * s:.2f}", f"{g:+.2f} ± {gs:.2f}"]
+            if any(cells):
+                typer.echo(f"| {pe_type} | {bits} | " + " | ".join(cells) + " |")
+    base = ds["base_accuracy"]
+    typer.echo("")
+    typer.echo(
+        "FP32 model before fine-tuning: "
+        + "; ".join(f"{n} {100 * float(base.sel(network=n).mean()):.2f} ± {100 * float(base.sel(network=n).std(ddof=1)):.2f} %" for n in networks)
+        + f" (mean ± std over {ds.sizes['seed']} seeds)."
+    )

@@ -69,3 +69,15 @@ def test_bad_arguments():
         qt.parse_cell("int8")
     with pytest.raises(QuidamInputError, match="schedule"):
         qt.Schedule(epochs=0)
+
+
+@pytest.mark.slow
+def test_packaged_table_regenerates():
+    """One cell of the packaged table, retrained with the default schedule (about a minute)."""
+    torch.set_num_threads(1)
+    table = load_accuracy_table()
+    (record,) = qt.iter_accuracy_records(["lenet5_fmnist"], [("int", 8)], seeds=[0])
+    expected = float(table.accuracy.sel(network="lenet5_fmnist", pe_type="int", bits=8, seed=0))
+    # bit for bit on the machine that made the table; other CPUs' kernels round differently
+    assert abs(record["accuracy"] - expected) < 0.01
+    assert abs(record["base_accuracy"] - float(table.base_accuracy.sel(network="lenet5_fmnist", seed=0))) < 0.01
