@@ -77,8 +77,8 @@ def evaluate(
     network
         A :class:`~quidam_fast.workloads.Network` or a name/path for :func:`~quidam_fast.load_network`.
     space
-        A :class:`~quidam_fast.space.DesignSpace`, a dict of axis lists (other axes take their first
-        default value), or ``None`` for the embedded default space.
+        A :class:`~quidam_fast.space.DesignSpace`, a dict of axis lists (other axes take the value of
+        :data:`~quidam_fast.space.SINGLE_DESIGN`), or ``None`` for the embedded default space.
     tech
         A :class:`~quidam_fast.tech.Technology` or a name/path for :func:`~quidam_fast.load_tech`.
     per_layer
@@ -228,7 +228,8 @@ def _to_dataset(totals, per_layer, space: DesignSpace, network: Network, tech: T
             ds[name] = xr.Variable(layer_dims, per_layer[:, :, column].reshape(shape + (per_layer.shape[1],)),
                                    {"units": units, "long_name": description})
         table = network.table()
-        ds = ds.assign_coords(layer=("layer", [layer.name for layer in network.layers]))
+        ds = ds.assign_coords(layer=("layer", [layer.name for layer in network.layers],
+                                       {"units": "", "long_name": "layer name"}))
         for column in LAYER_COLUMNS:
             ds = ds.assign_coords({f"layer_{column}": ("layer", table[column], {"units": "1"})})
         ds = ds.assign_coords(layer_macs=("layer", np.array([layer.macs for layer in network.layers]), {"units": "MAC"}))

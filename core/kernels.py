@@ -66,6 +66,27 @@ def _ceil_div(a, b):
 
 
 @jit
+def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, psum_bits, glb_bits):
+    """Share the buffer between the swept operand and the partial-sum tile (``ws``/``is``).
+
+    Two priorities are tried, partial sums first and swept operand first; the one moving fewer DRAM
+    bits wins (ties: partial sums first). Each option's traffic is non-increasing in the buffer size, so
+    the minimum is too (guarded by ``test_more_buffer_never_adds_dram_traffic``).
+    Returns ``(swept operand DRAM reads, partial-sum words spilled per direction)``.
+    """
+    footprint = swept_words * swept_bits
+    psum_first_on_chip = psum_tile_bits <= glb_bits
+    swept_1 = swept_words if footprint + (psum_tile_bits if psum_first_on_chip else 0) <= glb_bits else swept_words * sweeps
+    spill_1 = 0 if psum_first_on_chip else spill_words
+    swept_fits = footprint <= glb_bits
+    swept_2 = swept_words if swept_fits else swept_words * sweeps
+    spill_2 = 0 if psum_tile_bits + (footprint if swept_fits else 0) <= glb_bits else spill_words
+    if swept_1 * swept_bits + 2 * spill_1 * psum_bits <= swept_2 * swept_bits + 2 * spill_2 * psum_bits:
+        return swept_1, spill_1
+    return swept_2, spill_2
+
+
+@jit
 def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_bits,
                     N, K, C, R, S, P, Q, H, W, groups):
     """Cycles and word counts of one layer on a systolic array with a global buffer of ``glb_bits``.
@@ -80,7 +101,8 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
     * the outer fold's tile is read once if it fits, otherwise once per inner fold (``os`` only: in
       ``ws``/``is`` it is the array's stationary operand, held in the PE registers);
     * partial sums of a reduction split over row folds stay on chip if their tile fits, otherwise every
-      extra row fold writes them to DRAM and reads them back;
+      extra row fold writes them to DRAM and reads them back; where the partial sums and the swept
+      operand do not both fit, the cheaper of the two priorities is taken (:func:`_allocate`);
     * ``os`` has no partial sums and takes the cheaper of its two fold orders; ``ws``/``is`` keep
       SCALE-Sim's order (column folds outer), which keeps the partial-sum tile small.
 
@@ -126,12 +148,9 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         glb_psum_writes = out_words * (n_row - 1)
         glb_psum_reads = out_words * (n_row - 1)
         psum_tile_bits = Sr * min(cols, Sc) * psum_bits if n_row > 1 else 0
-        psum_on_chip = psum_tile_bits <= glb_bits
-        if not psum_on_chip:
-            dram_psum = out_words * (n_row - 1)
         dram_weight = filter_words
-        resident = ifmap_words * act_bits + (psum_tile_bits if psum_on_chip else 0)
-        dram_act = ifmap_words if resident <= glb_bits else ifmap_words * n_col
+        dram_act, dram_psum = _allocate(ifmap_words, act_bits, n_col, psum_tile_bits, out_words * (n_row - 1),
+                                        psum_bits, glb_bits)
     else:  # IS
         n_row = _ceil_div(T, rows)
         n_col = _ceil_div(Sr, cols)
@@ -141,12 +160,9 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         glb_psum_writes = out_words * (n_row - 1)
         glb_psum_reads = out_words * (n_row - 1)
         psum_tile_bits = min(cols, Sr) * Sc * psum_bits if n_row > 1 else 0
-        psum_on_chip = psum_tile_bits <= glb_bits
-        if not psum_on_chip:
-            dram_psum = out_words * (n_row - 1)
         dram_act = ifmap_words
-        resident = filter_words * weight_bits + (psum_tile_bits if psum_on_chip else 0)
-        dram_weight = filter_words if resident <= glb_bits else filter_words * n_col
+        dram_weight, dram_psum = _allocate(filter_words, weight_bits, n_col, psum_tile_bits, out_words * (n_row - 1),
+                                           psum_bits, glb_bits)
     folds = n_row * n_col
     compute_cycles = groups * folds * per_fold - 1
     return (compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum_reads,
@@ -188,11 +204,13 @@ def evaluate_chunk(start, stop, shape, pe_index_of, bits_of, rows_of, cols_of, g
         for column in range(N_TOTALS):
             totals[out, column] = 0.0
         act_bits = pe[PE_ACT_BITS]
+        reason = VALID
         if not act_bits == act_bits:  # NaN: pe_type not characterized at these bits
-            _mark_invalid(totals, out, INVALID_BITS)
-            continue
-        if pe[PE_CRITICAL_NS] == pe[PE_CRITICAL_NS] and clock_mhz * pe[PE_CRITICAL_NS] > 1000.0:
-            _mark_invalid(totals, out, INVALID_CLOCK)
+            reason = INVALID_BITS
+        elif pe[PE_CRITICAL_NS] == pe[PE_CRITICAL_NS] and clock_mhz * pe[PE_CRITICAL_NS] > 1000.0:
+            reason = INVALID_CLOCK
+        if reason != VALID:
+            _mark_invalid(totals, per_layer, out, reason, want_per_layer)
             continue
         a = np.int64(act_bits)
         w = np.int64(pe[PE_WEIGHT_BITS])
@@ -262,7 +280,9 @@ def evaluate_chunk(start, stop, shape, pe_index_of, bits_of, rows_of, cols_of, g
 
 
 @jit
-def _mark_invalid(totals, out, reason):
+def _mark_invalid(totals, per_layer, out, reason, want_per_layer):
     for column in range(N_TOTALS):
         totals[out, column] = np.nan
     totals[out, TOTAL_REASON] = reason
+    if want_per_layer:
+        per_layer[out, :, :] = np.nan

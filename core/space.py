@@ -61,6 +61,13 @@ DEFAULT_AXES = {
     "clock_mhz": (200.0, 500.0),
 }
 
+#: One value per axis: what ``base="small"`` starts from (an Eyeriss-like INT8 design).
+SINGLE_DESIGN = {
+    "pe_type": ("int",), "bits": (8,), "rows": (16,), "cols": (16,), "spad_ifmap": (12,),
+    "spad_filter": (224,), "spad_psum": (24,), "glb_kib": (128,), "dataflow": ("ws",),
+    "dram_gbps": (25.6,), "clock_mhz": (200.0,),
+}
+
 _LIMITS = {"rows": 4096, "cols": 4096, "spad_ifmap": 1 << 20, "spad_filter": 1 << 20, "spad_psum": 1 << 20,
            "glb_kib": 1 << 20, "bits": 64}
 
@@ -82,8 +89,8 @@ class DesignSpace:
     def from_dict(cls, values: dict, base: str = "default", source: str = "design space") -> "DesignSpace":
         """Validate ``values`` (axis name -> list); axes not given take the ``base`` space's values.
 
-        ``base="default"`` is the embedded default space; ``base="small"`` takes the first value of each
-        default axis, so a few given axes make a small space.
+        ``base="default"`` is the embedded default space; ``base="small"`` starts from the single design
+        :data:`SINGLE_DESIGN`, so a few given axes make a small space.
         """
         if not isinstance(values, dict):
             raise QuidamInputError(f"{source}: expected a table of axis = [values], got {type(values).__name__}")
@@ -93,7 +100,7 @@ class DesignSpace:
         if base == "default":
             axes = dict(DEFAULT_AXES)
         elif base == "small":
-            axes = {name: (values_[0],) for name, values_ in DEFAULT_AXES.items()}
+            axes = dict(SINGLE_DESIGN)
         else:
             raise ValueError(f"base must be 'default' or 'small', not {base!r}")
         for name, given in values.items():

@@ -48,6 +48,8 @@ class Layer:
     padding: int = 0
     groups: int = 1
     N: int = 1
+    #: round the output size up (SCALE-Sim's convention, like PyTorch pooling's ``ceil_mode``)
+    ceil_mode: bool = False
 
     def __post_init__(self):
         for field in ("H", "W", "C", "K", "R", "S", "stride", "groups", "N"):
@@ -77,12 +79,12 @@ class Layer:
     @property
     def P(self) -> int:
         """Output height."""
-        return (self.H + 2 * self.padding - self.R) // self.stride + 1
+        return _output_size(self.H + 2 * self.padding - self.R, self.stride, self.ceil_mode)
 
     @property
     def Q(self) -> int:
         """Output width."""
-        return (self.W + 2 * self.padding - self.S) // self.stride + 1
+        return _output_size(self.W + 2 * self.padding - self.S, self.stride, self.ceil_mode)
 
     @property
     def macs(self) -> int:
@@ -97,6 +99,10 @@ class Layer:
         if self.groups > 1:
             return "depthwise" if self.groups == self.C == self.K else "grouped"
         return "conv"
+
+
+def _output_size(span: int, stride: int, ceil_mode: bool) -> int:
+    return (-(-span // stride) if ceil_mode else span // stride) + 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,11 +135,11 @@ class Network:
     def to_csv(self) -> str:
         """The project's own CSV format (read back by :func:`load_network`)."""
         out = io.StringIO()
-        fields = ["name", "H", "W", "C", "K", "R", "S", "stride", "padding", "groups", "N"]
+        fields = list(_OWN_HEADER) + (["ceil_mode"] if any(layer.ceil_mode for layer in self.layers) else [])
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(fields)
         for layer in self.layers:
-            writer.writerow([getattr(layer, f) for f in fields])
+            writer.writerow([int(getattr(layer, f)) if f == "ceil_mode" else getattr(layer, f) for f in fields])
         return out.getvalue()
 
 
@@ -263,7 +269,8 @@ def load_network(name_or_path: str | Path) -> Network:
 
     The CSV is either a SCALE-Sim topology (header ``Layer name, IFMAP Height, IFMAP Width, Filter
     Height, Filter Width, Channels, Num Filter, Strides``; unpadded inputs) or the project's own format
-    (header ``name,H,W,C,K,R,S,stride,padding,groups,N``, as written by :meth:`Network.to_csv`).
+    (header ``name,H,W,C,K,R,S,stride,padding,groups,N`` and an optional ``ceil_mode`` column, as
+    written by :meth:`Network.to_csv`).
 
     Examples
     --------
@@ -300,9 +307,10 @@ def parse_network_csv(text: str, name: str, source: str = "<string>") -> Network
         raise QuidamInputError(f"{source}: the file is empty; expected a header row and one row per layer")
     header = rows[0]
     if [h.lower() for h in header[:8]] == _SCALESIM_HEADER:
-        fields = ["name", "H", "W", "R", "S", "C", "K", "stride"]  # padding stays 0, as SCALE-Sim assumes
-    elif header == _OWN_HEADER:
-        fields = _OWN_HEADER
+        fields = ["name", "H", "W", "R", "S", "C", "K", "stride"]
+        fixed = {"padding": 0, "ceil_mode": True}  # SCALE-Sim: unpadded, output ceil((H - R + s) / s)
+    elif header in (_OWN_HEADER, _OWN_HEADER + ["ceil_mode"]):
+        fields, fixed = header, {}
     else:
         raise QuidamInputError(
             f"{source}: unrecognized header {','.join(header)!r}; expected a SCALE-Sim topology header "
@@ -314,7 +322,7 @@ def parse_network_csv(text: str, name: str, source: str = "<string>") -> Network
             raise QuidamInputError(
                 f"{source}, line {line_number}: {len(row)} columns, expected {len(fields)} ({', '.join(fields)})"
             )
-        values = {"name": row[0]}
+        values = {"name": row[0], **fixed}
         for field, cell in zip(fields[1:], row[1:len(fields)]):
             try:
                 values[field] = int(cell)
@@ -322,6 +330,10 @@ def parse_network_csv(text: str, name: str, source: str = "<string>") -> Network
                 raise QuidamInputError(
                     f"{source}, line {line_number}: {field} = {cell!r} is not an integer"
                 ) from None
+        if "ceil_mode" in values:
+            if values["ceil_mode"] not in (0, 1):
+                raise QuidamInputError(f"{source}, line {line_number}: ceil_mode = {values['ceil_mode']} must be 0 or 1")
+            values["ceil_mode"] = bool(values["ceil_mode"])
         try:
             layers.append(Layer(**values))
         except QuidamInputError as error:
