@@ -1,0 +1,117 @@
+"""Design points per second of the engine on the default grid, side by side with numpy broadcasting.
+
+Run: ``python bench/bench_engine.py [--repeats 5]``. Single core, JIT warmed up first; each figure is
+the median of the repeats. Three timings:
+
+* ``kernel``: the numba kernels alone over the whole default space (ResNet-18, 1,179,648 points);
+* ``evaluate``: ``quidam_fast.evaluate`` end to end (flattening, kernels, labelled dataset);
+* ``systolic``: the ``ws``/``os``/``is`` part of the space through the numba kernel and through
+  ``bench/numpy_model.py`` (the same model as numpy broadcasting, checked equal in
+  ``tests/test_numpy_model.py``), in the same chunks, with their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import quidam_fast as qf  # noqa: E402
+from quidam_fast import engine, kernels  # noqa: E402
+from quidam_fast.space import DesignSpace  # noqa: E402
+from quidam_fast.workloads import LAYER_COLUMNS  # noqa: E402
+import numpy_model  # noqa: E402
+
+
+def kernel_inputs(network, space, tech):
+    arrays = engine._flatten(space, tech)
+    layers = np.stack([network.table()[c] for c in LAYER_COLUMNS], axis=1)
+    return arrays, layers
+
+
+def run_kernel(arrays, layers, tech, n_points, per_layer=False):
+    totals = np.empty((n_points, kernels.N_TOTALS))
+    dummy = np.empty((1, 1, kernels.N_LAYER_RESULTS))
+    for start in range(0, n_points, engine.CHUNK_POINTS):
+        stop = min(start + engine.CHUNK_POINTS, n_points)
+        kernels.evaluate_chunk(start, stop, arrays["shape"], arrays["pe_index_of"], arrays["bits_of"], arrays["rows_of"],
+                               arrays["cols_of"], arrays["glb_kib_of"], arrays["dataflow_of"], arrays["dram_gbps_of"],
+                               arrays["clock_mhz_of"], arrays["pe_table"], arrays["glb_table"], layers,
+                               tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit, totals[start:stop], dummy, False)
+    return totals
+
+
+def run_numpy(arrays, layers, tech, n_points):
+    """The numpy model over the same flat indices and chunks; returns (cycles, energy_pj) per point."""
+    shape = tuple(arrays["shape"])
+    cycles = np.full(n_points, np.nan)
+    energy = np.full(n_points, np.nan)
+    for start in range(0, n_points, engine.CHUNK_POINTS):
+        stop = min(start + engine.CHUNK_POINTS, n_points)
+        idx = np.unravel_index(np.arange(start, stop), shape)
+        pe_i, bits_i, glb_i = arrays["pe_index_of"][idx[0]], idx[1], idx[7]
+        pe = arrays["pe_table"][pe_i, bits_i]
+        glb = arrays["glb_table"][glb_i, pe_i, bits_i]
+        ok = ~np.isnan(pe[:, kernels.PE_ACT_BITS])
+        col = lambda v: v[ok][:, None]  # noqa: E731
+        rows, cols = col(arrays["rows_of"][idx[2]]), col(arrays["cols_of"][idx[3]])
+        a, w, p = (col(pe[:, c]).astype(np.int64) for c in (kernels.PE_ACT_BITS, kernels.PE_WEIGHT_BITS, kernels.PE_PSUM_BITS))
+        leak = ((rows * cols) * col(pe[:, kernels.PE_MAC_LEAK_UW] + pe[:, kernels.PE_REG_LEAK_UW])
+                + col(glb[:, kernels.GLB_LEAK_MW]) * 1e3)
+        c, e = numpy_model.systolic_energy_and_cycles(
+            col(arrays["dataflow_of"][idx[8]]), rows, cols, col(arrays["glb_kib_of"][glb_i]) * 8192, a, w, p,
+            col(pe[:, kernels.PE_MAC_ENERGY]), col(pe[:, kernels.PE_REG_ENERGY]),
+            glb[ok][:, None, :6], leak, col(arrays["clock_mhz_of"][idx[10]]), col(arrays["dram_gbps_of"][idx[9]]),
+            layers, tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit)
+        cycles[start:stop][ok] = c
+        energy[start:stop][ok] = e
+    return cycles, energy
+
+
+def median_seconds(function, repeats):
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    network, tech = qf.load_network("resnet18"), qf.load_tech()
+    n_layers = len(network.layers)
+    print(f"warm-up (JIT compile or cache load): {qf.warm_up():.2f} s")
+
+    space = qf.default_space()
+    arrays, layers = kernel_inputs(network, space, tech)
+    rows = []
+    t_kernel = median_seconds(lambda: run_kernel(arrays, layers, tech, space.size), args.repeats)
+    rows.append(("kernel, full default space", space.size, t_kernel))
+    t_eval = median_seconds(lambda: qf.evaluate(network, space, tech, per_layer=False), args.repeats)
+    rows.append(("evaluate(), full default space", space.size, t_eval))
+
+    systolic = DesignSpace(axes={**space.axes, "dataflow": ("ws", "os", "is")})
+    s_arrays, _ = kernel_inputs(network, systolic, tech)
+    t_numba = median_seconds(lambda: run_kernel(s_arrays, layers, tech, systolic.size), args.repeats)
+    t_numpy = median_seconds(lambda: run_numpy(s_arrays, layers, tech, systolic.size), max(1, args.repeats // 2))
+    rows.append(("kernel, systolic part", systolic.size, t_numba))
+    rows.append(("numpy broadcasting, systolic part", systolic.size, t_numpy))
+
+    print(f"\nResNet-18 ({n_layers} layers), technology {tech.name}, median of {args.repeats} runs, one core")
+    print(f"{'what':<36}{'points':>10}{'seconds':>10}{'M points/s':>12}{'M layer-evals/s':>17}")
+    for label, points, seconds in rows:
+        print(f"{label:<36}{points:>10,}{seconds:>10.3f}{points / seconds / 1e6:>12.2f}{points * n_layers / seconds / 1e6:>17.1f}")
+    print(f"\nnumba / numpy on the same systolic points: {t_numpy / t_numba:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

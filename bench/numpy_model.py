@@ -1,0 +1,80 @@
+"""The systolic model of ``quidam_fast.kernels`` written as plain numpy broadcasting.
+
+Used by ``bench/bench_engine.py`` as the side-by-side speed reference and by
+``tests/test_numpy_model.py`` to show it computes the same numbers (so the speed ratio compares equal
+work). Arrays are ``(points, layers)``; every branch of the kernel becomes an ``np.where``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+WS, OS, IS = 0, 1, 2
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, psum_bits, glb_bits):
+    footprint = swept_words * swept_bits
+    psum_first_on_chip = psum_tile_bits <= glb_bits
+    swept_1 = np.where(footprint + np.where(psum_first_on_chip, psum_tile_bits, 0) <= glb_bits, swept_words, swept_words * sweeps)
+    spill_1 = np.where(psum_first_on_chip, 0, spill_words)
+    swept_fits = footprint <= glb_bits
+    swept_2 = np.where(swept_fits, swept_words, swept_words * sweeps)
+    spill_2 = np.where(psum_tile_bits + np.where(swept_fits, footprint, 0) <= glb_bits, 0, spill_words)
+    first = swept_1 * swept_bits + 2 * spill_1 * psum_bits <= swept_2 * swept_bits + 2 * spill_2 * psum_bits
+    return np.where(first, swept_1, swept_2), np.where(first, spill_1, spill_2)
+
+
+def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e_reg, glb_energy, leak_uw,
+                               clock_mhz, dram_gbps, layers, noc_pj_per_bit, dram_pj_per_bit):
+    """Per-point ``(cycles, energy_pj)`` summed over layers.
+
+    Point arrays have shape ``(points, 1)``; ``layers`` is ``(n_layers, 12)`` (LAYER_COLUMNS order);
+    ``glb_energy`` is ``(points, 1, 6)`` read/write energies per word for act, weight, psum.
+    """
+    N, K, C, R, S, P, Q, H, W, _stride, _padding, groups = (layers[:, i][None, :] for i in range(12))
+    Cg = C // groups
+    Sr, Sc, T = N * P * Q, K // groups, Cg * R * S
+    I, F, O = N * Cg * H * W, Sc * T, Sr * Sc
+    is_os, is_ws = dataflow == OS, dataflow == WS
+    n_row = np.where(is_os, _ceil_div(Sr, rows), _ceil_div(T, rows))
+    n_col = np.where(is_os | is_ws, _ceil_div(Sc, cols), _ceil_div(Sr, cols))
+    per_fold = np.where(is_os, T + rows + cols - 2, 2 * rows + cols + np.where(is_ws, Sr, Sc) - 2)
+    compute = groups * n_row * n_col * per_fold - 1
+    glb_act = np.where(is_os | is_ws, Sr * T * n_col, T * Sr)
+    glb_weight = np.where(is_os, Sc * T * n_row, np.where(is_ws, T * Sc, Sc * T * n_col))
+    psum_rw = np.where(is_os, 0, O * (n_row - 1))
+    # os: two fold orders
+    filter_tile = np.minimum(cols, Sc) * T * w
+    ifmap_tile = np.minimum(rows, Sr) * T * a
+    weight_a = np.where(filter_tile <= glb_bits, F, F * n_row)
+    act_a = np.where(I * a + filter_tile <= glb_bits, I, I * n_col)
+    act_b = np.where(ifmap_tile <= glb_bits, I, I * n_col)
+    weight_b = np.where(F * w + ifmap_tile <= glb_bits, F, F * n_row)
+    order_a = act_a * a + weight_a * w <= act_b * a + weight_b * w
+    os_act, os_weight = np.where(order_a, act_a, act_b), np.where(order_a, weight_a, weight_b)
+    # ws / is: partial sums against the swept operand
+    ws_psum_tile = np.where(n_row > 1, Sr * np.minimum(cols, Sc) * p, 0)
+    is_psum_tile = np.where(n_row > 1, np.minimum(cols, Sr) * Sc * p, 0)
+    ws_act, ws_spill = _allocate(I, a, n_col, ws_psum_tile, O * (n_row - 1), p, glb_bits)
+    is_weight, is_spill = _allocate(F, w, n_col, is_psum_tile, O * (n_row - 1), p, glb_bits)
+    dram_act = groups * np.where(is_os, os_act, np.where(is_ws, ws_act, I))
+    dram_weight = groups * np.where(is_os, os_weight, np.where(is_ws, F, is_weight))
+    spill = groups * np.where(is_os, 0, np.where(is_ws, ws_spill, is_spill))
+    glb_act, glb_weight, psum_rw, out_words = groups * glb_act, groups * glb_weight, groups * psum_rw, groups * O
+    macs = groups * Sr * Sc * T
+    dram_read_bits = dram_act * a + dram_weight * w + spill * p
+    dram_write_bits = spill * p + out_words * a
+    bytes_per_cycle = dram_gbps * 1e3 / clock_mhz
+    cycles = np.maximum(compute, np.ceil((dram_read_bits + dram_write_bits) / 8.0 / bytes_per_cycle))
+    g = glb_energy
+    energy_glb = (glb_act * g[..., 0] + glb_weight * g[..., 2] + (psum_rw + spill) * g[..., 4] + out_words * g[..., 0]
+                  + psum_rw * g[..., 5] + out_words * g[..., 1] + dram_act * g[..., 1] + dram_weight * g[..., 3]
+                  + spill * g[..., 5])
+    noc_bits = glb_act * a + glb_weight * w + 2 * psum_rw * p + out_words * a
+    energy = (macs * (e_mac + e_reg) + energy_glb + noc_bits * noc_pj_per_bit
+              + (dram_read_bits + dram_write_bits) * dram_pj_per_bit + leak_uw * cycles / clock_mhz)
+    return cycles.sum(axis=1), energy.sum(axis=1)
