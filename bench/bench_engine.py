@@ -32,18 +32,17 @@ import numpy_model  # noqa: E402
 def kernel_inputs(network, space, tech):
     arrays = engine._flatten(space, tech)
     layers = np.stack([network.table()[c] for c in LAYER_COLUMNS], axis=1)
+    arrays["w_used"], arrays["real_row_pairs"] = engine._row_stationary_inputs(network)
     return arrays, layers
 
 
-def run_kernel(arrays, layers, tech, n_points, per_layer=False):
+def run_kernel(arrays, layers, tech, n_points):
     totals = np.empty((n_points, kernels.N_TOTALS))
     dummy = np.empty((1, 1, kernels.N_LAYER_RESULTS))
     for start in range(0, n_points, engine.CHUNK_POINTS):
         stop = min(start + engine.CHUNK_POINTS, n_points)
-        kernels.evaluate_chunk(start, stop, arrays["shape"], arrays["pe_index_of"], arrays["bits_of"], arrays["rows_of"],
-                               arrays["cols_of"], arrays["glb_kib_of"], arrays["dataflow_of"], arrays["dram_gbps_of"],
-                               arrays["clock_mhz_of"], arrays["pe_table"], arrays["glb_table"], layers,
-                               tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit, totals[start:stop], dummy, False)
+        engine.run_chunk(arrays, layers, arrays["w_used"], arrays["real_row_pairs"], tech, kernels.OBJECTIVE_ENERGY, start, stop,
+                         totals[start:stop], dummy, False)
     return totals
 
 

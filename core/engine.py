@@ -59,7 +59,11 @@ _PER_LAYER = {
     "layer_dram_write_bytes": (k.LAYER_DRAM_WRITE_BYTES, "byte", "DRAM bytes written by the layer"),
     "layer_glb_reads": (k.LAYER_GLB_READS, "word", "global buffer reads of the layer"),
     "layer_glb_writes": (k.LAYER_GLB_WRITES, "word", "global buffer writes of the layer"),
+    "layer_rs_filters_per_pe": (k.LAYER_RS_FILTERS_PER_PE, "filter", "row-stationary mapping: filters per PE pass (NaN for ws/os/is)"),
+    "layer_rs_channels_per_pe": (k.LAYER_RS_CHANNELS_PER_PE, "channel", "row-stationary mapping: channels per PE pass (NaN for ws/os/is)"),
 }
+
+OBJECTIVES = {"energy": k.OBJECTIVE_ENERGY, "latency": k.OBJECTIVE_LATENCY, "edp": k.OBJECTIVE_EDP}
 
 
 def evaluate(
@@ -68,6 +72,8 @@ def evaluate(
     tech: Technology | str | None = None,
     *,
     per_layer: bool = True,
+    objective: str = "energy",
+    rs_mapping: tuple[int, int] | None = None,
     progress=None,
 ) -> xr.Dataset:
     """Evaluate every design point of ``space`` on ``network``.
@@ -83,6 +89,12 @@ def evaluate(
         A :class:`~quidam_fast.tech.Technology` or a name/path for :func:`~quidam_fast.load_tech`.
     per_layer
         Also return per-layer variables (dimension ``layer``); memory grows with points x layers.
+    objective
+        What the row-stationary mapping search minimizes per layer: ``"energy"``, ``"latency"`` or
+        ``"edp"``.
+    rs_mapping
+        ``(filters_per_pe, channels_per_pe)``: evaluate this row-stationary mapping on every layer
+        instead of searching (points whose scratchpads or layers cannot hold it are invalid).
     progress
         Optional callable ``progress(points_done, points_total)`` called after each chunk.
 
@@ -113,6 +125,10 @@ def evaluate(
     (2, 'cycle')
     """
     started = time.perf_counter()
+    if objective not in OBJECTIVES:
+        raise QuidamInputError(f"objective {objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
+    if rs_mapping is not None and (len(rs_mapping) != 2 or min(rs_mapping) < 1):
+        raise QuidamInputError(f"rs_mapping = {rs_mapping!r}: expected (filters_per_pe, channels_per_pe), both >= 1")
     network = network if isinstance(network, Network) else load_network(network)
     if space is None:
         space = default_space()
@@ -121,6 +137,7 @@ def evaluate(
     tech = tech if isinstance(tech, Technology) else load_tech(tech) if tech is not None else load_tech()
     arrays = _flatten(space, tech)
     layers = np.stack([network.table()[column] for column in LAYER_COLUMNS], axis=1)
+    w_used, real_row_pairs = _row_stationary_inputs(network)
     n_points, n_layers = space.size, layers.shape[0]
     if per_layer and n_points * n_layers * len(_PER_LAYER) * 8 > 8 << 30:
         raise QuidamInputError(
@@ -131,17 +148,44 @@ def evaluate(
     layer_out = np.empty((n_points, n_layers, k.N_LAYER_RESULTS) if per_layer else (1, 1, k.N_LAYER_RESULTS))
     for start in range(0, n_points, CHUNK_POINTS):
         stop = min(start + CHUNK_POINTS, n_points)
-        k.evaluate_chunk(
-            start, stop, arrays["shape"], arrays["pe_index_of"], arrays["bits_of"], arrays["rows_of"],
-            arrays["cols_of"], arrays["glb_kib_of"], arrays["dataflow_of"], arrays["dram_gbps_of"],
-            arrays["clock_mhz_of"], arrays["pe_table"], arrays["glb_table"], layers,
-            tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit, totals[start:stop],
-            layer_out[start:stop] if per_layer else layer_out, per_layer,
-        )
+        run_chunk(arrays, layers, w_used, real_row_pairs, tech, OBJECTIVES[objective], start, stop,
+                  totals[start:stop], layer_out[start:stop] if per_layer else layer_out, per_layer,
+                  rs_mapping=rs_mapping)
         if progress is not None:
             progress(stop, n_points)
-    return _to_dataset(totals, layer_out if per_layer else None, space, network, tech,
-                       seconds=time.perf_counter() - started)
+    results = _to_dataset(totals, layer_out if per_layer else None, space, network, tech,
+                          seconds=time.perf_counter() - started)
+    results.attrs["rs_objective"] = objective
+    return results
+
+
+def run_chunk(arrays, layers, w_used, real_row_pairs, tech, objective_code, start, stop, totals, layer_out,
+              per_layer, rs_mapping=None) -> None:
+    """One kernel call over flat indices ``[start, stop)`` (used by :func:`evaluate` and ``bench/``)."""
+    k.evaluate_chunk(
+        start, stop, arrays["shape"], arrays["pe_index_of"], arrays["rows_of"], arrays["cols_of"],
+        arrays["spad_ifmap_of"], arrays["spad_filter_of"], arrays["spad_psum_of"], arrays["glb_kib_of"],
+        arrays["dataflow_of"], arrays["dram_gbps_of"], arrays["clock_mhz_of"], arrays["pe_table"],
+        arrays["glb_table"], arrays["spad_ifmap_table"], arrays["spad_filter_table"], arrays["spad_psum_table"],
+        layers, w_used, real_row_pairs, tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit, objective_code,
+        *(rs_mapping or (0, 0)), totals,
+        layer_out, per_layer,
+    )
+
+
+def _row_stationary_inputs(network: Network) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer: the real (not padding) input columns one output row reads, and the number of
+    (output row, filter row) pairs whose input row is real."""
+    columns, pairs = [], []
+    for layer in network.layers:
+        touched = set()
+        for q in range(layer.Q):
+            first = q * layer.stride - layer.padding
+            touched.update(range(max(first, 0), min(first + layer.S, layer.W)))
+        columns.append(len(touched))
+        pairs.append(sum(1 for e in range(layer.P) for r in range(layer.R)
+                         if 0 <= e * layer.stride + r - layer.padding < layer.H))
+    return np.array(columns, dtype=np.int64), np.array(pairs, dtype=np.int64)
 
 
 def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
@@ -151,6 +195,8 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
     pe_table = np.full((len(pe_types), len(bits), k.N_PE), np.nan)
     glb_table = np.full((len(axes["glb_kib"]), len(pe_types), len(bits), k.N_GLB), np.nan)
     glb_bytes = np.array(axes["glb_kib"], dtype=float) * 1024
+    spad_tables = {name: np.full((len(axes[name]), len(pe_types), len(bits), k.N_SPAD), np.nan)
+                   for name in ("spad_ifmap", "spad_filter", "spad_psum")}
     for i, pe_type in enumerate(pe_types):
         for j, b in enumerate(bits):
             cost = tech.pe_cost(pe_type, b)
@@ -174,6 +220,13 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
                 cost_glb = tech.glb_cost(glb_bytes, width)
                 glb_table[:, i, j, getattr(k, f"GLB_READ_{operand}")] = cost_glb["read_energy_pj"]
                 glb_table[:, i, j, getattr(k, f"GLB_WRITE_{operand}")] = cost_glb["write_energy_pj"]
+            for name, width in (("spad_ifmap", a), ("spad_filter", w), ("spad_psum", p)):
+                cost_spad = tech.spad_cost(np.array(axes[name], dtype=float), width)
+                table = spad_tables[name][:, i, j]
+                table[:, k.SPAD_READ] = cost_spad["read_energy_pj"]
+                table[:, k.SPAD_WRITE] = cost_spad["write_energy_pj"]
+                table[:, k.SPAD_AREA] = cost_spad["area_um2"]
+                table[:, k.SPAD_LEAK_UW] = cost_spad["leakage_uw"]
             # the macro's leakage and area: a 64-bit-wide SRAM of that capacity
             macro = tech.glb_cost(glb_bytes, 64)
             glb_table[:, i, j, k.GLB_LEAK_MW] = macro["leakage_mw"]
@@ -181,15 +234,20 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
     return {
         "shape": np.array([len(v) for v in axes.values()], dtype=np.int64),
         "pe_index_of": np.arange(len(pe_types), dtype=np.int64),
-        "bits_of": np.array(bits, dtype=np.int64),
         "rows_of": np.array(axes["rows"], dtype=np.int64),
         "cols_of": np.array(axes["cols"], dtype=np.int64),
         "glb_kib_of": np.array(axes["glb_kib"], dtype=np.int64),
+        "spad_ifmap_of": np.array(axes["spad_ifmap"], dtype=np.int64),
+        "spad_filter_of": np.array(axes["spad_filter"], dtype=np.int64),
+        "spad_psum_of": np.array(axes["spad_psum"], dtype=np.int64),
         "dataflow_of": np.array([DATAFLOWS.index(d) for d in axes["dataflow"]], dtype=np.int64),
         "dram_gbps_of": np.array(axes["dram_gbps"], dtype=np.float64),
         "clock_mhz_of": np.array(axes["clock_mhz"], dtype=np.float64),
         "pe_table": pe_table,
         "glb_table": glb_table,
+        "spad_ifmap_table": spad_tables["spad_ifmap"],
+        "spad_filter_table": spad_tables["spad_filter"],
+        "spad_psum_table": spad_tables["spad_psum"],
     }
 
 

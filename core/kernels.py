@@ -42,8 +42,9 @@ N_TOTALS = 20
 
 # columns of the per-layer results
 (LAYER_CYCLES, LAYER_STALL_CYCLES, LAYER_UTILIZATION, LAYER_ENERGY, LAYER_DRAM_READ_BYTES,
- LAYER_DRAM_WRITE_BYTES, LAYER_GLB_READS, LAYER_GLB_WRITES) = range(8)
-N_LAYER_RESULTS = 8
+ LAYER_DRAM_WRITE_BYTES, LAYER_GLB_READS, LAYER_GLB_WRITES, LAYER_RS_FILTERS_PER_PE,
+ LAYER_RS_CHANNELS_PER_PE) = range(10)
+N_LAYER_RESULTS = 10
 
 # columns of the precomputed per-(pe_type, bits) table
 (PE_ACT_BITS, PE_WEIGHT_BITS, PE_PSUM_BITS, PE_MAC_ENERGY, PE_MAC_AREA, PE_MAC_LEAK_UW, PE_CRITICAL_NS,
@@ -170,23 +171,194 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
             groups * dram_psum, groups * dram_psum, groups * out_words)
 
 
+# --------------------------------------------------------------------------------------------------
+# Row-stationary spatial array (Chen, Emer & Sze, ISCA 2016)
+# --------------------------------------------------------------------------------------------------
+
+
 @jit
-def evaluate_chunk(start, stop, shape, pe_index_of, bits_of, rows_of, cols_of, glb_kib_of, dataflow_of,
-                   dram_gbps_of, clock_mhz_of, pe_table, glb_table, layers, noc_pj_per_bit,
-                   dram_pj_per_bit, totals, per_layer, want_per_layer):
+def _rs_ifmap_rows(rows, cols, R, P, H, stride, padding):
+    """Distinct real input rows a row-stationary pass touches, summed over strips and filter-row folds.
+
+    A PE set is ``h = min(R, rows)`` filter rows x ``e_t = min(P, cols)`` output rows; PE ``(r, e)``
+    of strip ``s`` and fold ``f`` reads input row ``(s e_t + e) stride + f h + r - padding`` (padding
+    rows are zeros made in the PE, not read). Returns ``(sum over strips and folds of the rows a pass
+    reads, sum over strips of the rows the whole strip reads, the largest strip's rows)``.
+    """
+    h = min(R, rows)
+    e_t = min(P, cols)
+    n_fold = _ceil_div(R, h)
+    n_strip = _ceil_div(P, e_t)
+    pass_rows = 0
+    strip_rows = 0
+    largest = 0
+    for strip in range(n_strip):
+        e_s = min(e_t, P - strip * e_t)
+        first = strip * e_t * stride - padding
+        # the whole strip (all folds): rows first + e stride + r for r < R
+        strip_count = _rows_in(first, e_s, stride, R, H)
+        strip_rows += strip_count
+        largest = max(largest, strip_count)
+        for fold in range(n_fold):
+            h_f = min(h, R - fold * h)
+            pass_rows += _rows_in(first + fold * h, e_s, stride, h_f, H)
+    return pass_rows, strip_rows, largest
+
+
+@jit
+def _rows_in(first, count, stride, height, H):
+    """How many distinct rows ``first + e stride + r`` (``e < count``, ``r < height``) lie in ``[0, H)``."""
+    if stride <= height:  # windows overlap or touch: one contiguous span
+        lo = max(first, 0)
+        hi = min(first + (count - 1) * stride + height, H)
+        return max(hi - lo, 0)
+    total = 0
+    for e in range(count):
+        lo = max(first + e * stride, 0)
+        hi = min(first + e * stride + height, H)
+        total += max(hi - lo, 0)
+    return total
+
+
+@jit
+def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, R, S, P, Q, groups, W_used,
+               real_row_pairs, pass_rows, strip_rows, largest_strip_rows, p, q):
+    """Accesses of one layer under a row-stationary mapping with ``p`` filters and ``q`` channels per PE.
+
+    Loop nest per group, outer to inner: image ``n``, strip of ``e_t`` output rows, block of
+    ``p t`` filters (``t`` replicated PE sets, one filter group each), filter-row fold, block of ``q``
+    channels. In a pass every PE runs 1-D convolutions: for each of ``Q`` outputs, ``q`` channels,
+    ``S`` taps and its filters (at most ``p``), one MAC per cycle, with its filter rows in the filter
+    scratchpad (``p q S`` words), its ifmap row window in the ifmap scratchpad (``q S``) and ``p``
+    partial sums in the psum scratchpad. Filter rows are multicast along set rows, ifmap rows along
+    diagonals (one buffer read each; a PE whose input row is padding gets nothing and multiplies
+    zeros), partial sums flow up the set's columns and leave for the buffer after each pass, coming
+    back for the next channel block or fold. ``W_used`` is the real input columns a row reads and
+    ``real_row_pairs`` the (output row, filter row) pairs whose input row is real.
+
+    The buffer keeps the subset of {partial-sum tile, the current strip's ifmap, all filters} that fits
+    and moves the fewest DRAM bits (every subset is tried; more buffer never adds traffic).
+
+    Returns ``(compute_cycles, macs, glb_act_reads, glb_weight_reads, glb_psum_reads, glb_psum_writes,
+    glb_ofmap_writes, dram_act, dram_weight, dram_psum_each_way, dram_ofmap, noc_act, noc_weight,
+    noc_psum, spad_filter_writes, spad_ifmap_writes)`` over all groups, and the PE sets ``t``.
+    """
+    Cg = C // groups
+    Kg = K // groups
+    h = min(R, rows)
+    e_t = min(P, cols)
+    n_fold = _ceil_div(R, h)
+    n_strip = _ceil_div(P, e_t)
+    sets = (rows // h) * (cols // e_t)
+    n_kblock = _ceil_div(Kg, p * sets)
+    n_cblock = _ceil_div(Cg, q)
+    last_block = Kg - (n_kblock - 1) * p * sets
+    busiest_filters = (n_kblock - 1) * p + min(p, last_block)      # sum over blocks of the busiest PE's filters
+    sets_used = (n_kblock - 1) * sets + _ceil_div(last_block, p)     # sum over blocks of the sets in use
+    filter_words = Kg * Cg * R * S
+    out_words = N * Kg * P * Q
+    accumulations = n_fold * n_cblock
+    compute_cycles = N * n_strip * n_fold * Q * S * Cg * busiest_filters
+    macs = N * Kg * Cg * R * S * P * Q
+    glb_weight = N * n_strip * filter_words
+    glb_act = N * n_kblock * Cg * W_used * pass_rows
+    glb_psum = out_words * (accumulations - 1)
+    noc_weight = N * P * filter_words
+    noc_act = N * Cg * W_used * real_row_pairs * sets_used
+    noc_psum = N * (R - n_fold) * P * Q * Kg * n_cblock + 2 * glb_psum + out_words
+    # the buffer: choose what stays resident
+    psum_tile_bits = e_t * Q * min(p * sets, Kg) * psum_bits if accumulations > 1 else 0
+    strip_bits = largest_strip_rows * W_used * Cg * act_bits
+    filter_bits = filter_words * weight_bits
+    best_bits = -1.0
+    dram_act = 0
+    dram_weight = 0
+    dram_psum = 0
+    for subset in range(8):
+        keep_psum = (subset & 1) != 0
+        keep_strip = (subset & 2) != 0
+        keep_filters = (subset & 4) != 0
+        used = ((psum_tile_bits if keep_psum else 0) + (strip_bits if keep_strip else 0)
+                + (filter_bits if keep_filters else 0))
+        if used > glb_bits:
+            continue
+        act = N * Cg * W_used * strip_rows if keep_strip else glb_act
+        weight = filter_words if keep_filters else glb_weight
+        spill = 0 if (keep_psum or accumulations == 1) else glb_psum
+        bits = act * act_bits + weight * weight_bits + 2.0 * spill * psum_bits
+        if best_bits < 0 or bits < best_bits:
+            best_bits = bits
+            dram_act, dram_weight, dram_psum = act, weight, spill
+    return (groups * compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum,
+            groups * glb_psum, groups * out_words, groups * dram_act, groups * dram_weight, groups * dram_psum,
+            groups * out_words, groups * noc_act, groups * noc_weight, groups * noc_psum,
+            groups * noc_weight, groups * noc_act), sets
+
+
+@jit
+def _rs_max_channels(p, S, Cg, spad_ifmap, spad_filter):
+    """Most channels per PE the scratchpads allow with ``p`` filters (0: not even one)."""
+    return min(Cg, spad_ifmap // S, spad_filter // (p * S))
+
+
+# --------------------------------------------------------------------------------------------------
+# The driver: one design point x every layer
+# --------------------------------------------------------------------------------------------------
+
+OBJECTIVE_ENERGY, OBJECTIVE_LATENCY, OBJECTIVE_EDP = 0, 1, 2
+
+
+@jit
+def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
+                  dram_psum_reads, dram_psum_writes, dram_ofmap, noc_bits, spad_energy, compute_cycles,
+                  a, w, p, e_mac, glb, noc_pj_per_bit, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz):
+    """Cycles (stalls included) and the energy parts of one layer from its access counts."""
+    dram_read_bits = dram_act * a + dram_weight * w + dram_psum_reads * p
+    dram_write_bits = dram_psum_writes * p + dram_ofmap * a
+    dram_cycles = np.ceil((dram_read_bits + dram_write_bits) / 8.0 / bytes_per_cycle)
+    cycles = max(float(compute_cycles), dram_cycles)
+    # the buffer is written by DRAM fills and by the array, read by the array and by DRAM write-back
+    energy_glb = (glb_act * glb[GLB_READ_ACT] + glb_weight * glb[GLB_READ_WEIGHT]
+                  + (glb_psum_reads + dram_psum_writes) * glb[GLB_READ_PSUM] + dram_ofmap * glb[GLB_READ_ACT]
+                  + glb_psum_writes * glb[GLB_WRITE_PSUM] + glb_ofmap * glb[GLB_WRITE_ACT]
+                  + dram_act * glb[GLB_WRITE_ACT] + dram_weight * glb[GLB_WRITE_WEIGHT]
+                  + dram_psum_reads * glb[GLB_WRITE_PSUM])
+    return (cycles, macs * e_mac, spad_energy, noc_bits * noc_pj_per_bit, energy_glb,
+            (dram_read_bits + dram_write_bits) * dram_pj_per_bit, leak_uw * cycles / clock_mhz,
+            dram_read_bits, dram_write_bits)
+
+
+@jit
+def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of, spad_filter_of, spad_psum_of,
+                   glb_kib_of, dataflow_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table, spad_ifmap_table,
+                   spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs, noc_pj_per_bit,
+                   dram_pj_per_bit, objective, forced_p, forced_q,
+                   totals, per_layer, want_per_layer):
     """Evaluate flat design indices ``start <= i < stop`` on every layer.
 
     ``shape`` holds the axis lengths in :data:`quidam_fast.space.AXES` order; the ``*_of`` arrays map
     an axis position to its value (``pe_index_of`` to the row of ``pe_table``). ``pe_table`` is indexed
-    ``[pe_type, bits]``, ``glb_table`` ``[glb_kib, pe_type, bits]``. ``layers`` is ``(n_layers, 12)``
-    int64 in ``workloads.LAYER_COLUMNS`` order. Results go to ``totals[i - start]`` and, if
-    ``want_per_layer``, ``per_layer[i - start, layer]``.
+    ``[pe_type, bits]``, ``glb_table`` ``[glb_kib, pe_type, bits]``, ``spad_*_table``
+    ``[capacity, pe_type, bits]``. ``layers`` is ``(n_layers, 12)`` int64 in
+    ``workloads.LAYER_COLUMNS`` order; ``w_used`` and ``real_row_pairs`` are per-layer inputs of
+    :func:`_rs_counts`.
+    ``objective`` picks the row-stationary mapping (``OBJECTIVE_*``); ``forced_p, forced_q > 0`` skip
+    the search and evaluate that mapping (invalid where the scratchpads cannot hold it). Results go to
+    ``totals[i - start]`` and, if ``want_per_layer``, ``per_layer[i - start, layer]``.
     """
     n_axes = shape.shape[0]
     position = np.zeros(n_axes, dtype=np.int64)
     n_layers = layers.shape[0]
+    max_candidates = max(1, spad_psum_of.max())
+    rs_cache = np.empty((n_layers, max_candidates, 16))
+    rs_cache_pq = np.empty((n_layers, max_candidates, 2), dtype=np.int64)
+    rs_n_cand = np.zeros(n_layers, dtype=np.int64)
+    same_hardware = shape[n_axes - 1] * shape[n_axes - 2]  # points differing only in DRAM bandwidth / clock
+    cached_key = -1
     for i in range(start, stop):
         out = i - start
+        key = i // same_hardware
+        reuse = key == cached_key
         rest = i
         for axis in range(n_axes - 1, -1, -1):
             position[axis] = rest % shape[axis]
@@ -218,35 +390,110 @@ def evaluate_chunk(start, stop, shape, pe_index_of, bits_of, rows_of, cols_of, g
         glb_bits = glb_kib_of[glb_i] * 8192
         bytes_per_cycle = dram_gbps * 1e3 / clock_mhz
         n_pe = rows * cols
-        e_mac = pe[PE_MAC_ENERGY]
-        # a systolic PE forwards activations and partial sums through registers every MAC:
-        # reads act, weight, psum; writes act, psum
-        reg_energy_per_mac = pe[PE_REG_ENERGY]
-        leak_power_uw = n_pe * (pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]) + glb[GLB_LEAK_MW] * 1e3
+        spad_ifmap = spad_ifmap_of[position[4]]
+        spad_filter = spad_filter_of[position[5]]
+        spad_psum = spad_psum_of[position[6]]
+        sp_i = spad_ifmap_table[position[4], pe_i, bits_i]
+        sp_f = spad_filter_table[position[5], pe_i, bits_i]
+        sp_p = spad_psum_table[position[6], pe_i, bits_i]
+        if dataflow == RS:
+            pe_area = pe[PE_MAC_AREA] + sp_i[SPAD_AREA] + sp_f[SPAD_AREA] + sp_p[SPAD_AREA]
+            pe_leak = pe[PE_MAC_LEAK_UW] + sp_i[SPAD_LEAK_UW] + sp_f[SPAD_LEAK_UW] + sp_p[SPAD_LEAK_UW]
+        else:
+            pe_area = pe[PE_MAC_AREA] + pe[PE_REG_AREA]
+            pe_leak = pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]
+        leak_uw = n_pe * pe_leak + glb[GLB_LEAK_MW] * 1e3
         for layer in range(n_layers):
-            (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap_writes,
-             dram_act, dram_weight, dram_psum_reads, dram_psum_writes, dram_ofmap) = _systolic_layer(dataflow, rows, cols, glb_bits, a, w, p, layers[layer, 0], layers[layer, 1],
-                                layers[layer, 2], layers[layer, 3], layers[layer, 4], layers[layer, 5],
-                                layers[layer, 6], layers[layer, 7], layers[layer, 8], layers[layer, 11])
-            dram_read_bits = dram_act * a + dram_weight * w + dram_psum_reads * p
-            dram_write_bits = dram_psum_writes * p + dram_ofmap * a
-            dram_cycles = np.int64(np.ceil((dram_read_bits + dram_write_bits) / 8.0 / bytes_per_cycle))
-            cycles = max(compute_cycles, dram_cycles)
-            # the buffer is written by DRAM fills and by the array, read by the array and by DRAM write-back
+            N = layers[layer, 0]
+            K = layers[layer, 1]
+            C = layers[layer, 2]
+            R = layers[layer, 3]
+            S = layers[layer, 4]
+            P = layers[layer, 5]
+            Q = layers[layer, 6]
+            groups = layers[layer, 11]
+            filters_per_pe = np.nan
+            channels_per_pe = np.nan
+            if dataflow == RS:
+                if spad_filter < S or spad_ifmap < S:
+                    reason = INVALID_SPAD_TOO_SMALL
+                    break
+                if not reuse:
+                    # the access counts of every candidate mapping depend on the hardware, not on the DRAM
+                    # bandwidth and clock (the two fastest axes): computed once, reused for those points
+                    pass_rows, strip_rows, largest = _rs_ifmap_rows(rows, cols, R, P, layers[layer, 7],
+                                                                    layers[layer, 9], layers[layer, 10])
+                    n_cand = 0
+                    p_max = min(spad_psum, K // groups, spad_filter // S)
+                    for cand_p in range(1, p_max + 1):
+                        cand_q = _rs_max_channels(cand_p, S, C // groups, spad_ifmap, spad_filter)
+                        if forced_p > 0:
+                            if cand_p != forced_p or forced_q > cand_q:
+                                continue
+                            cand_q = forced_q
+                        c, _sets = _rs_counts(rows, cols, glb_bits, a, w, p, N, K, C, R, S, P, Q, groups,
+                                              w_used[layer], real_row_pairs[layer], pass_rows, strip_rows,
+                                              largest, cand_p, cand_q)
+                        for j in range(16):
+                            rs_cache[layer, n_cand, j] = c[j]
+                        rs_cache_pq[layer, n_cand, 0] = cand_p
+                        rs_cache_pq[layer, n_cand, 1] = cand_q
+                        n_cand += 1
+                    rs_n_cand[layer] = n_cand
+                if rs_n_cand[layer] == 0:  # a forced mapping the scratchpads cannot hold
+                    reason = INVALID_SPAD_TOO_SMALL
+                    break
+                best = np.inf
+                best_cand = 0
+                for cand in range(rs_n_cand[layer]):
+                    c = rs_cache[layer, cand]
+                    spad_energy = (c[1] * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
+                                   + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
+                    e = _layer_energy(c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[9], c[10],
+                                      c[11] * a + c[12] * w + c[13] * p, spad_energy, c[0], a, w, p,
+                                      pe[PE_MAC_ENERGY], glb, noc_pj_per_bit, dram_pj_per_bit, leak_uw,
+                                      bytes_per_cycle, clock_mhz)
+                    energy = e[1] + e[2] + e[3] + e[4] + e[5] + e[6]
+                    if objective == OBJECTIVE_LATENCY:
+                        score = e[0] + energy * 1e-30  # latency, energy breaks ties
+                    elif objective == OBJECTIVE_EDP:
+                        score = e[0] * energy
+                    else:
+                        score = energy
+                    if score < best:
+                        best, best_cand = score, cand
+                c = rs_cache[layer, best_cand]
+                filters_per_pe = rs_cache_pq[layer, best_cand, 0]
+                channels_per_pe = rs_cache_pq[layer, best_cand, 1]
+                (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act,
+                 dram_weight, dram_psum_reads, dram_ofmap) = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
+                                                              c[9], c[10])
+                dram_psum_writes = dram_psum_reads
+                noc_words = c[11] + c[12] + c[13]
+                noc_bits = c[11] * a + c[12] * w + c[13] * p
+                spad_energy = (macs * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
+                               + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
+                spad_reads = 3 * macs
+                spad_writes = macs + c[14] + c[15]
+            else:
+                (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap,
+                 dram_act, dram_weight, dram_psum_reads, dram_psum_writes, dram_ofmap) = _systolic_layer(
+                    dataflow, rows, cols, glb_bits, a, w, p, N, K, C, R, S, P, Q, layers[layer, 7],
+                    layers[layer, 8], groups)
+                noc_words = glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap
+                noc_bits = glb_act * a + glb_weight * w + (glb_psum_reads + glb_psum_writes) * p + glb_ofmap * a
+                # a systolic PE moves operands through registers every MAC: reads act, weight, psum;
+                # writes act, psum
+                spad_energy = macs * pe[PE_REG_ENERGY]
+                spad_reads = 3 * macs
+                spad_writes = 2 * macs
+            (cycles, energy_mac, energy_spad, energy_noc, energy_glb, energy_dram, energy_leak, dram_read_bits,
+             dram_write_bits) = _layer_energy(
+                macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
+                dram_psum_reads, dram_psum_writes, dram_ofmap, noc_bits, spad_energy, compute_cycles, a, w, p,
+                pe[PE_MAC_ENERGY], glb, noc_pj_per_bit, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz)
             glb_reads = glb_act + glb_weight + glb_psum_reads + dram_psum_writes + dram_ofmap
-            glb_writes = glb_psum_writes + glb_ofmap_writes + dram_act + dram_weight + dram_psum_reads
-            energy_glb = (glb_act * glb[GLB_READ_ACT] + glb_weight * glb[GLB_READ_WEIGHT]
-                          + (glb_psum_reads + dram_psum_writes) * glb[GLB_READ_PSUM] + dram_ofmap * glb[GLB_READ_ACT]
-                          + glb_psum_writes * glb[GLB_WRITE_PSUM] + glb_ofmap_writes * glb[GLB_WRITE_ACT]
-                          + dram_act * glb[GLB_WRITE_ACT] + dram_weight * glb[GLB_WRITE_WEIGHT]
-                          + dram_psum_reads * glb[GLB_WRITE_PSUM])
-            noc_bits = (glb_act * a + glb_weight * w + glb_psum_reads * p + glb_psum_writes * p
-                        + glb_ofmap_writes * a)
-            energy_noc = noc_bits * noc_pj_per_bit
-            energy_mac = macs * e_mac
-            energy_spad = macs * reg_energy_per_mac
-            energy_dram = (dram_read_bits + dram_write_bits) * dram_pj_per_bit
-            energy_leak = leak_power_uw * cycles / clock_mhz  # uW * us = pJ
+            glb_writes = glb_psum_writes + glb_ofmap + dram_act + dram_weight + dram_psum_reads
             totals[out, TOTAL_CYCLES] += cycles
             totals[out, TOTAL_COMPUTE_CYCLES] += compute_cycles
             totals[out, TOTAL_STALL_CYCLES] += cycles - compute_cycles
@@ -261,9 +508,9 @@ def evaluate_chunk(start, stop, shape, pe_index_of, bits_of, rows_of, cols_of, g
             totals[out, TOTAL_DRAM_WRITE_BYTES] += dram_write_bits / 8.0
             totals[out, TOTAL_GLB_READS] += glb_reads
             totals[out, TOTAL_GLB_WRITES] += glb_writes
-            totals[out, TOTAL_SPAD_READS] += 3 * macs
-            totals[out, TOTAL_SPAD_WRITES] += 2 * macs
-            totals[out, TOTAL_NOC_WORDS] += glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap_writes
+            totals[out, TOTAL_SPAD_READS] += spad_reads
+            totals[out, TOTAL_SPAD_WRITES] += spad_writes
+            totals[out, TOTAL_NOC_WORDS] += noc_words
             if want_per_layer:
                 per_layer[out, layer, LAYER_CYCLES] = cycles
                 per_layer[out, layer, LAYER_STALL_CYCLES] = cycles - compute_cycles
@@ -274,7 +521,14 @@ def evaluate_chunk(start, stop, shape, pe_index_of, bits_of, rows_of, cols_of, g
                 per_layer[out, layer, LAYER_DRAM_WRITE_BYTES] = dram_write_bits / 8.0
                 per_layer[out, layer, LAYER_GLB_READS] = glb_reads
                 per_layer[out, layer, LAYER_GLB_WRITES] = glb_writes
-        totals[out, TOTAL_AREA_PE_ARRAY] = n_pe * (pe[PE_MAC_AREA] + pe[PE_REG_AREA]) * 1e-6
+                per_layer[out, layer, LAYER_RS_FILTERS_PER_PE] = filters_per_pe
+                per_layer[out, layer, LAYER_RS_CHANNELS_PER_PE] = channels_per_pe
+        if reason != VALID:
+            _mark_invalid(totals, per_layer, out, reason, want_per_layer)
+            continue
+        if dataflow == RS:
+            cached_key = key
+        totals[out, TOTAL_AREA_PE_ARRAY] = n_pe * pe_area * 1e-6
         totals[out, TOTAL_AREA_GLB] = glb[GLB_AREA_MM2]
         totals[out, TOTAL_REASON] = VALID
 

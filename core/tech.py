@@ -103,8 +103,11 @@ class Technology:
             grid = np.empty((capacities.size, widths.size))
             for c, w, v in zip(glb["capacity_bytes"], glb["width_bits"], glb[key]):
                 grid[np.searchsorted(capacities, c), np.searchsorted(widths, w)] = v
-            out[key] = np.exp(_bilinear(np.log(capacities), np.log(widths), np.log(grid),
-                                        np.log(capacity_bytes), np.log(width_bits)))
+            if np.all(grid > 0):  # power laws: interpolate in log-log
+                out[key] = np.exp(_bilinear(np.log(capacities), np.log(widths), np.log(grid),
+                                            np.log(capacity_bytes), np.log(width_bits)))
+            else:  # a zero (e.g. no leakage) has no logarithm: interpolate the values themselves
+                out[key] = _bilinear(np.log(capacities), np.log(widths), grid, np.log(capacity_bytes), np.log(width_bits))
         return out
 
     @property

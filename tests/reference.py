@@ -183,3 +183,119 @@ def _stationary_walk(dataflow, Sr, T, Sc, ifmap_words, rows, cols, glb_bits, a, 
             c["compute_cycles"] += _fold_span(dataflow, rows, cols, stream, rows_used, cols_used)
             c["macs"] += stream * rows_used * cols_used
     return c
+
+
+def rs_reference(layer, rows, cols, glb_bits, a, w, pbits, p, q):
+    """Row-stationary counts for one layer and one mapping (``p`` filters, ``q`` channels per PE).
+
+    Walks, per group, image ``n`` -> strip of output rows -> block of filters -> filter-row fold ->
+    block of channels (one *pass*), and inside a pass every PE of every set, every output column,
+    channel, tap and filter. The buffer's resident subset of {partial-sum tile, strip ifmap, filters}
+    is the one of the eight that fits and moves the fewest DRAM bits, each simulated pass by pass.
+    """
+    R, S, P, Q, H, U, pad = layer.R, layer.S, layer.P, layer.Q, layer.H, layer.stride, layer.padding
+    Cg, Kg = layer.C // layer.groups, layer.K // layer.groups
+    h, e_t = min(R, rows), min(P, cols)
+    sets = (rows // h) * (cols // e_t)
+    n_fold, n_strip = _ceil_div(R, h), _ceil_div(P, e_t)
+    n_kblock, n_cblock = _ceil_div(Kg, p * sets), _ceil_div(Cg, q)
+    real_columns = len({x for col in range(Q) for x in range(col * U - pad, col * U - pad + S) if 0 <= x < layer.W})
+
+    def input_row(strip, e, fold, r):
+        return (strip * e_t + e) * U + fold * h + r - pad
+
+    def strip_shape(strip):
+        return min(e_t, P - strip * e_t)
+
+    def fold_rows(fold):
+        return min(h, R - fold * h)
+
+    count = dict(compute_cycles=0, macs=0, glb_act=0, glb_weight=0, glb_psum_reads=0, glb_psum_writes=0,
+                 glb_ofmap_writes=0, noc_act=0, noc_weight=0, noc_psum=0, spad_filter_writes=0, spad_ifmap_writes=0)
+    passes = []   # (strip, filters in block, fold, channels in block, first accumulation, last accumulation)
+    for n in range(layer.N):
+        for strip in range(n_strip):
+            for block in range(n_kblock):
+                block_filters = min(p * sets, Kg - block * p * sets)
+                for fold in range(n_fold):
+                    for cblock in range(n_cblock):
+                        channels = min(q, Cg - cblock * q)
+                        first = fold == 0 and cblock == 0
+                        last = fold == n_fold - 1 and cblock == n_cblock - 1
+                        passes.append((n, strip, block, block_filters, fold, channels, first, last))
+    for n, strip, block, block_filters, fold, channels, first, last in passes:
+        e_s, h_f = strip_shape(strip), fold_rows(fold)
+        per_set = [min(p, block_filters - j * p) for j in range(sets) if block_filters - j * p > 0]
+        busiest = 0
+        for filters in per_set:
+            for r in range(h_f):
+                for e in range(e_s):
+                    real = 0 <= input_row(strip, e, fold, r) < H
+                    work = 0
+                    for _col in range(Q):
+                        for _c in range(channels):
+                            for _tap in range(S):
+                                for _k in range(filters):
+                                    work += 1
+                    count["macs"] += work
+                    busiest = max(busiest, work)
+                    count["noc_weight"] += S * channels * filters        # its filter rows, multicast along the set row
+                    count["spad_filter_writes"] += S * channels * filters
+                    if real:
+                        count["noc_act"] += real_columns * channels      # its ifmap row, multicast diagonally
+                        count["spad_ifmap_writes"] += real_columns * channels
+                    if r > 0:
+                        count["noc_psum"] += Q * filters                 # psums move up one PE
+        count["compute_cycles"] += busiest
+        count["glb_weight"] += block_filters * channels * h_f * S        # one buffer read per unique word
+        distinct_rows = {input_row(strip, e, fold, r) for e in range(e_s) for r in range(h_f)}
+        count["glb_act"] += sum(1 for y in distinct_rows if 0 <= y < H) * real_columns * channels
+        outputs = e_s * Q * block_filters
+        if not first:
+            count["glb_psum_reads"] += outputs
+            count["noc_psum"] += outputs
+        if last:
+            count["glb_ofmap_writes"] += outputs
+        else:
+            count["glb_psum_writes"] += outputs
+        count["noc_psum"] += outputs
+
+    # DRAM: try the eight resident subsets, simulating each pass by pass
+    accumulations = n_fold * n_cblock
+    psum_tile_bits = e_t * Q * min(p * sets, Kg) * pbits if accumulations > 1 else 0
+    strip_rows = [len({y for e in range(strip_shape(s)) for r in range(R)
+                       for y in [(s * e_t + e) * U + r - pad] if 0 <= y < H}) for s in range(n_strip)]
+    strip_bits = max(strip_rows) * real_columns * Cg * a
+    filter_bits = Kg * Cg * R * S * w
+    best = None
+    for subset in range(8):
+        keep_psum, keep_strip, keep_filters = bool(subset & 1), bool(subset & 2), bool(subset & 4)
+        if (psum_tile_bits if keep_psum else 0) + (strip_bits if keep_strip else 0) + (filter_bits if keep_filters else 0) > glb_bits:
+            continue
+        dram = dict(act=0, weight=0, psum=0)
+        filters_loaded = False
+        loaded_strip = None
+        for n, strip, block, block_filters, fold, channels, first, last in passes:
+            e_s, h_f = strip_shape(strip), fold_rows(fold)
+            if keep_filters:
+                if not filters_loaded:
+                    dram["weight"] += Kg * Cg * R * S
+                    filters_loaded = True
+            else:
+                dram["weight"] += block_filters * channels * h_f * S
+            if keep_strip:
+                if loaded_strip != (n, strip):
+                    dram["act"] += strip_rows[strip] * real_columns * Cg
+                    loaded_strip = (n, strip)
+            else:
+                rows_read = {input_row(strip, e, fold, r) for e in range(e_s) for r in range(h_f)}
+                dram["act"] += sum(1 for y in rows_read if 0 <= y < H) * real_columns * channels
+            if not keep_psum and not last:
+                dram["psum"] += e_s * Q * block_filters
+        bits = dram["act"] * a + dram["weight"] * w + 2 * dram["psum"] * pbits
+        if best is None or bits < best[0]:
+            best = (bits, dram)
+    dram = best[1]
+    count.update(dram_act=dram["act"], dram_weight=dram["weight"], dram_psum=dram["psum"],
+                 dram_ofmap=layer.N * Kg * P * Q)
+    return {key: value * layer.groups for key, value in count.items()}

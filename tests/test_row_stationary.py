@@ -1,0 +1,157 @@
+"""Row-stationary kernel against the loop-nest reference, its search against brute force, and its laws."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+import quidam_fast as qf
+from quidam_fast import engine, kernels
+from quidam_fast.workloads import Layer, Network
+from reference import rs_reference
+
+RS_KEYS = ("compute_cycles", "macs", "glb_act", "glb_weight", "glb_psum_reads", "glb_psum_writes", "glb_ofmap_writes",
+           "dram_act", "dram_weight", "dram_psum", "dram_ofmap", "noc_act", "noc_weight", "noc_psum",
+           "spad_filter_writes", "spad_ifmap_writes")
+
+
+def kernel_rs(layer, rows, cols, glb_bits, a, w, pbits, p, q):
+    w_used, pairs = engine._row_stationary_inputs(Network("n", (layer,)))
+    pass_rows, strip_rows, largest = kernels._rs_ifmap_rows(rows, cols, layer.R, layer.P, layer.H, layer.stride,
+                                                            layer.padding)
+    counts, _sets = kernels._rs_counts(rows, cols, glb_bits, a, w, pbits, layer.N, layer.K, layer.C, layer.R, layer.S,
+                                       layer.P, layer.Q, layer.groups, w_used[0], pairs[0], pass_rows, strip_rows,
+                                       largest, p, q)
+    counts = dict(zip(RS_KEYS, (int(v) for v in counts)))
+    assert counts["glb_psum_reads"] == counts["glb_psum_writes"]
+    return counts
+
+
+@st.composite
+def rs_cases(draw):
+    groups = draw(st.sampled_from([1, 1, 2]))
+    C = groups * draw(st.integers(1, 4))
+    K = groups * draw(st.integers(1, 6))
+    R = draw(st.integers(1, 4))
+    S = draw(st.integers(1, 3))
+    padding = draw(st.integers(0, 1))
+    H = draw(st.integers(max(1, R - 2 * padding), 7))
+    W = draw(st.integers(max(1, S - 2 * padding), 6))
+    layer = Layer("L", H=H, W=W, C=C, K=K, R=R, S=S, stride=draw(st.integers(1, 3)), padding=padding,
+                  groups=groups, N=draw(st.integers(1, 2)))
+    p = draw(st.integers(1, K // groups))
+    q = draw(st.integers(1, C // groups))
+    return layer, draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.integers(0, 4000)), p, q
+
+
+@settings(max_examples=250, deadline=None)
+@given(case=rs_cases(), a=st.sampled_from([4, 8, 16]), w=st.sampled_from([4, 8]), pbits=st.sampled_from([16, 24]))
+def test_rs_kernel_equals_loop_nest_reference(case, a, w, pbits):
+    layer, rows, cols, glb_bits, p, q = case
+    ours = kernel_rs(layer, rows, cols, glb_bits, a, w, pbits, p, q)
+    reference = rs_reference(layer, rows, cols, glb_bits, a, w, pbits, p, q)
+    ours["dram_psum"] = ours.pop("dram_psum")
+    assert ours == reference
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=rs_cases(), more=st.integers(1, 5000))
+def test_rs_more_buffer_never_adds_dram_traffic_for_a_mapping(case, more):
+    layer, rows, cols, glb_bits, p, q = case
+
+    def dram_bits(c):
+        return 8 * (c["dram_act"] + c["dram_ofmap"]) + 4 * c["dram_weight"] + 2 * 24 * c["dram_psum"]
+
+    assert dram_bits(kernel_rs(layer, rows, cols, glb_bits + more, 8, 4, 24, p, q)) <= dram_bits(
+        kernel_rs(layer, rows, cols, glb_bits, 8, 4, 24, p, q))
+
+
+def flat_cost_tech():
+    """The shipped technology with per-access costs that do not depend on capacity: isolates the mapping."""
+    tech = qf.load_tech()
+    data = {**tech.data, "spad": {**tech.data["spad"], "area_um2": [[5.0, 0, 1]], "read_energy_pj": [[0.05, 0, 1]],
+                                  "write_energy_pj": [[0.05, 0, 1]], "leakage_uw": [[0.0, 0, 0]]}}
+    glb = dict(tech.data["glb"])
+    n = len(glb["capacity_bytes"])
+    glb.update(read_energy_pj=[10.0] * n, write_energy_pj=[10.0] * n, leakage_mw=[0.0] * n, area_mm2=[1.0] * n)
+    data["glb"] = glb
+    return dataclasses.replace(tech, data=data)
+
+
+@pytest.mark.parametrize("objective", ["energy", "latency", "edp"])
+@pytest.mark.parametrize("axis, values", [("spad_filter", [11, 32, 64, 224, 448]), ("spad_ifmap", [11, 12, 24, 48]),
+                                          ("spad_psum", [1, 2, 8, 24, 32]), ("glb_kib", [1, 4, 16, 64, 256])])
+def test_growing_a_buffer_never_worsens_the_objective_at_fixed_access_costs(axis, values, objective):
+    space = {"dataflow": ["rs"], "rows": [12], "cols": [14], "bits": [16], "spad_ifmap": [12], "spad_filter": [224],
+             "spad_psum": [24], "glb_kib": [108 if axis != "glb_kib" else 64], axis: values}
+    if axis == "glb_kib":
+        space["glb_kib"] = values
+    ds = qf.evaluate("alexnet", space, flat_cost_tech(), objective=objective)
+    metric = {"energy": ds.layer_energy_pj, "latency": ds.layer_cycles, "edp": ds.layer_energy_pj * ds.layer_cycles}[objective]
+    series = metric.squeeze([d for d in ds.cycles.dims if d != axis]).transpose(axis, "layer").values
+    assert np.isfinite(series).all()
+    assert (np.diff(series, axis=0) <= 1e-9 * np.abs(series[1:])).all()
+    dram = (ds.layer_dram_read_bytes + ds.layer_dram_write_bytes).squeeze(
+        [d for d in ds.cycles.dims if d != axis]).transpose(axis, "layer").values
+    if axis == "glb_kib" and objective == "latency":
+        assert (np.diff(dram, axis=0) <= 0).all()
+
+
+SMALL_SPADS = {"spad_ifmap": 6, "spad_filter": 48, "spad_psum": 8}
+BRUTE_FORCE_LAYERS = (
+    Layer("conv3x3", H=13, W=13, C=24, K=20, R=3, S=3, padding=1),
+    Layer("conv5x5_s2", H=15, W=15, C=6, K=12, R=5, S=5, stride=2, padding=2),
+    Layer("pointwise", H=7, W=7, C=40, K=16),
+    Layer("depthwise", H=9, W=9, C=8, K=8, R=3, S=3, padding=1, groups=8),
+    Layer("fc", H=1, W=1, C=100, K=10),
+)
+
+
+@pytest.mark.parametrize("objective", ["energy", "edp"])
+@pytest.mark.parametrize("layer", BRUTE_FORCE_LAYERS, ids=lambda layer: layer.name)
+def test_search_equals_brute_force_over_every_legal_mapping(layer, objective):
+    """The kernel tries, for each filter count, only the most channels the scratchpads allow (fewer
+    channel blocks never cost more); brute force tries every legal (p, q)."""
+    network = Network("one", (layer,))
+    space = {"dataflow": ["rs"], "rows": [6], "cols": [5], "bits": [8], "glb_kib": [2],
+             **{name: [value] for name, value in SMALL_SPADS.items()}}
+    searched = qf.evaluate(network, space, objective=objective).squeeze()
+    scores = []
+    for p in range(1, min(SMALL_SPADS["spad_psum"], layer.K // layer.groups) + 1):
+        for q in range(1, min(layer.C // layer.groups, SMALL_SPADS["spad_ifmap"] // layer.S,
+                              SMALL_SPADS["spad_filter"] // (p * layer.S)) + 1):
+            forced = qf.evaluate(network, space, objective=objective, rs_mapping=(p, q)).squeeze()
+            assert bool(forced.valid)
+            energy, cycles = float(forced.energy_pj), float(forced.cycles)
+            scores.append(energy if objective == "energy" else energy * cycles)
+    best = float(searched.energy_pj) if objective == "energy" else float(searched.energy_pj * searched.cycles)
+    assert best == pytest.approx(min(scores), rel=1e-12)
+
+
+EYERISS_ACTIVE_PES = {"conv1": 154, "conv2": 135, "conv3": 156, "conv4": 156, "conv5": 156}  # JSSC 2017, of 168
+
+
+def test_eyeriss_configuration_on_alexnet():
+    """Eyeriss (12 x 14 PEs, 12/224/24-word spads, 108 KiB buffer, 16 bits) on AlexNet's convolutions:
+    active PEs as the chip maps them, and DRAM + buffer a minority of the energy with RS."""
+    network = qf.load_network("alexnet")
+    conv = Network("alexnet-conv", network.layers[:5])
+    ds = qf.evaluate(conv, {"dataflow": ["rs"], "rows": [12], "cols": [14], "bits": [16], "spad_ifmap": [12],
+                            "spad_filter": [224], "spad_psum": [24], "glb_kib": [108]}).squeeze()
+    for layer in conv.layers:
+        h, e_t = min(layer.R, 12), min(layer.P, 14)
+        active = h * e_t * (12 // h) * (14 // e_t)
+        assert abs(active - EYERISS_ACTIVE_PES[layer.name]) <= 15
+    share = float((ds.energy_dram_pj + ds.energy_glb_pj) / ds.energy_pj)
+    assert share < 0.5
+    assert 0.5 < float(ds.utilization) <= 1.0
+
+
+def test_too_small_scratchpad_is_invalid_with_its_reason():
+    ds = qf.evaluate("alexnet", {"dataflow": ["rs", "ws"], "spad_ifmap": [6, 12], "spad_filter": [224]})
+    small = ds.sel(spad_ifmap=6, dataflow="rs")
+    assert not small.valid.any() and (small.invalid_reason == kernels.INVALID_SPAD_TOO_SMALL).all()
+    assert np.isnan(small.energy_pj).all() and np.isnan(small.layer_cycles).all()
+    assert "scratchpad" in ds.invalid_reason.attrs["flag_meanings"]
+    assert ds.valid.sel(spad_ifmap=12).all() and ds.valid.sel(dataflow="ws").all()
