@@ -130,6 +130,12 @@ def test_reduced_sweep_rows(reduced):
     # an INT8 MAC costs more area than a LightPE-1 with 8-bit activations (no multiplier)
     area = {(r["kind"], r["bits"]): r["area_um2"] for r in rows}
     assert area["int", 8] > area["lightpe1", 8]
+    # gate-level energy: positive, growing with width, and no multiplier -> far cheaper
+    energy = {(r["kind"], r["bits"]): r["energy_pj"] for r in rows if r["kind"] != "spad"}
+    assert all(e > 0 for e in energy.values())
+    assert energy["int", 4] < energy["int", 6] < energy["int", 8]
+    assert energy["lightpe1", 8] < 0.6 * energy["int", 8]
+    assert all(r["gatesim_s"] > 0 for r in rows)
 
 
 def test_reduced_sweep_area_interpolates(reduced):
@@ -279,14 +285,18 @@ def test_cli_reduced_run(tmp_path):
 
 @pytest.mark.slow
 def test_full_sweep_reproduces_shipped_data(tmp_path):
-    """The shipped CSV is what the full sweep produces (synthesis is deterministic), and held-out
-    areas interpolate within 10%. The issue's bars (5% area, 10% energy) are not all met: the
-    measured figures are in core/data/characterization/fit-report.md."""
+    """The shipped CSV is what the full sweep produces (synthesis and gate-level simulation are
+    deterministic), and held-out areas interpolate within 10%. The issue's bars (5% area, 10% energy)
+    are not all met: the measured figures are in core/data/characterization/fit-report.md."""
     result = qc.run_flow(qc.FULL_SWEEP, workdir=tmp_path)
     shipped = qc.read_results_csv(SHIPPED / "characterization" / "results.csv")
     key = lambda r: (r["kind"], r["bits"], r["words"])  # noqa: E731
     shipped_area = {key(r): r["area_um2"] for r in shipped}
+    shipped_energy = {key(r): (r["energy_pj"], r["read_energy_pj"]) for r in shipped}
     for r in result.rows:
         assert r["area_um2"] == pytest.approx(shipped_area[key(r)], rel=1e-5)
+        for got, want in zip((r["energy_pj"], r["read_energy_pj"]), shipped_energy[key(r)]):
+            if want != "":
+                assert got == pytest.approx(want, rel=1e-4)
     held = [h for h in qc.holdout_errors(result) if h["metric"] == "area_um2"]
     assert max(abs(h["rel_error"]) for h in held) <= 0.10

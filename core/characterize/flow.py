@@ -12,6 +12,7 @@ repository root) regenerates exactly what ships.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as _dt
 import io
 import math
@@ -26,8 +27,10 @@ import numpy as np
 
 from . import fit as _fit
 from .rtl import accumulator_bits, pe_design, spad_design, weight_bits
+from .gatesim import SIM_PERIOD_NS, gate_energy
+from .reference import REDUCTION, stream
 from .sim import verify
-from .synth import ACTIVITY_CYCLES, CLOCK_PERIOD_NS, OUTPUT_LOAD_PF, power, synthesize
+from .synth import ACTIVITY_CYCLES, ACTIVITY_SEED, CLOCK_PERIOD_NS, OUTPUT_LOAD_PF, power, synthesize
 from .tools import CharacterizationError, check_liberty, liberty_name, tool_versions
 
 SHIPPED_COMMAND = "quidam-fast characterize --out core/data"
@@ -54,11 +57,14 @@ class Sweep:
     spad_bits: tuple[int, ...] = (4, 8, 16, 32)
     spad_holdout: tuple[tuple[int, int], ...] = ((12, 16), (24, 16), (224, 16), (48, 8))
     verify_cycles: int = 1000
+    activity_cycles: int = ACTIVITY_CYCLES  # PE gate-level power stream (the first reduction not counted)
+    spad_activity_cycles: int = 512  # scratchpad gate-level power stream, per mode
 
 
 FULL_SWEEP = Sweep()
 REDUCED_SWEEP = Sweep(pe_bits=(2, 4, 8), holdout_bits=(6,), fp_bits=(16,), spad_words=(4, 8, 16),
-                      spad_bits=(2, 4, 8), spad_holdout=((12, 4),), verify_cycles=300)
+                      spad_bits=(2, 4, 8), spad_holdout=((12, 4),), verify_cycles=300,
+                      activity_cycles=512, spad_activity_cycles=128)
 
 PE_METRICS = ("area_um2", "energy_pj", "leakage_uw", "critical_path_ns")
 SPAD_METRICS = ("area_um2", "read_energy_pj", "write_energy_pj", "leakage_uw")
@@ -85,10 +91,9 @@ def sweep_for(bits: list[int] | None, reduced: bool = False, spad: bool = True) 
         held = tuple(b for b in FULL_SWEEP.holdout_bits + base.holdout_bits
                      if pe_bits[0] < b < pe_bits[-1] and b not in pe_bits)
         fp = tuple(b for b in (16, 32) if b in pe_bits) or base.fp_bits
-        base = Sweep(base.pe_types, pe_bits, tuple(sorted(set(held))), fp, base.spad_words, base.spad_bits,
-                     base.spad_holdout, base.verify_cycles)
+        base = dataclasses.replace(base, pe_bits=pe_bits, holdout_bits=tuple(sorted(set(held))), fp_bits=fp)
     if not spad:
-        base = Sweep(base.pe_types, base.pe_bits, base.holdout_bits, base.fp_bits, (), (), (), base.verify_cycles)
+        base = dataclasses.replace(base, spad_words=(), spad_bits=(), spad_holdout=())
     return base
 
 
@@ -107,7 +112,8 @@ def _designs(sweep: Sweep):
         yield spad_design(w, b), "holdout"
 
 
-def characterize_design(design, role: str, liberty: Path, workdir: Path, verify_cycles: int) -> dict:
+def characterize_design(design, role: str, liberty: Path, workdir: Path, verify_cycles: int,
+                        activity_cycles: int = ACTIVITY_CYCLES, spad_activity_cycles: int = 512) -> dict:
     """Verify one design in simulation, synthesize it, and measure it; one row of the results CSV."""
     wd = workdir / design.name
     wd.mkdir(parents=True, exist_ok=True)
@@ -122,26 +128,45 @@ def characterize_design(design, role: str, liberty: Path, workdir: Path, verify_
         "verified_samples": checked, "area_um2": syn.area_um2, "cells": syn.cells, "flops": syn.flops,
     }
     if design.kind == "spad":
-        read = power(design, syn, liberty, wd, "read")
-        write = power(design, syn, liberty, wd, "write")
-        idle = power(design, syn, liberty, wd, "idle")
+        # timing and leakage from OpenSTA; dynamic energy from gate-level simulation of each stream
+        sta = power(design, syn, liberty, wd, "read")
+        e = {mode: gate_energy(design, syn.netlist, liberty, _spad_vectors(design, mode, spad_activity_cycles),
+                               design.words,
+                               wd, mode, OUTPUT_LOAD_PF) for mode in ("read", "write", "idle")}
+        read, write, idle = (e[m].energy_per_cycle_pj for m in ("read", "write", "idle"))
         # Clock-gated register file: an idle word's flops are not clocked. The idle run (clock only)
         # is subtracted; a write adds back the clock energy of the one word it clocks.
-        clock_per_flop = idle.dynamic_energy_pj / max(syn.flops, 1)
+        clock_per_flop = idle / max(syn.flops, 1)
         row.update(
-            read_energy_pj=read.dynamic_energy_pj - idle.dynamic_energy_pj,
-            write_energy_pj=write.dynamic_energy_pj - idle.dynamic_energy_pj + clock_per_flop * design.bits,
-            idle_clock_energy_pj=idle.dynamic_energy_pj,
-            energy_pj="", leakage_uw=read.leakage_uw,
-            critical_path_ns=max(read.critical_path_ns, 0.0),
-            sta_s=read.seconds + write.seconds + idle.seconds,
+            read_energy_pj=read - idle,
+            write_energy_pj=write - idle + clock_per_flop * design.bits,
+            idle_clock_energy_pj=idle,
+            energy_pj="", leakage_uw=sta.leakage_uw,
+            critical_path_ns=max(sta.critical_path_ns, 0.0),
+            sta_s=sta.seconds, gatesim_s=sum(x.seconds for x in e.values()),
         )
     else:
-        p = power(design, syn, liberty, wd, "realistic")
-        row.update(read_energy_pj="", write_energy_pj="", idle_clock_energy_pj="", energy_pj=p.dynamic_energy_pj,
-                   leakage_uw=p.leakage_uw, critical_path_ns=p.critical_path_ns, sta_s=p.seconds)
+        sta = power(design, syn, liberty, wd, "realistic")
+        vectors = stream(design, activity_cycles, "realistic", ACTIVITY_SEED)
+        g = gate_energy(design, syn.netlist, liberty, vectors, PE_WARMUP_CYCLES, wd, "realistic", OUTPUT_LOAD_PF)
+        row.update(read_energy_pj="", write_energy_pj="", idle_clock_energy_pj="",
+                   energy_pj=g.energy_per_cycle_pj, energy_sta_pj=sta.dynamic_energy_pj,
+                   leakage_uw=sta.leakage_uw, critical_path_ns=sta.critical_path_ns, sta_s=sta.seconds,
+                   gatesim_s=g.seconds)
     row.update(synth_s=syn.seconds, sim_s=sim_s)
     return row
+
+
+PE_WARMUP_CYCLES = REDUCTION  # the first reduction is not counted (state settles; whole reductions counted)
+
+
+def _spad_vectors(design, mode: str, cycles: int) -> list[dict]:
+    """A scratchpad stream for gate-level power: first every word written with realistic data (so that
+    reads see defined values; not counted), then ``cycles`` cycles of ``mode``."""
+    init = stream(design, design.words, "write", ACTIVITY_SEED + 1)
+    for i, v in enumerate(init):
+        v["waddr"] = i
+    return init + stream(design, cycles, mode, ACTIVITY_SEED)
 
 
 def run_flow(sweep: Sweep = FULL_SWEEP, liberty: Path | str | None = None, workdir: Path | None = None,
@@ -166,7 +191,8 @@ def run_flow(sweep: Sweep = FULL_SWEEP, liberty: Path | str | None = None, workd
     rows = []
     t_all = time.perf_counter()
     for design, role in _designs(sweep):
-        row = characterize_design(design, role, lib, workdir, sweep.verify_cycles)
+        row = characterize_design(design, role, lib, workdir, sweep.verify_cycles, sweep.activity_cycles,
+                                  sweep.spad_activity_cycles)
         rows.append(row)
         if progress:
             progress(f"{design.name:<18} {role:<8} area {row['area_um2']:>11.0f} um2  synth {row['synth_s']:5.2f} s")
@@ -221,7 +247,8 @@ def holdout_errors(result: FlowResult) -> list[dict]:
 
 CSV_COLUMNS = ("kind", "bits", "words", "role", "accumulator_bits", "weight_bits", "verified_samples",
                "area_um2", "cells", "flops", "critical_path_ns", "energy_pj", "read_energy_pj",
-               "write_energy_pj", "idle_clock_energy_pj", "leakage_uw", "synth_s", "sta_s", "sim_s")
+               "write_energy_pj", "idle_clock_energy_pj", "energy_sta_pj", "leakage_uw", "synth_s", "sta_s",
+               "sim_s", "gatesim_s")
 
 
 def _fmt(v) -> str:
@@ -232,6 +259,7 @@ def _fmt(v) -> str:
 
 def results_csv(result: FlowResult, command: str) -> str:
     m = result.meta
+    sw = m.get("sweep", FULL_SWEEP)
     buf = io.StringIO()
     buf.write(
         f"# quidam-fast characterization results: one row per generated design (role fit: used in the fits;\n"
@@ -244,11 +272,17 @@ def results_csv(result: FlowResult, command: str) -> str:
         f"#   sizing (see quidam_fast.characterize.synth.ABC_SCRIPT); area = yosys stat -liberty (cell area only)\n"
         f"# constraints (OpenSTA): clock clk period {CLOCK_PERIOD_NS} ns; input/output delay 0; output load\n"
         f"#   {OUTPUT_LOAD_PF} pF; ideal input drivers; no wire load. critical_path_ns = period - worst setup slack.\n"
-        f"# activity: per input bit, toggle rate and duty measured on {ACTIVITY_CYCLES} cycles of a realistic\n"
-        f"#   operand stream (quidam_fast.characterize.reference.stream), propagated by OpenSTA. energy_pj =\n"
-        f"#   (internal + switching power) x period = dynamic energy of one MAC (PEs). Scratchpads: read/write\n"
+        f"# energy (energy_pj, read/write_energy_pj): gate-level simulation of the mapped netlist (iverilog\n"
+        f"#   -gspecify with the liberty package's Verilog cell models, typical intrinsic delays, so glitches\n"
+        f"#   count) on a realistic operand stream ({sw.activity_cycles} cycles for PEs, first {PE_WARMUP_CYCLES} not counted;\n"
+        f"#   scratchpads: every word written first, then {sw.spad_activity_cycles} cycles per mode), the netlist's outputs checked\n"
+        f"#   against the Python reference; per net transition 0.5 C Vdd^2 (C = fan-out pin caps + {OUTPUT_LOAD_PF} pF on\n"
+        f"#   outputs) + the liberty internal_power energy of the transition (see quidam_fast.characterize.gatesim).\n"
+        f"#   Energy per operation = per clock cycle (one MAC / one access per cycle). Scratchpads: read/write\n"
         f"#   energy per access with the idle (clock-only) energy subtracted, a write adding back the clock\n"
         f"#   energy of one word (clock-gated register file); idle_clock_energy_pj = ungated clock energy per cycle.\n"
+        f"#   energy_sta_pj: OpenSTA 2.0.17's estimate from input-port activity propagated statistically (kept for\n"
+        f"#   comparison, not fitted). gatesim_s: gate-level simulation + energy time.\n"
         f"# verified_samples: output samples checked against the Python reference in iverilog before synthesis.\n"
         f"# units: um2, ns, pJ, uW, seconds.\n"
     )
@@ -302,6 +336,31 @@ def fit_report(result: FlowResult, command: str) -> str:
         "with the smallest RMS leave-one-out (LOO) relative error is chosen. Held-out designs are never "
         "used in a fit: their error is the interpolation error.",
         "",
+        "## How dynamic energy is measured",
+        "",
+        "Gate-level simulation, not OpenSTA: OpenSTA 2.0.17 cannot read VCD/SAIF or per-pin activities and "
+        "propagates input-port activity statistically, which over-counted deep logic (its LightPE-1 came out "
+        "above INT8) and was not smooth in bit width (column `energy_sta_pj` of the CSV keeps its figures for "
+        "comparison). Each mapped netlist is simulated in iverilog with the liberty package's Verilog cell "
+        "models and their typical intrinsic path delays (`-gspecify`, so glitches are simulated) on the "
+        "realistic operand stream, its outputs checked against the Python reference; every rising and "
+        "falling transition of every net is counted from a VCD. Energy = sum over transitions of "
+        "0.5 x C x Vdd^2 (C = fan-out input-pin capacitances from the liberty, + the output load on primary "
+        "outputs, no wire capacitance) + the liberty `internal_power` energy of that transition (rise or "
+        "fall table, averaged over related pins, at the net's load and the related input's slew; passive "
+        "tables for flip-flop CLK/D pins), divided by the counted clock cycles (one operation per cycle). "
+        "Primary-input nets and the clock net are included (charging the PE's own input pins and clock "
+        "pins is the PE's energy); there is no clock tree. Slews come from the liberty transition tables "
+        "iterated to a fixed point; table look-ups clamp at the table edges. Cell delays are load-"
+        "independent in the Verilog models, so the amount of glitching is an approximation. Leakage and "
+        "critical path still come from OpenSTA. Validation (tests/test_characterize_gatesim.py): an "
+        "inverter chain's energy grows exactly linearly with its length, and its switching part equals "
+        "OpenSTA's within 0.2%; OpenSTA 2.0.17's internal energy there is twice the per-transition table value "
+        "(it charges rise + fall energy per transition), which this method does not copy.",
+        "",
+    ]
+    lines += _pe_energy_table(result.rows)
+    lines += [
         "## PE models (polynomials in bits, ascending powers)",
         "",
         "| pe_type | metric | degree | coefficients | in-sample max | LOO RMS | LOO max | held-out max |",
@@ -341,12 +400,32 @@ def fit_report(result: FlowResult, command: str) -> str:
             if errs:
                 lines.append(f"- {kind} {metric}: worst held-out error {_pct(max(errs))} "
                              f"({'meets' if max(errs) <= bar else 'MISSES'} the {bar:.0%} bar)")
-    lines += ["", "## Synthesis time per design (yosys, seconds)", "", "| design | role | synth_s | sta_s | sim_s |",
-              "|---|---|---|---|---|"]
+    lines += ["", "## Time per design (seconds: yosys, OpenSTA, RTL check, gate-level power)", "",
+              "| design | role | synth_s | sta_s | sim_s | gatesim_s |", "|---|---|---|---|---|---|"]
     for r in result.rows:
         name = f"spad {r['words']}x{r['bits']}" if r["kind"] == "spad" else f"{r['kind']} {r['bits']}"
-        lines.append(f"| {name} | {r['role']} | {r['synth_s']:.2f} | {r['sta_s']:.2f} | {r['sim_s']:.2f} |")
+        lines.append(f"| {name} | {r['role']} | {r['synth_s']:.2f} | {r['sta_s']:.2f} | {r['sim_s']:.2f} | "
+                     f"{r.get('gatesim_s') or 0:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def _pe_energy_table(rows: list[dict]) -> list[str]:
+    """Measured energy per MAC by PE type at 8 and 16 bits (gate-level, and OpenSTA's for comparison)."""
+    e = {(r["kind"], r["bits"]): r for r in rows if r["kind"] != "spad"}
+    out = ["Measured dynamic energy per MAC (pJ), gate-level simulation (OpenSTA's propagated estimate in "
+           "parentheses):", "", "| bits | int | lightpe1 | lightpe2 | fp |", "|---|---|---|---|---|"]
+    for bits in (4, 8, 16, 32):
+        cells = []
+        for kind in ("int", "lightpe1", "lightpe2", "fp"):
+            r = e.get((kind, bits))
+            if r is None or r.get("energy_pj") in ("", None):
+                cells.append("")
+                continue
+            sta = r.get("energy_sta_pj")
+            cells.append(f"{float(r['energy_pj']):.4g}" + (f" ({float(sta):.4g})" if sta not in ("", None) else ""))
+        if any(cells):
+            out.append(f"| {bits} | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def _glb_points(spad_leak_fit) -> tuple[dict, str]:
@@ -402,7 +481,8 @@ def tech_toml(result: FlowResult, command: str) -> str:
     ]
     lines_src = (
         "synthesis of quidam_fast.characterize.rtl designs (iverilog-verified) with yosys onto OSU018, "
-        "OpenSTA at a 10 ns clock with activity measured on realistic operand streams; "
+        "OpenSTA at a 10 ns clock for timing and leakage; energy per MAC from gate-level simulation of the "
+        "netlist on realistic operand streams (per-net transitions x liberty capacitance and internal energy); "
         "degree by leave-one-out; see characterization/fit-report.md"
     )
     for kind in ("int", "lightpe1", "lightpe2", "fp"):
@@ -435,7 +515,7 @@ def tech_toml(result: FlowResult, command: str) -> str:
             f"write_energy_pj = {_terms_str(f['spad', 'write_energy_pj'].terms)}",
             f"leakage_uw = {_terms_str(f['spad', 'leakage_uw'].terms)}",
             'source = "synthesized flip-flop register files (one write port, one read mux) on OSU018; '
-            "energies per access assume a clock-gated file (idle clock energy subtracted, a write adds one "
+            "energies per access from gate-level simulation, assuming a clock-gated file (idle clock energy subtracted, a write adds one "
             'word of clock energy); see characterization/fit-report.md"',
             "",
         ]

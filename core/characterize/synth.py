@@ -7,12 +7,12 @@ Flow and constraints (recorded in the results CSV header by :mod:`.flow`):
 - OpenSTA: one clock on ``clk`` with period :data:`CLOCK_PERIOD_NS`, input and output delays 0,
   output load :data:`OUTPUT_LOAD_PF`, ideal input drivers, no wire-load model (the liberty has none).
   Critical path = period - worst setup slack (so it includes clock-to-q and setup time).
-- Switching activity: per bit of every input port, the toggle rate and duty measured on a realistic
-  operand stream (:func:`quidam_fast.characterize.reference.stream`); OpenSTA propagates activity to
-  the internal nets and through the registers from there. (Setting the accumulator flops' measured
-  activity directly is not possible: ``set_power_activity -pins`` fails in OpenSTA 2.0.17 with
-  'invalid command name get_pins_error'.) Activities are per clock cycle, one operation per cycle,
-  so energy per operation = (internal + switching power) x period.
+- Power: OpenSTA's leakage is used. Its dynamic estimate (``Power.dynamic_energy_pj``) propagates
+  per-input-port toggle rates and duties measured on a realistic operand stream statistically through
+  the netlist (OpenSTA 2.0.17 reads no VCD/SAIF and ``set_power_activity -pins`` fails with 'invalid
+  command name get_pins_error'); it over-counts deep arithmetic and is not smooth in width, so the flow
+  keeps it only for comparison (``energy_sta_pj``) and takes dynamic energy per operation from
+  gate-level simulation instead (:mod:`quidam_fast.characterize.gatesim`).
 """
 
 from __future__ import annotations
