@@ -7,7 +7,9 @@ the median of the repeats. Three timings:
 * ``evaluate``: ``quidam_fast.evaluate`` end to end (flattening, kernels, labelled dataset);
 * ``systolic``: the ``ws``/``os``/``is`` part of the space through the numba kernel and through
   ``bench/numpy_model.py`` (the same model as numpy broadcasting, checked equal in
-  ``tests/test_numpy_model.py``), in the same chunks, with their ratio.
+  ``tests/test_numpy_model.py``), in the same chunks, with their ratio;
+* ``rs``: the row-stationary part (tiling search inside), on the default axes and on a space with one
+  DRAM bandwidth and clock, where no point can reuse another's access counts.
 """
 
 from __future__ import annotations
@@ -104,6 +106,17 @@ def main(argv=None):
     t_numpy = median_seconds(lambda: run_numpy(s_arrays, layers, tech, systolic.size), max(1, args.repeats // 2))
     rows.append(("kernel, systolic part", systolic.size, t_numba))
     rows.append(("numpy broadcasting, systolic part", systolic.size, t_numpy))
+
+    row_stationary = DesignSpace(axes={**space.axes, "dataflow": ("rs",)})
+    r_arrays, _ = kernel_inputs(network, row_stationary, tech)
+    rows.append(("kernel, rs part", row_stationary.size,
+                 median_seconds(lambda: run_kernel(r_arrays, layers, tech, row_stationary.size), args.repeats)))
+    # the rs search's counts are shared by points differing only in DRAM bandwidth and clock; with one
+    # value of each nothing is shared, so this row is the search's cost per layer evaluation
+    unshared = DesignSpace(axes={**row_stationary.axes, "dram_gbps": (25.6,), "clock_mhz": (200.0,)})
+    u_arrays, _ = kernel_inputs(network, unshared, tech)
+    rows.append(("kernel, rs part, no shared counts", unshared.size,
+                 median_seconds(lambda: run_kernel(u_arrays, layers, tech, unshared.size), args.repeats)))
 
     print(f"\nResNet-18 ({n_layers} layers), technology {tech.name}, median of {args.repeats} runs, one core")
     print(f"{'what':<36}{'points':>10}{'seconds':>10}{'M points/s':>12}{'M layer-evals/s':>17}")

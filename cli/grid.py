@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 import quidam_fast as qf
+from quidam_fast.accuracy import attach_accuracy, load_accuracy_table
 from quidam_fast.analysis import best_design, spread
 from quidam_fast.errors import QuidamInputError
 
@@ -23,6 +24,8 @@ def grid(
     tech: Annotated[Optional[str], typer.Option(help="Technology name or TOML file (overrides the spec).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write the dataset: .nc (netCDF) or .zarr.")] = Path("quidam-grid.nc"),
     per_layer: Annotated[bool, typer.Option("--per-layer/--totals-only", help="Also save per-layer variables.")] = False,
+    objective: Annotated[Optional[str], typer.Option(help="Row-stationary mapping objective: energy, latency or edp (overrides the spec).")] = None,
+    accuracy: Annotated[Optional[Path], typer.Option(help="Accuracy table (netCDF) to join; default: the packaged one.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
 ) -> None:
     """Evaluate every design point of a space (default: ResNet-18 over the embedded default space)."""
@@ -41,12 +44,14 @@ def grid(
     space = loaded.space if loaded else qf.default_space()
     net = qf.load_network(network_name)
     technology = qf.load_tech(tech_name) if tech_name else qf.load_tech()
-    typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e9:.3f} GMACs; {space.size:,} design points; "
+    typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e6:,.1f} MMACs; {space.size:,} design points; "
                f"technology {technology.name}", err=True)
 
     started = time.perf_counter()
     with _progress(space.size, quiet) as update:
-        results = qf.evaluate(net, space, technology, per_layer=per_layer, progress=update)
+        results = qf.evaluate(net, space, technology, per_layer=per_layer,
+                              objective=objective or (loaded.objective if loaded else "energy"), progress=update)
+    results = attach_accuracy(results, load_accuracy_table(accuracy))
     seconds = time.perf_counter() - started
     _write(results, out)
     typer.echo(f"evaluated {space.size:,} points x {len(net.layers)} layers in {seconds:.2f} s "
@@ -58,7 +63,8 @@ def summary(results) -> str:
     """Best design per PE type by performance per area and by energy, and the spread of each."""
     lines = []
     n_valid = int(results.valid.sum())
-    lines.append(f"{n_valid:,} valid of {results.attrs['design_points']:,} design points")
+    lines.append(f"{n_valid:,} valid of {results.attrs['design_points']:,} design points; "
+                 f"accuracy: {'joined' if 'accuracy' in results else results.attrs.get('accuracy', 'none')}")
     for metric, label, fmt in (("perf_per_area", "best performance per area (inferences/s/mm2)", "{:.4g}"),
                                ("energy_per_inference_j", "lowest energy per inference (mJ)", "{:.4g}")):
         lines.append("")
@@ -68,6 +74,9 @@ def summary(results) -> str:
             design = (f"{row['bits']:>2}b {row['rows']}x{row['cols']} {row['dataflow']} glb {row['glb_kib']} KiB"
                       + (f" spad {row['spad_ifmap']}/{row['spad_filter']}/{row['spad_psum']}" if row["dataflow"] == "rs" else "")
                       + f" {row['dram_gbps']:g} GB/s {row['clock_mhz']:g} MHz")
+            if "accuracy" in results:
+                top1 = float(results.accuracy.sel(pe_type=row["pe_type"], bits=row["bits"]).max())
+                design += f"  accuracy {top1:.3f}" if top1 == top1 else "  accuracy n/a"
             lines.append(f"  {row['pe_type']:<9} {fmt.format(value):>10}  {design}")
         ratios = spread(results, metric, by="pe_type")
         overall = spread(results, metric)["all"]

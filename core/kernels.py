@@ -243,6 +243,15 @@ def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, 
     glb_ofmap_writes, dram_act, dram_weight, dram_psum_each_way, dram_ofmap, noc_act, noc_weight,
     noc_psum, spad_filter_writes, spad_ifmap_writes)`` over all groups, and the PE sets ``t``.
     """
+    invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, pass_rows,
+                                strip_rows, largest_strip_rows, act_bits, weight_bits)
+    return _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q), invariants[4]
+
+
+@jit
+def _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, pass_rows, strip_rows,
+                   largest_strip_rows, act_bits, weight_bits):
+    """The parts of :func:`_rs_counts` that do not depend on the mapping (computed once per layer)."""
     Cg = C // groups
     Kg = K // groups
     h = min(R, rows)
@@ -250,31 +259,46 @@ def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, 
     n_fold = _ceil_div(R, h)
     n_strip = _ceil_div(P, e_t)
     sets = (rows // h) * (cols // e_t)
+    filter_words = Kg * Cg * R * S
+    out_words = N * Kg * P * Q
+    return (Cg, Kg, e_t, n_fold, sets, filter_words, out_words,
+            N * n_strip * n_fold * Q * S * Cg,             # cycles per filter of the busiest PE
+            N * Kg * Cg * R * S * P * Q,                   # MACs
+            N * n_strip * filter_words,                    # filter buffer reads
+            N * Cg * W_used * pass_rows,                   # ifmap buffer reads per filter block
+            N * P * filter_words,                          # filter deliveries
+            N * Cg * W_used * real_row_pairs,              # ifmap deliveries per set in use
+            N * (R - n_fold) * P * Q * Kg,                 # psum hops per channel block
+            N * Cg * W_used * strip_rows,                  # ifmap DRAM reads with the strip resident
+            largest_strip_rows * W_used * Cg * act_bits,   # the largest strip's bits
+            filter_words * weight_bits, Q)
+
+
+@jit
+def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q):
+    """The mapping-dependent part of :func:`_rs_counts` (called once per candidate mapping)."""
+    (Cg, Kg, e_t, n_fold, sets, filter_words, out_words, cycles_per_filter, macs, glb_weight, act_per_block,
+     noc_weight, act_per_set, hops_per_cblock, strip_act, strip_bits, filter_bits, Q) = invariants
     n_kblock = _ceil_div(Kg, p * sets)
     n_cblock = _ceil_div(Cg, q)
     last_block = Kg - (n_kblock - 1) * p * sets
     busiest_filters = (n_kblock - 1) * p + min(p, last_block)      # sum over blocks of the busiest PE's filters
     sets_used = (n_kblock - 1) * sets + _ceil_div(last_block, p)     # sum over blocks of the sets in use
-    filter_words = Kg * Cg * R * S
-    out_words = N * Kg * P * Q
     accumulations = n_fold * n_cblock
-    compute_cycles = N * n_strip * n_fold * Q * S * Cg * busiest_filters
-    macs = N * Kg * Cg * R * S * P * Q
-    glb_weight = N * n_strip * filter_words
-    glb_act = N * n_kblock * Cg * W_used * pass_rows
+    compute_cycles = cycles_per_filter * busiest_filters
+    glb_act = n_kblock * act_per_block
     glb_psum = out_words * (accumulations - 1)
-    noc_weight = N * P * filter_words
-    noc_act = N * Cg * W_used * real_row_pairs * sets_used
-    noc_psum = N * (R - n_fold) * P * Q * Kg * n_cblock + 2 * glb_psum + out_words
-    # the buffer: choose what stays resident
+    noc_act = act_per_set * sets_used
+    noc_psum = hops_per_cblock * n_cblock + 2 * glb_psum + out_words
+    # the buffer: the resident subset that fits and moves the fewest DRAM bits
     psum_tile_bits = e_t * Q * min(p * sets, Kg) * psum_bits if accumulations > 1 else 0
-    strip_bits = largest_strip_rows * W_used * Cg * act_bits
-    filter_bits = filter_words * weight_bits
     best_bits = -1.0
     dram_act = 0
     dram_weight = 0
     dram_psum = 0
-    for subset in range(8):
+    # keeping more never moves more bits, so when everything fits the search is over at once
+    first_subset = 7 if psum_tile_bits + strip_bits + filter_bits <= glb_bits else 0
+    for subset in range(first_subset, 8):
         keep_psum = (subset & 1) != 0
         keep_strip = (subset & 2) != 0
         keep_filters = (subset & 4) != 0
@@ -282,7 +306,7 @@ def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, 
                 + (filter_bits if keep_filters else 0))
         if used > glb_bits:
             continue
-        act = N * Cg * W_used * strip_rows if keep_strip else glb_act
+        act = strip_act if keep_strip else glb_act
         weight = filter_words if keep_filters else glb_weight
         spill = 0 if (keep_psum or accumulations == 1) else glb_psum
         bits = act * act_bits + weight * weight_bits + 2.0 * spill * psum_bits
@@ -292,7 +316,7 @@ def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, 
     return (groups * compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum,
             groups * glb_psum, groups * out_words, groups * dram_act, groups * dram_weight, groups * dram_psum,
             groups * out_words, groups * noc_act, groups * noc_weight, groups * noc_psum,
-            groups * noc_weight, groups * noc_act), sets
+            groups * noc_weight, groups * noc_act)
 
 
 @jit
@@ -423,6 +447,8 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                     # bandwidth and clock (the two fastest axes): computed once, reused for those points
                     pass_rows, strip_rows, largest = _rs_ifmap_rows(rows, cols, R, P, layers[layer, 7],
                                                                     layers[layer, 9], layers[layer, 10])
+                    invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, w_used[layer],
+                                                real_row_pairs[layer], pass_rows, strip_rows, largest, a, w)
                     n_cand = 0
                     p_max = min(spad_psum, K // groups, spad_filter // S)
                     for cand_p in range(1, p_max + 1):
@@ -431,9 +457,7 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                             if cand_p != forced_p or forced_q > cand_q:
                                 continue
                             cand_q = forced_q
-                        c, _sets = _rs_counts(rows, cols, glb_bits, a, w, p, N, K, C, R, S, P, Q, groups,
-                                              w_used[layer], real_row_pairs[layer], pass_rows, strip_rows,
-                                              largest, cand_p, cand_q)
+                        c = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q)
                         for j in range(16):
                             rs_cache[layer, n_cand, j] = c[j]
                         rs_cache_pq[layer, n_cand, 0] = cand_p
