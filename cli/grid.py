@@ -12,7 +12,7 @@ import typer
 
 import quidam_fast as qf
 from quidam_fast.accuracy import attach_accuracy, load_accuracy_table
-from quidam_fast.analysis import best_design, spread
+from quidam_fast.analysis import best_design, relative_to, spread
 from quidam_fast.errors import QuidamInputError
 
 OUTPUT_SUFFIXES = (".nc", ".zarr")
@@ -82,6 +82,14 @@ def summary(results) -> str:
         overall = spread(results, metric)["all"]
         lines.append("  spread (best/worst): all " + f"{overall:.1f}x; "
                      + ", ".join(f"{pe} {ratio:.1f}x" for pe, ratio in ratios.items()))
+    if "int" in results.pe_type.values and 16 in results.bits.values and bool(results.valid.sel(pe_type="int", bits=16).any()):
+        lines.append("")
+        lines.append("best of each PE type and precision relative to the best int16 design (perf/area, energy)")
+        area, energy = relative_to(results, "perf_per_area"), relative_to(results, "energy_per_inference_j")
+        for pe_type in results.pe_type.values:
+            cells = [f"{b}b {area[(pe_type, b)]:.2f}x/{energy[(pe_type, b)]:.2f}x" for b in results.bits.values
+                     if (pe_type, int(b)) in area]
+            lines.append(f"  {pe_type:<9} " + ", ".join(cells))
     return "\n".join(lines)
 
 

@@ -62,6 +62,29 @@ def spread(results: xr.Dataset, metric: str, by: str | None = None) -> dict:
             if not np.all(np.isnan(results[metric].sel({by: value}).values))}
 
 
+def relative_to(results: xr.Dataset, metric: str, pe_type: str = "int", bits: int = 16) -> dict:
+    """Best ``metric`` of each (``pe_type``, ``bits``) over the rest of the space, as a multiple of the
+    best design of the reference (``int`` at 16 bits by default; QUIDAM's baseline). Ratios > 1 are
+    better whatever the metric's direction.
+
+    >>> import quidam_fast as qf
+    >>> ds = qf.evaluate("alexnet", {"pe_type": ["int", "lightpe1"], "bits": [8, 16]})
+    >>> relative_to(ds, "perf_per_area")[("int", 16)]
+    1.0
+    """
+    maximize = METRIC_DIRECTIONS.get(metric, True)
+    others = [d for d in results[metric].dims if d not in ("pe_type", "bits")]
+    best = results[metric].max(others) if maximize else results[metric].min(others)
+    reference = float(best.sel(pe_type=pe_type, bits=bits))
+    ratios = {}
+    for p in best.pe_type.values:
+        for b in best.bits.values:
+            value = float(best.sel(pe_type=p, bits=b))
+            if value == value:
+                ratios[(str(p), int(b))] = value / reference if maximize else reference / value
+    return ratios
+
+
 def pareto_front(results: xr.Dataset, objectives=("perf_per_area", "energy_per_inference_j")) -> xr.Dataset:
     """Valid design points not dominated in ``objectives`` (directions from :data:`METRIC_DIRECTIONS`),
     as a dataset with one dimension ``point`` and the design coordinates as variables."""

@@ -1,0 +1,58 @@
+"""Regenerate the measured figures in README.md (between the ``figures`` markers); never type them.
+
+Run from the repository root: ``python bench/readme_figures.py``. It runs, one after the other on this
+machine, the engine benchmark, the Eyeriss check and ``quidam-fast grid`` on its default (with its wall
+time and peak memory), and writes their output into README.md atomically.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- figures:start -->", "<!-- figures:end -->"
+
+
+def run(command: list[str], cwd: Path) -> tuple[str, float]:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=True)
+    return (result.stdout + result.stderr).strip(), time.perf_counter() - started
+
+
+def main() -> None:
+    sections = []
+    bench, _ = run([sys.executable, "bench/bench_engine.py", "--repeats", "5"], ROOT)
+    sections.append(("`python bench/bench_engine.py --repeats 5`", bench))
+    eyeriss, _ = run([sys.executable, "bench/eyeriss_check.py"], ROOT)
+    sections.append(("`python bench/eyeriss_check.py`", eyeriss))
+    with tempfile.TemporaryDirectory() as folder:
+        grid, seconds = run(["quidam-fast", "grid", "--quiet"], Path(folder))
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    sections.append((f"`quidam-fast grid` (wall {seconds:.1f} s, JIT cache warm; peak memory of the children "
+                     f"so far {peak_mib:.0f} MiB)", grid))
+    stamp = (f"Measured {datetime.date.today().isoformat()} on {platform.machine()} "
+             f"({os.cpu_count()} cores, one used), Python {platform.python_version()}.")
+    body = "\n\n".join(f"{title}:\n\n```text\n{output}\n```" for title, output in sections)
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md lacks the markers {START} ... {END}")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{stamp} Regenerate with `python bench/readme_figures.py`.\n\n{body}\n{END}{tail}"
+    temporary = readme.with_suffix(".md.tmp")
+    temporary.write_text(new)
+    temporary.replace(readme)
+    print(f"updated {readme}")
+
+
+if __name__ == "__main__":
+    main()
