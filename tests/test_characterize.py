@@ -206,11 +206,12 @@ def test_shipped_table_covers_the_bars():
         assert got == set(BAR_WIDTHS)
     assert {r["bits"] for r in rows if r["kind"] == "fp"} == {16, 32}
     assert all(r["verified_samples"] > 0 for r in rows)
-    # the shipped coefficients are the fits of the shipped CSV
+    # the shipped coefficients are the fits of the shipped CSV (which keeps 6 significant digits; a cubic
+    # fit moves by ~1e-5 relative under that rounding)
     fits = qc.fit_rows(rows)
     for pe_type in ("int", "lightpe1", "lightpe2", "fp"):
-        np.testing.assert_allclose(tech["pe"][pe_type]["mac_area_um2"], fits[pe_type, "area_um2"].coef, rtol=1e-5)
-        np.testing.assert_allclose(tech["pe"][pe_type]["mac_energy_pj"], fits[pe_type, "energy_pj"].coef, rtol=1e-5)
+        np.testing.assert_allclose(tech["pe"][pe_type]["mac_area_um2"], fits[pe_type, "area_um2"].coef, rtol=1e-4)
+        np.testing.assert_allclose(tech["pe"][pe_type]["mac_energy_pj"], fits[pe_type, "energy_pj"].coef, rtol=1e-4)
 
 
 # ----------------------------------------------------------------------------- error paths
