@@ -35,7 +35,7 @@ import numpy as np
 from .errors import QuidamInputError
 
 PE_TYPES = ("fp", "int", "lightpe1", "lightpe2")
-DEFAULT_TECH = "published-45nm"
+DEFAULT_TECH = "characterized-osu018"  # the project's own synthesis flow (quidam-fast characterize)
 _PE_KEYS = ("accumulator_bits", "mac_area_um2", "mac_energy_pj", "mac_leakage_uw")
 _SPAD_KEYS = ("area_um2", "read_energy_pj", "write_energy_pj", "leakage_uw")
 _GLB_KEYS = ("capacity_bytes", "width_bits", "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")

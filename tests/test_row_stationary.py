@@ -138,7 +138,8 @@ def test_eyeriss_configuration_on_alexnet():
     network = qf.load_network("alexnet")
     conv = Network("alexnet-conv", network.layers[:5])
     ds = qf.evaluate(conv, {"dataflow": ["rs"], "rows": [12], "cols": [14], "bits": [16], "spad_ifmap": [12],
-                            "spad_filter": [224], "spad_psum": [24], "glb_kib": [108]}).squeeze()
+                            "spad_filter": [224], "spad_psum": [24], "glb_kib": [108], "clock_mhz": [200.0]},
+                     "published-45nm").squeeze()
     for layer in conv.layers:
         h, e_t = min(layer.R, 12), min(layer.P, 14)
         active = h * e_t * (12 // h) * (14 // e_t)

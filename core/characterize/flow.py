@@ -35,7 +35,7 @@ from .tools import CharacterizationError, check_liberty, liberty_name, tool_vers
 
 SHIPPED_COMMAND = "quidam-fast characterize --out core/data"
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-CACTI_CSV = DATA_DIR / "characterization" / "cacti-sram.csv"
+CACTI_CSV = DATA_DIR / "cacti-sram.csv"  # the engine's CACTI table (45 and 90 nm rows)
 
 # Stillmaker & Baas 2017 style first-order node factors, 90 nm (CACTI itrs-hp, Vdd 1.2 V) -> 180 nm
 # (OSU018, Vdd 1.8 V): area ~ L^2, dynamic energy ~ C V^2 ~ L V^2.
@@ -455,7 +455,7 @@ def _glb_points(spad_leak_fit) -> tuple[dict, str]:
     }
     source = (
         "CACTI 7 (HewlettPackard/cacti 1ffd8dfb, single-bank scratch RAM, itrs-hp, 360 K) 90 nm rows of "
-        "characterization/cacti-sram.csv, scaled to 180 nm with first-order node factors in the form of "
+        "cacti-sram.csv (the engine's data folder), scaled to 180 nm with first-order node factors in the form of "
         "Stillmaker & Baas, Integration 58 (2017): area x (180/90)^2 = 4.0; energy per access x "
         "(180/90) x (1.8 V / 1.2 V)^2 = 4.5 (their fitted per-node curves were not available offline; "
         "these are the constant-field factors). Leakage: CACTI's shape calibrated to the OSU018 register-file "

@@ -48,6 +48,7 @@ import numpy as np
 
 from .reference import expected_outputs
 from .rtl import Design
+from .sim import bench_ports, stimulus
 from .tools import SynthesisError, find_tool, run_logged
 
 SIM_PERIOD_NS = 40  # inputs change at 0, clock rises at CLOCK_RISE_NS, falls at CLOCK_FALL_NS
@@ -287,37 +288,22 @@ def parse_netlist(path: Path) -> Netlist:
 # ----------------------------------------------------------------------------- simulation
 
 
-def _pack(design: Design, vector: dict) -> int:
-    word = 0
-    for port, width in design.inputs:
-        word = (word << width) | (vector[port] & ((1 << width) - 1))
-    return word
-
-
 def _testbench(design: Design, cycles: int, warmup: int) -> str:
-    total = sum(w for _, w in design.inputs)
-    conns, hi = [], total
-    for port, width in design.inputs:
-        conns.append(f".{port}(cur[{hi - 1}:{hi - width}])")
-        hi -= width
-    wires = "".join(f"  wire [{w - 1}:0] {p};\n" for p, w in design.outputs)
-    conns += [f".{p}({p})" for p, _ in design.outputs]
-    outs = ", ".join(p for p, _ in design.outputs)
-    fmt = " ".join("%h" for _ in design.outputs)
+    b = bench_ports(design)
     return f"""\
 `timescale 1ns/10ps
 module tb;
   reg clk = 1'b0;
-  reg [{total - 1}:0] vec [0:{cycles - 1}];
-  reg [{total - 1}:0] cur;
-{wires}  {design.name} dut (.clk(clk), {", ".join(conns)});
+  reg [{b.total - 1}:0] vec [0:{cycles - 1}];
+  reg [{b.total - 1}:0] cur;
+{b.wires}  {design.name} dut (.clk(clk), {b.conns});
   integer i, f;
   initial begin
     $readmemh("stim.hex", vec);
     f = $fopen("out.txt", "w");
     for (i = 0; i < {cycles}; i = i + 1) begin
       cur = vec[i];
-      #{CLOCK_RISE_NS - 1} $fdisplay(f, "{fmt}", {outs});
+      #{CLOCK_RISE_NS - 1} $fdisplay(f, "{b.fmt}", {b.outs});
       #1 clk = 1'b1;
       #{CLOCK_FALL_NS - CLOCK_RISE_NS} clk = 1'b0;
       #1;
@@ -466,9 +452,7 @@ def simulate_netlist(design: Design, netlist: Path, liberty: Path, vectors: list
     cells_v = cell_models(liberty)
     work = Path(workdir) / f"gatesim-{tag}"
     work.mkdir(parents=True, exist_ok=True)
-    total = sum(w for _, w in design.inputs)
-    digits = (total + 3) // 4
-    (work / "stim.hex").write_text("".join(f"{_pack(design, v):0{digits}x}\n" for v in vectors))
+    (work / "stim.hex").write_text(stimulus(design, vectors))
     (work / "tb.v").write_text(_testbench(design, len(vectors), warmup))
     run_logged(["iverilog", "-g2005", "-gspecify", "-o", "gsim.vvp", "tb.v", str(cells_v),
                 str(Path(netlist).resolve())], work / "iverilog.log", design.name, "iverilog gate-level compile", work)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .reference import expected_outputs, stream
@@ -10,11 +11,19 @@ from .rtl import Design
 from .tools import SynthesisError, find_tool, run_logged
 
 
-def testbench(design: Design, cycles: int) -> str:
-    """A test bench that applies ``stim.hex`` one vector per cycle and writes outputs to ``out.txt``.
+@dataclass(frozen=True)
+class BenchPorts:
+    """The pieces of a test bench that drives ``design`` from one packed input vector ``cur``."""
 
-    Outputs are sampled 4 ns after the inputs change and 1 ns before the rising edge.
-    """
+    total: int  # packed input width
+    wires: str  # output wire declarations
+    conns: str  # the port connections of the instance (without clk)
+    outs: str  # output names for $fdisplay
+    fmt: str  # $fdisplay format
+
+
+def bench_ports(design: Design) -> BenchPorts:
+    """Port plumbing shared by the RTL test bench here and the gate-level one of :mod:`.gatesim`."""
     total = sum(w for _, w in design.inputs)
     conns, hi = [], total
     for port, width in design.inputs:
@@ -22,22 +31,44 @@ def testbench(design: Design, cycles: int) -> str:
         hi -= width
     wires = "".join(f"  wire [{w - 1}:0] {p};\n" for p, w in design.outputs)
     conns += [f".{p}({p})" for p, _ in design.outputs]
-    outs = ", ".join(p for p, _ in design.outputs)
-    fmt = " ".join("%h" for _ in design.outputs)
+    return BenchPorts(total, wires, ", ".join(conns), ", ".join(p for p, _ in design.outputs),
+                      " ".join("%h" for _ in design.outputs))
+
+
+def pack(design: Design, vector: dict) -> int:
+    """One input vector as the packed word the test benches read (ports in ``design.inputs`` order)."""
+    word = 0
+    for port, width in design.inputs:
+        word = (word << width) | (vector[port] & ((1 << width) - 1))
+    return word
+
+
+def stimulus(design: Design, vectors: list[dict]) -> str:
+    """The ``stim.hex`` text for ``$readmemh``: one packed vector per line."""
+    digits = (sum(w for _, w in design.inputs) + 3) // 4
+    return "".join(f"{pack(design, v):0{digits}x}\n" for v in vectors)
+
+
+def testbench(design: Design, cycles: int) -> str:
+    """A test bench that applies ``stim.hex`` one vector per cycle and writes outputs to ``out.txt``.
+
+    Outputs are sampled 4 ns after the inputs change and 1 ns before the rising edge.
+    """
+    b = bench_ports(design)
     return f"""\
 `timescale 1ns/1ps
 module tb;
   reg clk = 1'b0;
-  reg [{total - 1}:0] vec [0:{cycles - 1}];
-  reg [{total - 1}:0] cur;
-{wires}  {design.name} dut (.clk(clk), {", ".join(conns)});
+  reg [{b.total - 1}:0] vec [0:{cycles - 1}];
+  reg [{b.total - 1}:0] cur;
+{b.wires}  {design.name} dut (.clk(clk), {b.conns});
   integer i, f;
   initial begin
     $readmemh("stim.hex", vec);
     f = $fopen("out.txt", "w");
     for (i = 0; i < {cycles}; i = i + 1) begin
       cur = vec[i];
-      #4 $fdisplay(f, "{fmt}", {outs});
+      #4 $fdisplay(f, "{b.fmt}", {b.outs});
       #1 clk = 1'b1;
       #5 clk = 1'b0;
     end
@@ -48,13 +79,6 @@ endmodule
 """
 
 
-def _pack(design: Design, vector: dict) -> int:
-    word = 0
-    for port, width in design.inputs:
-        word = (word << width) | (vector[port] & ((1 << width) - 1))
-    return word
-
-
 def simulate(design: Design, vectors: list[dict], workdir: Path | None = None) -> list[tuple]:
     """Run ``vectors`` through the design in iverilog; per cycle, the sampled outputs (``None`` = x/z)."""
     find_tool("iverilog")
@@ -62,9 +86,7 @@ def simulate(design: Design, vectors: list[dict], workdir: Path | None = None) -
     with tempfile.TemporaryDirectory(prefix=f"qf-sim-{design.name}-") as tmp:
         work = Path(workdir) if workdir is not None else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        total = sum(w for _, w in design.inputs)
-        digits = (total + 3) // 4
-        (work / "stim.hex").write_text("".join(f"{_pack(design, v):0{digits}x}\n" for v in vectors))
+        (work / "stim.hex").write_text(stimulus(design, vectors))
         (work / "dut.v").write_text(design.verilog)
         (work / "tb.v").write_text(testbench(design, len(vectors)))
         run_logged(["iverilog", "-g2005", "-o", "sim.vvp", "tb.v", "dut.v"], work / "iverilog.log",
