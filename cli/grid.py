@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 
 import quidam_fast as qf
 from quidam_fast.accuracy import attach_accuracy, load_accuracy_table
 from quidam_fast.analysis import best_design, relative_to, spread
 from quidam_fast.errors import QuidamInputError
+from quidam_fast.space import OBJECTIVES
 
 OUTPUT_SUFFIXES = (".nc", ".zarr")
+_ZARR_MARKERS = ("zarr.json", ".zgroup", ".zattrs", ".zmetadata")  # zarr v3 and v2 store metadata
 
 
 def grid(
@@ -24,39 +29,71 @@ def grid(
     tech: Annotated[Optional[str], typer.Option(help="Technology name or TOML file (overrides the spec).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write the dataset: .nc (netCDF) or .zarr.")] = Path("quidam-grid.nc"),
     per_layer: Annotated[bool, typer.Option("--per-layer/--totals-only", help="Also save per-layer variables.")] = False,
-    objective: Annotated[Optional[str], typer.Option(help="Row-stationary mapping objective: energy, latency or edp (overrides the spec).")] = None,
+    objective: Annotated[Optional[str], typer.Option(help=f"Row-stationary mapping objective: {', '.join(OBJECTIVES)} (overrides the spec).")] = None,
     accuracy: Annotated[Optional[Path], typer.Option(help="Accuracy table (netCDF) to join; default: the packaged one.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
 ) -> None:
     """Evaluate every design point of a space (default: ResNet-18 over the embedded default space)."""
-    if out.suffix not in OUTPUT_SUFFIXES:
-        raise QuidamInputError(f"--out {str(out)!r}: unknown suffix {out.suffix!r}; allowed: {', '.join(OUTPUT_SUFFIXES)}")
-    if not out.parent.exists():
-        raise QuidamInputError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist")
-    if out.suffix == ".zarr":
-        try:
-            import zarr  # noqa: F401
-        except ImportError:
-            raise QuidamInputError("--out *.zarr needs the zarr package (pip install zarr); use .nc otherwise") from None
+    # Every input is checked before anything is printed or evaluated: a mistake costs no run.
+    _check_out(out)
     loaded = qf.load_spec(spec) if spec is not None else None
+    objective = objective or (loaded.objective if loaded else "energy")
+    if objective not in OBJECTIVES:
+        raise QuidamInputError(f"--objective {objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
     network_name = network or (loaded.network if loaded else "resnet18")
     tech_name = tech or (loaded.tech if loaded else None)
     space = loaded.space if loaded else qf.default_space()
     net = qf.load_network(network_name)
     technology = qf.load_tech(tech_name) if tech_name else qf.load_tech()
+    technology.check_glb_kib(space.axes["glb_kib"], source=str(spec) if spec is not None else "the default space")
+    table = load_accuracy_table(accuracy)
     typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e6:,.1f} MMACs; {space.size:,} design points; "
                f"technology {technology.name}", err=True)
 
     started = time.perf_counter()
     with _progress(space.size, quiet) as update:
-        results = qf.evaluate(net, space, technology, per_layer=per_layer,
-                              objective=objective or (loaded.objective if loaded else "energy"), progress=update)
-    results = attach_accuracy(results, load_accuracy_table(accuracy))
+        results = qf.evaluate(net, space, technology, per_layer=per_layer, objective=objective, progress=update)
+    results = attach_accuracy(results, table)
     seconds = time.perf_counter() - started
+    _require_a_valid_point(results)
     _write(results, out)
     typer.echo(f"evaluated {space.size:,} points x {len(net.layers)} layers in {seconds:.2f} s "
                f"({space.size / seconds / 1e6:.2f} M points/s); wrote {out}", err=True)
     typer.echo(summary(results))
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output path that cannot be written, or whose replacement would destroy something else."""
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise QuidamInputError(f"--out {str(out)!r}: unknown suffix {out.suffix!r}; allowed: {', '.join(OUTPUT_SUFFIXES)}")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise QuidamInputError(f"--out {str(out)!r}: folder {str(folder)!r} does not exist")
+    if out.suffix == ".nc" and out.is_dir():
+        raise QuidamInputError(f"--out {str(out)!r} is an existing folder; give a file name, or remove the folder")
+    if out.suffix == ".zarr":
+        if out.exists() and not out.is_dir():
+            raise QuidamInputError(f"--out {str(out)!r} is an existing file, not a zarr store; remove it or choose another name")
+        if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in _ZARR_MARKERS):
+            raise QuidamInputError(f"--out {str(out)!r} is an existing folder that is not a zarr store; "
+                                   "it would be replaced: remove it or choose another name")
+        try:
+            import zarr  # noqa: F401
+        except ImportError:
+            raise QuidamInputError("--out *.zarr needs the zarr package (pip install zarr); use .nc otherwise") from None
+
+
+def _require_a_valid_point(results) -> None:
+    """A space without one valid point has nothing to summarize: say why, per invalid reason."""
+    if bool(results.valid.any()):
+        return
+    reason = results.invalid_reason
+    meanings = dict(zip((int(code) for code in reason.attrs["flag_values"]), reason.attrs["flag_meanings"].split()))
+    codes, counts = np.unique(reason.values, return_counts=True)
+    parts = [f"{meanings.get(int(code), f'reason {int(code)}').replace('_', ' ')}: {count:,}"
+             for code, count in sorted(zip(codes, counts), key=lambda pair: -pair[1])]
+    raise QuidamInputError(f"no design point is valid; of {reason.size:,} points, {'; '.join(parts)}; "
+                           "change the space or the technology")
 
 
 def summary(results) -> str:
@@ -94,31 +131,53 @@ def summary(results) -> str:
 
 
 def _write(results, out: Path) -> None:
-    """Write atomically: a temporary sibling, then rename, so no partial file is ever left at ``out``."""
+    """Write atomically: a temporary sibling, then rename, so no partial output is ever left at ``out``.
+
+    A ``.zarr`` store is a folder, which ``os.replace`` cannot put over an existing one: the old store
+    is first renamed aside, the new one renamed into place, and only then is the old one removed (if
+    the second rename fails, the old store is renamed back).
+    """
     folder = out.parent if str(out.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=folder)
-    os.close(handle)
+    try:
+        if out.suffix == ".nc":
+            handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+            os.close(handle)
+        else:
+            temporary = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+    except OSError as error:  # e.g. a folder the user may not write into
+        raise QuidamInputError(f"--out {str(out)!r}: cannot write ({error.strerror or error})") from None
     try:
         if out.suffix == ".nc":
             results.to_netcdf(temporary, engine="h5netcdf")
         else:
-            os.unlink(temporary)
-            results.to_zarr(temporary, mode="w")
+            # Zarr format 2: its string dtypes and consolidated metadata are in the spec, so any zarr
+            # reader opens the store; format 3 warns that both are not (zarr 3.1, UnstableSpecificationWarning).
+            results.to_zarr(temporary, mode="w", zarr_format=2)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask if out.suffix == ".nc" else 0o777 & ~umask)  # mkstemp made it 0600
-        if out.is_dir():
-            import shutil
-
-            shutil.rmtree(out)
-        os.replace(temporary, out)
-    except BaseException:
+        os.chmod(temporary, (0o666 if out.suffix == ".nc" else 0o777) & ~umask)  # mkstemp/mkdtemp made it private
+        if out.suffix == ".zarr" and out.is_dir():
+            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=folder))
+            try:
+                os.rename(out, aside)  # onto the empty folder just made: POSIX allows it, and the name is ours
+            except BaseException:
+                os.rmdir(aside)
+                raise
+            try:
+                os.rename(temporary, out)
+            except BaseException:
+                os.rename(aside, out)
+                raise
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(temporary, out)
+    except BaseException as error:
         if os.path.isdir(temporary):
-            import shutil
-
             shutil.rmtree(temporary, ignore_errors=True)
         elif os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise QuidamInputError(f"--out {str(out)!r}: cannot write ({error.strerror or error})") from None
         raise
 
 
@@ -130,8 +189,9 @@ class _progress:
         self.bar = None
 
     def __enter__(self):
-        if not self.quiet:
-            self.bar = typer.progressbar(length=self.total, label="evaluating", file=None)
+        if not self.quiet and sys.stderr.isatty():
+            # stderr, so stdout holds only the summary; a terminal only, so logs get no bar fragments
+            self.bar = typer.progressbar(length=self.total, label="evaluating", file=sys.stderr)
             self.bar.__enter__()
             self.done = 0
         return self.update

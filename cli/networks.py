@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,7 +22,8 @@ def networks(
         Optional[str],
         typer.Option(
             "--from-torch",
-            help="package.module:attr naming an nn.Module or a callable returning one (needs torch): print its layer table.",
+            help="module:attr or path/to/file.py:attr naming an nn.Module or a callable returning one "
+            "(modules in the current folder are found; needs torch): print its layer table.",
         ),
     ] = None,
     input_shape: Annotated[
@@ -44,9 +47,9 @@ def networks(
             raise QuidamInputError("give either a network NAME or --from-torch, not both")
         net = _from_torch(from_torch, input_shape, network_name)
         targets = ([output] if output else []) + ([_library_path(net.name)] if save else [])
+        text = net.to_csv()
         for path in targets:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(net.to_csv())
+            _write_atomically(path, text, hint="; write it elsewhere with --output FILE" if path is not output else "")
             typer.echo(f"wrote {path}", err=True)
         _print_layers(net)
         return
@@ -86,6 +89,32 @@ def _library_path(name: str) -> Path:
         raise QuidamInputError(f"network name {name!r} cannot be a file name in the library")
     folder = resources.files("quidam_fast").joinpath("data", "networks")
     return Path(str(folder)) / f"{name}.csv"
+
+
+def _write_atomically(path: Path, text: str, hint: str = "") -> None:
+    """Write ``text`` to a temporary sibling, then rename it over ``path``: never a partial file at ``path``.
+
+    An ``OSError`` (a read-only installed package, a missing permission, a full disk) becomes a
+    :class:`QuidamInputError` naming the path, with ``hint`` appended.
+    """
+    if path.is_dir():
+        raise QuidamInputError(f"cannot write {str(path)!r}: it is a folder; give a file name such as net.csv")
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it 0600; give it an ordinary file's mode
+        os.replace(temporary, path)
+    except BaseException as error:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise QuidamInputError(f"cannot write {str(path)!r}: {error.strerror or error}{hint}") from None
+        raise
 
 
 def _print_layers(net: qf.Network) -> None:

@@ -13,7 +13,7 @@ import xarray as xr
 
 from . import kernels as k
 from .errors import QuidamInputError
-from .space import AXES, AXIS_DESCRIPTIONS, DATAFLOWS, DesignSpace, default_space
+from .space import AXES, AXIS_DESCRIPTIONS, DATAFLOWS, OBJECTIVES, DesignSpace, default_space
 from .tech import PE_TYPES, Technology, load_tech
 from .workloads import LAYER_COLUMNS, Network, load_network
 
@@ -46,7 +46,8 @@ _TOTALS = {  # name: (kernel column, units, description)
     "spad_reads": (k.TOTAL_SPAD_READS, "word", "PE scratchpad / register word reads"),
     "spad_writes": (k.TOTAL_SPAD_WRITES, "word", "PE scratchpad / register word writes"),
     "noc_words": (k.TOTAL_NOC_WORDS, "word", "words moved over the array network"),
-    "area_pe_array_mm2": (k.TOTAL_AREA_PE_ARRAY, "mm2", "PE array area (MACs and their scratchpads/registers)"),
+    "area_mac_mm2": (k.TOTAL_AREA_MAC, "mm2", "area of the PE array's MACs"),
+    "area_pe_storage_mm2": (k.TOTAL_AREA_PE_STORAGE, "mm2", "area of the PEs' scratchpads (rs) or operand registers (ws/os/is)"),
     "area_glb_mm2": (k.TOTAL_AREA_GLB, "mm2", "global buffer area"),
 }
 
@@ -63,7 +64,9 @@ _PER_LAYER = {
     "layer_rs_channels_per_pe": (k.LAYER_RS_CHANNELS_PER_PE, "channel", "row-stationary mapping: channels per PE pass (NaN for ws/os/is)"),
 }
 
-OBJECTIVES = {"energy": k.OBJECTIVE_ENERGY, "latency": k.OBJECTIVE_LATENCY, "edp": k.OBJECTIVE_EDP}
+_OBJECTIVE_CODES = {"energy": k.OBJECTIVE_ENERGY, "latency": k.OBJECTIVE_LATENCY, "edp": k.OBJECTIVE_EDP,
+                    "dram": k.OBJECTIVE_DRAM}
+assert tuple(_OBJECTIVE_CODES) == OBJECTIVES
 
 
 def evaluate(
@@ -90,8 +93,10 @@ def evaluate(
     per_layer
         Also return per-layer variables (dimension ``layer``); memory grows with points x layers.
     objective
-        What the row-stationary mapping search minimizes per layer: ``"energy"``, ``"latency"`` or
-        ``"edp"``.
+        What the row-stationary mapping search minimizes per layer: ``"energy"``, ``"latency"``,
+        ``"edp"`` or ``"dram"`` (DRAM bits). Only with ``"dram"`` is DRAM traffic guaranteed never to
+        grow with a scratchpad or the global buffer: the others may trade DRAM bytes for cheaper
+        on-chip accesses, which is what they are for.
     rs_mapping
         ``(filters_per_pe, channels_per_pe)``: evaluate this row-stationary mapping on every layer
         instead of searching (points whose scratchpads or layers cannot hold it are invalid).
@@ -107,7 +112,8 @@ def evaluate(
         ``cycles``, ``compute_cycles``, ``stall_cycles``, ``utilization`` (1), ``latency_s``,
         ``energy_pj`` and its parts ``energy_{mac,spad,noc,glb,dram,leak}_pj``, ``dram_read_bytes``,
         ``dram_write_bytes``, ``glb_reads``, ``glb_writes``, ``spad_reads``, ``spad_writes``,
-        ``noc_words``, ``area_mm2`` and its parts, ``throughput_ips`` (inferences/s),
+        ``noc_words``, ``dram_bytes``, ``area_mm2`` and its parts (``area_mac_mm2``, ``area_pe_storage_mm2``,
+        ``area_pe_array_mm2``, ``area_glb_mm2``), ``throughput_ips`` (inferences/s),
         ``perf_per_area`` (inferences/s/mm2), ``energy_per_inference_j``, ``edp`` (J s), ``valid`` and
         ``invalid_reason`` (code; meanings in its attrs). Invalid points are NaN.
 
@@ -148,7 +154,7 @@ def evaluate(
     layer_out = np.empty((n_points, n_layers, k.N_LAYER_RESULTS) if per_layer else (1, 1, k.N_LAYER_RESULTS))
     for start in range(0, n_points, CHUNK_POINTS):
         stop = min(start + CHUNK_POINTS, n_points)
-        run_chunk(arrays, layers, w_used, real_row_pairs, tech, OBJECTIVES[objective], start, stop,
+        run_chunk(arrays, layers, w_used, real_row_pairs, tech, _OBJECTIVE_CODES[objective], start, stop,
                   totals[start:stop], layer_out[start:stop] if per_layer else layer_out, per_layer,
                   rs_mapping=rs_mapping)
         if progress is not None:
@@ -275,7 +281,10 @@ def _to_dataset(totals, per_layer, space: DesignSpace, network: Network, tech: T
     ds["utilization"] = _derived(ds.macs / (ds.cycles * n_pe), "1", "MACs / (cycles x PEs)")
     energy_parts = [f"energy_{part}_pj" for part in ("mac", "spad", "noc", "glb", "dram", "leak")]
     ds["energy_pj"] = _derived(sum(ds[name] for name in energy_parts), "pJ", "energy of one inference (sum of the energy_*_pj parts)")
-    ds["area_mm2"] = _derived(ds.area_pe_array_mm2 + ds.area_glb_mm2, "mm2", "accelerator area (PE array + global buffer)")
+    ds["area_pe_array_mm2"] = _derived(ds.area_mac_mm2 + ds.area_pe_storage_mm2, "mm2", "PE array area (MACs + PE storage)")
+    ds["area_mm2"] = _derived(ds.area_pe_array_mm2 + ds.area_glb_mm2, "mm2",
+                              "accelerator area (PE array + global buffer; control and wiring not modeled)")
+    ds["dram_bytes"] = _derived(ds.dram_read_bytes + ds.dram_write_bytes, "byte", "DRAM bytes moved (read + write)")
     ds["throughput_ips"] = _derived(1.0 / ds.latency_s, "1/s", "inferences per second")
     ds["perf_per_area"] = _derived(ds.throughput_ips / ds.area_mm2, "1/(s mm2)", "inferences per second per mm2")
     ds["energy_per_inference_j"] = _derived(ds.energy_pj * 1e-12, "J", "energy of one inference")

@@ -37,8 +37,8 @@ VALID, INVALID_BITS, INVALID_GLB_TOO_SMALL, INVALID_SPAD_TOO_SMALL, INVALID_CLOC
 (TOTAL_CYCLES, TOTAL_COMPUTE_CYCLES, TOTAL_STALL_CYCLES, TOTAL_MACS, TOTAL_ENERGY_MAC, TOTAL_ENERGY_SPAD,
  TOTAL_ENERGY_NOC, TOTAL_ENERGY_GLB, TOTAL_ENERGY_DRAM, TOTAL_ENERGY_LEAK, TOTAL_DRAM_READ_BYTES,
  TOTAL_DRAM_WRITE_BYTES, TOTAL_GLB_READS, TOTAL_GLB_WRITES, TOTAL_SPAD_READS, TOTAL_SPAD_WRITES,
- TOTAL_NOC_WORDS, TOTAL_AREA_PE_ARRAY, TOTAL_AREA_GLB, TOTAL_REASON) = range(20)
-N_TOTALS = 20
+ TOTAL_NOC_WORDS, TOTAL_AREA_MAC, TOTAL_AREA_PE_STORAGE, TOTAL_AREA_GLB, TOTAL_REASON) = range(21)
+N_TOTALS = 21
 
 # columns of the per-layer results
 (LAYER_CYCLES, LAYER_STALL_CYCLES, LAYER_UTILIZATION, LAYER_ENERGY, LAYER_DRAM_READ_BYTES,
@@ -329,7 +329,7 @@ def _rs_max_channels(p, S, Cg, spad_ifmap, spad_filter):
 # The driver: one design point x every layer
 # --------------------------------------------------------------------------------------------------
 
-OBJECTIVE_ENERGY, OBJECTIVE_LATENCY, OBJECTIVE_EDP = 0, 1, 2
+OBJECTIVE_ENERGY, OBJECTIVE_LATENCY, OBJECTIVE_EDP, OBJECTIVE_DRAM = 0, 1, 2, 3
 
 
 @jit
@@ -373,7 +373,11 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
     n_axes = shape.shape[0]
     position = np.zeros(n_axes, dtype=np.int64)
     n_layers = layers.shape[0]
-    max_candidates = max(1, spad_psum_of.max())
+    # row-stationary candidates per layer: one per filter count, at most min(spad_psum, K / groups)
+    largest_filter_count = 1
+    for layer in range(n_layers):
+        largest_filter_count = max(largest_filter_count, layers[layer, 1] // layers[layer, 11])
+    max_candidates = max(1, min(spad_psum_of.max(), largest_filter_count))
     rs_cache = np.empty((n_layers, max_candidates, 16))
     rs_cache_pq = np.empty((n_layers, max_candidates, 2), dtype=np.int64)
     rs_n_cand = np.zeros(n_layers, dtype=np.int64)
@@ -421,10 +425,10 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
         sp_f = spad_filter_table[position[5], pe_i, bits_i]
         sp_p = spad_psum_table[position[6], pe_i, bits_i]
         if dataflow == RS:
-            pe_area = pe[PE_MAC_AREA] + sp_i[SPAD_AREA] + sp_f[SPAD_AREA] + sp_p[SPAD_AREA]
+            pe_storage_area = sp_i[SPAD_AREA] + sp_f[SPAD_AREA] + sp_p[SPAD_AREA]
             pe_leak = pe[PE_MAC_LEAK_UW] + sp_i[SPAD_LEAK_UW] + sp_f[SPAD_LEAK_UW] + sp_p[SPAD_LEAK_UW]
         else:
-            pe_area = pe[PE_MAC_AREA] + pe[PE_REG_AREA]
+            pe_storage_area = pe[PE_REG_AREA]
             pe_leak = pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]
         leak_uw = n_pe * pe_leak + glb[GLB_LEAK_MW] * 1e3
         for layer in range(n_layers):
@@ -482,6 +486,8 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                         score = e[0] + energy * 1e-30  # latency, energy breaks ties
                     elif objective == OBJECTIVE_EDP:
                         score = e[0] * energy
+                    elif objective == OBJECTIVE_DRAM:
+                        score = e[7] + e[8] + energy * 1e-30  # DRAM bits, energy breaks ties
                     else:
                         score = energy
                     if score < best:
@@ -552,7 +558,8 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
             continue
         if dataflow == RS:
             cached_key = key
-        totals[out, TOTAL_AREA_PE_ARRAY] = n_pe * pe_area * 1e-6
+        totals[out, TOTAL_AREA_MAC] = n_pe * pe[PE_MAC_AREA] * 1e-6
+        totals[out, TOTAL_AREA_PE_STORAGE] = n_pe * pe_storage_area * 1e-6
         totals[out, TOTAL_AREA_GLB] = glb[GLB_AREA_MM2]
         totals[out, TOTAL_REASON] = VALID
 

@@ -89,7 +89,7 @@ def build() -> str:
     mac16_energy = mul_energy * 16**2 + add_energy[0] + add_energy[1] * (2 * 16 + ACCUMULATOR_GUARD_BITS)
 
     def shifter(extra_bits, count):  # ``count`` barrel shifters of (b + extra_bits) wide, 3 stages
-        stages = LIGHTPE_SHIFT_STAGES * count
+        stages = (LIGHTPE_SHIFT_STAGES + 1) * count  # + 1: the zero code gating the term, a mux-like stage
         return ([stages * mux_energy_per_bit * extra_bits, stages * mux_energy_per_bit],
                 [stages * mux_area_per_bit * extra_bits, stages * mux_area_per_bit])
 
@@ -111,7 +111,7 @@ def build() -> str:
         mac_leakage_uw=[0.0],
         source="Horowitz ISSCC 2014 45 nm: float multiply + float add at 16 and 32 bits (line through the two points; valid only there)",
     )
-    for name, count, extra, weight_bits in (("lightpe1", 1, 7, 4), ("lightpe2", 2, 8, 8)):
+    for name, count, extra, weight_bits in (("lightpe1", 1, 7, 5), ("lightpe2", 2, 8, 10)):
         shift_energy, shift_area = shifter(7, count)
         acc = [extra + ACCUMULATOR_GUARD_BITS, 1]
         energy = _add(shift_energy, _adder_of(acc, add_energy))
@@ -122,7 +122,7 @@ def build() -> str:
         pe[name] = dict(
             bits_range=[2, 32], weight_bits=weight_bits, accumulator_bits=acc,
             mac_energy_pj=energy, mac_area_um2=area, mac_leakage_uw=[0.0],
-            source=(f"composed from parts: {count} barrel shifter(s) of 3 stages x (b+7) 2:1 muxes "
+            source=(f"composed from parts: {count} barrel shifter(s) of 3 stages x (b+7) 2:1 muxes, plus one such stage gating the zero code "
                     f"(mux = 12/28 of a Horowitz full-adder bit)" + (", a (b+8)-bit adder" if count == 2 else "")
                     + f", accumulator adder of b+{extra + ACCUMULATOR_GUARD_BITS} bits (Horowitz 45 nm adds)"),
         )

@@ -12,6 +12,7 @@ import math
 import tomllib
 from pathlib import Path
 
+from ._files import read_user_text
 from .errors import QuidamInputError
 from .tech import DEFAULT_TECH, PE_TYPES
 
@@ -162,7 +163,7 @@ class Spec:
     objective: str = "energy"
 
 
-OBJECTIVES = ("energy", "latency", "edp")
+OBJECTIVES = ("energy", "latency", "edp", "dram")  # what the row-stationary mapping search minimizes
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -172,10 +173,9 @@ def load_spec(path: str | Path) -> Spec:
     resolved against the spec file's folder.
     """
     path = Path(path)
-    if not path.is_file():
-        raise QuidamInputError(f"spec file {str(path)!r} does not exist")
+    text = read_user_text(path, "spec file")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise QuidamInputError(f"{path}: not valid TOML ({error})") from None
     allowed = {"network", "tech", "space", "objective"}

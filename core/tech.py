@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import read_user_text
 from .errors import QuidamInputError
 
 PE_TYPES = ("fp", "int", "lightpe1", "lightpe2")
@@ -84,6 +85,30 @@ class Technology:
         words = np.asarray(words, dtype=np.float64)
         width_bits = np.asarray(width_bits, dtype=np.float64)
         return {key: _poly2(self.data["spad"][key], words, width_bits) for key in _SPAD_KEYS}
+
+    @property
+    def glb_kib_range(self) -> tuple[float, float]:
+        """The smallest and largest global-buffer capacity (KiB) the SRAM table covers.
+
+        >>> load_tech("published-45nm").glb_kib_range
+        (0.5, 2048.0)
+        """
+        capacities = self.data["glb"]["capacity_bytes"]
+        return min(capacities) / 1024, max(capacities) / 1024
+
+    def check_glb_kib(self, glb_kib, source: str = "design space") -> None:
+        """Raise :class:`QuidamInputError` if a ``glb_kib`` value lies outside the SRAM table.
+
+        :meth:`glb_cost` refuses such capacities (it interpolates, never extrapolates, in capacity);
+        this check lets a caller refuse them before any evaluation starts.
+        """
+        lo, hi = self.glb_kib_range
+        outside = [value for value in glb_kib if not lo <= value <= hi]
+        if outside:
+            raise QuidamInputError(
+                f"{source}: glb_kib = {outside[0]!r} is outside the SRAM table of technology {self.name!r}; "
+                f"allowed with it: {lo:g} to {hi:g} KiB"
+            )
 
     def glb_cost(self, capacity_bytes, width_bits) -> dict[str, np.ndarray]:
         """SRAM global buffer per access and per macro: ``read_energy_pj``, ``write_energy_pj``,
@@ -159,11 +184,11 @@ def load_tech(name_or_path: str | Path = DEFAULT_TECH) -> Technology:
         source = f"technology {key!r}"
     else:
         path = Path(key)
-        if path.suffix != ".toml" or not path.is_file():
+        if path.suffix != ".toml" or not path.exists():
             raise QuidamInputError(
                 f"unknown technology {key!r}; allowed: {', '.join(tech_names())}, or a path to a .toml technology file"
             )
-        text, source = path.read_text(), str(path)
+        text, source = read_user_text(path, "technology file"), str(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -173,27 +198,100 @@ def load_tech(name_or_path: str | Path = DEFAULT_TECH) -> Technology:
                       data=data, source_text=text)
 
 
+def _is_number(value) -> bool:
+    """A finite TOML number (``bool`` is not a number here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_schema(data: dict, source: str) -> None:
+    """Every key the engine reads is present and of the type and sign it needs.
+
+    Polynomial coefficients may be negative (fits); table values (energies, areas, leakage) may not.
+    """
+
     def need(table, key, where):
+        if not isinstance(table, dict):
+            raise QuidamInputError(f"{source}: [{where}] must be a table, got {table!r}")
         if key not in table:
             raise QuidamInputError(f"{source}: [{where}] lacks the key {key!r}")
         return table[key]
 
-    need(data, "name", "top level")
-    need(data, "node_nm", "top level")
+    def bad(where, key, value, allowed):
+        return QuidamInputError(f"{source}: [{where}] {key} = {_short(value)} is not allowed; it must be {allowed}")
+
+    def number(table, key, where, minimum=0.0, strict=False):
+        value = need(table, key, where)
+        if not _is_number(value) or value < minimum or (strict and value == minimum):
+            raise bad(where, key, value, f"a finite number {'>' if strict else '>='} {minimum:g}")
+        return value
+
+    def number_list(table, key, where, minimum=None, length=None):
+        values = need(table, key, where)
+        if (not isinstance(values, list) or not values or (length is not None and len(values) != length)
+                or not all(_is_number(v) and (minimum is None or v >= minimum) for v in values)):
+            what = f"a list of {length or 'one or more'} finite numbers" + (f" >= {minimum:g}" if minimum is not None else "")
+            raise bad(where, key, values, what)
+        return values
+
+    def int_list(table, key, where, minimum=1):
+        values = need(table, key, where)
+        if not isinstance(values, list) or not values or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in values):
+            raise bad(where, key, values, f"a list of integers >= {minimum}")
+        return values
+
+    if not isinstance(need(data, "name", "top level"), str) or not data["name"]:
+        raise bad("top level", "name", data["name"], "a non-empty string")
+    number(data, "node_nm", "top level", strict=True)
     pes = need(data, "pe", "top level")
     for pe_type in PE_TYPES:
+        where = f"pe.{pe_type}"
         pe = need(pes, pe_type, "pe")
+        if not isinstance(pe, dict):
+            raise QuidamInputError(f"{source}: [{where}] must be a table, got {_short(pe)}")
         if ("bits_range" in pe) == ("bits_values" in pe):
-            raise QuidamInputError(f"{source}: [pe.{pe_type}] needs exactly one of bits_range, bits_values")
-        need(pe, "weight_bits", f"pe.{pe_type}")
-        for key in _PE_KEYS:
-            need(pe, key, f"pe.{pe_type}")
+            raise QuidamInputError(f"{source}: [{where}] needs exactly one of bits_range, bits_values")
+        if "bits_range" in pe:
+            bits_range = int_list(pe, "bits_range", where)
+            if len(bits_range) != 2 or bits_range[0] > bits_range[1]:
+                raise bad(where, "bits_range", bits_range, "[lo, hi] with 1 <= lo <= hi")
+        else:
+            int_list(pe, "bits_values", where)
+        weight_bits = need(pe, "weight_bits", where)
+        if not isinstance(weight_bits, int) or isinstance(weight_bits, bool) or weight_bits < 0:
+            raise bad(where, "weight_bits", weight_bits, "an integer >= 0 (0: the same as bits)")
+        for key in _PE_KEYS + (("critical_path_ns",) if "critical_path_ns" in pe else ()):
+            number_list(pe, key, where)  # ascending polynomial coefficients in bits; fits may have negative terms
+    spad = need(data, "spad", "top level")
     for key in _SPAD_KEYS:
-        need(need(data, "spad", "top level"), key, "spad")
+        terms = need(spad, key, "spad")
+        if not isinstance(terms, list) or not terms or not all(
+                isinstance(t, list) and len(t) == 3 and all(_is_number(v) for v in t) and t[1] >= 0 and t[2] >= 0
+                for t in terms):
+            raise bad("spad", key, terms, "a list of [coefficient, power_of_words, power_of_bits] terms of finite "
+                      "numbers, powers >= 0")
     glb = need(data, "glb", "top level")
-    lengths = {len(need(glb, key, "glb")) for key in _GLB_KEYS}
+    columns = {}
+    for key in _GLB_KEYS:
+        positive = key in ("capacity_bytes", "width_bits")
+        columns[key] = number_list(glb, key, "glb", minimum=0.0)
+        if positive and min(columns[key]) <= 0:
+            raise bad("glb", key, columns[key], "a list of finite numbers > 0")
+    lengths = {len(values) for values in columns.values()}
     if len(lengths) != 1:
         raise QuidamInputError(f"{source}: [glb] columns have different lengths {sorted(lengths)}")
-    need(need(data, "noc", "top level"), "energy_pj_per_bit", "noc")
-    need(need(data, "dram", "top level"), "energy_pj_per_bit", "dram")
+    points = list(zip(columns["capacity_bytes"], columns["width_bits"]))
+    capacities, widths = sorted(set(columns["capacity_bytes"])), sorted(set(columns["width_bits"]))
+    if len(capacities) < 2 or len(widths) < 2 or len(set(points)) != len(points) or len(points) != len(capacities) * len(widths):
+        raise QuidamInputError(
+            f"{source}: [glb] capacity_bytes x width_bits must be a full grid, each pair once, of at least 2 "
+            f"capacities and 2 widths (got {len(capacities)} capacities, {len(widths)} widths, {len(points)} points)"
+        )
+    number(need(data, "noc", "top level"), "energy_pj_per_bit", "noc")
+    number(need(data, "dram", "top level"), "energy_pj_per_bit", "dram")
+
+
+def _short(value) -> str:
+    """``repr`` of a value, cut to one readable line for an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import read_user_text
 from .errors import QuidamInputError
 
 #: The integer columns of a layer table, in the order the kernels receive them.
@@ -289,9 +290,8 @@ def load_network(name_or_path: str | Path) -> Network:
         raise QuidamInputError(
             f"unknown network {key!r}; allowed: {', '.join(network_names())}, or a path to a .csv topology file"
         )
-    if not path.is_file():
-        raise QuidamInputError(f"network file {key!r} does not exist")
-    return parse_network_csv(path.read_text(), name=path.stem, source=str(path))
+    text = read_user_text(path, "network file", encoding="utf-8-sig")  # a spreadsheet's byte-order mark is fine
+    return parse_network_csv(text, name=path.stem, source=str(path))
 
 
 _SCALESIM_HEADER = ["layer name", "ifmap height", "ifmap width", "filter height", "filter width", "channels", "num filter", "strides"]
@@ -300,7 +300,10 @@ _OWN_HEADER = ["name", "H", "W", "C", "K", "R", "S", "stride", "padding", "group
 
 def parse_network_csv(text: str, name: str, source: str = "<string>") -> Network:
     """Parse a SCALE-Sim topology or the project's own layer CSV (see :func:`load_network`)."""
-    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+    try:
+        rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+    except csv.Error as error:  # e.g. a field over csv's size limit: not a layer table
+        raise QuidamInputError(f"{source}: not a readable CSV file ({error})") from None
     rows = [row[:-1] if row and row[-1] == "" else row for row in rows]  # SCALE-Sim's trailing comma
     rows = [row for row in rows if any(row)]
     if not rows:

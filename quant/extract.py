@@ -7,7 +7,13 @@ records each ``nn.Conv2d`` (grouped and depthwise included) and ``nn.Linear`` ca
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.util
 import math
+import os
+import sys
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -161,19 +167,23 @@ def layers_from_torch(module: nn.Module, input_shape: Sequence[int], name: str) 
 
 
 def resolve(spec: str) -> tuple[nn.Module, tuple[int, ...] | None, str]:
-    """``"package.module:attr"`` -> (module instance, its ``input_shape`` if it declares one, default name).
+    """``"package.module:attr"`` or ``"path/to/file.py:attr"`` -> (module instance, its ``input_shape``
+    if it declares one, default name).
 
-    ``attr`` is an ``nn.Module`` instance or a callable that returns one without arguments.
+    ``attr`` is an ``nn.Module`` instance or a callable that returns one without arguments. A dotted
+    module name is imported with the current working directory searched first (as ``python -m`` does;
+    the ``quidam-fast`` console script does not put it on ``sys.path``); a ``.py`` path is loaded as a
+    file, with its folder searched first for the imports it makes.
     """
-    import importlib
-
-    module_name, sep, attr = spec.partition(":")
+    module_name, sep, attr = spec.rpartition(":")  # the last colon: a Windows path has one of its own
     if not sep or not module_name or not attr:
-        raise QuidamInputError(f"--from-torch {spec!r} must be written package.module:attribute")
-    try:
-        target = importlib.import_module(module_name)
-    except ImportError as error:
-        raise QuidamInputError(f"cannot import {module_name!r}: {error}") from None
+        raise QuidamInputError(
+            f"--from-torch {spec!r} must be written package.module:attribute or path/to/file.py:attribute"
+        )
+    if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
+        target = _import_file(module_name)
+    else:
+        target = _import_module(module_name)
     obj = target
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -191,3 +201,52 @@ def resolve(spec: str) -> tuple[nn.Module, tuple[int, ...] | None, str]:
         raise QuidamInputError(f"{spec} is not an nn.Module nor a callable returning one")
     input_shape = getattr(model, "input_shape", input_shape)
     return model, (tuple(input_shape) if input_shape is not None else None), default_name
+
+
+def _import_module(module_name: str):
+    """Import ``module_name`` with the current working directory searched first."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    importlib.invalidate_caches()  # a file written after the folder was last listed must still be found
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        raise QuidamInputError(f"cannot import {module_name!r} (searched the current folder {cwd!r} first): {error}") from None
+    except Exception as error:  # the module itself fails while importing: one line, the user's bug named
+        raise QuidamInputError(f"importing {module_name!r} failed: {type(error).__name__}: {error}") from None
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
+def _import_file(file_name: str):
+    """Load a ``.py`` file as a module (registered under a private name), its folder searched first."""
+    path = Path(file_name).expanduser()
+    if path.suffix != ".py":
+        raise QuidamInputError(f"--from-torch: {file_name!r} is not a .py file; write path/to/file.py:attribute or package.module:attribute")
+    if not path.is_file():
+        raise QuidamInputError(f"--from-torch: model file {file_name!r} does not exist")
+    path = path.resolve()
+    # A private, path-derived name: two files called model.py never collide, and no installed module is shadowed.
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    module_name = f"_quidam_fast_model_{digest}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise QuidamInputError(f"--from-torch: cannot load {file_name!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    sys.modules[module_name] = module  # before exec: dataclasses and pickling look the module up by name
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # a syntax error, a failed import, any error of the file itself
+        del sys.modules[module_name]
+        raise QuidamInputError(f"loading {file_name!r} failed: {type(error).__name__}: {error}") from None
+    finally:
+        if added and folder in sys.path:
+            sys.path.remove(folder)
+    return module

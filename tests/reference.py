@@ -33,20 +33,22 @@ def gemm_dims(layer):
 
 
 def _fold_span(dataflow, rows, cols, stream, rows_used, cols_used):
-    """Cycles of one fold: the last MAC's timestamp (+1), plus the stationary load and the drain."""
+    """Cycles of one fold, from the timestamp of its last MAC.
+
+    SCALE-Sim pads a partial fold's operands to the whole array, so data still passes every row and
+    column: the skew is that of the full ``rows x cols`` array whatever ``rows_used, cols_used`` are.
+    ``os`` reads its outputs out once the last MAC is done; ``ws``/``is`` first spend ``rows`` cycles
+    shifting the stationary operand in (their drain is the skew through the array, already in the
+    last PE's timestamp).
+    """
+    assert 0 < rows_used <= rows and 0 < cols_used <= cols
     last = -1
     for t in range(stream):
-        for i in range(rows_used):
-            for j in range(cols_used):
-                last = max(last, t + i + j)
-    if dataflow == "os":
-        # outputs are read out after the fold with the skew already absorbed (SCALE-Sim: T + R + C - 2)
-        last = (stream - 1) + (rows - 1) + (cols - 1)
-        return last + 1
-    # ws / is: ``rows`` cycles to shift the stationary operand in; results leave the bottom edge after
-    # passing every row, the last column's result leaving at the right edge
-    last = rows + (stream - 1) + (rows - 1) + (cols - 1)
-    return last + 1
+        for i in range(rows):
+            for j in range(cols):
+                last = max(last, t + i + j)  # element t reaches PE (i, j) at cycle t + i + j
+    load = 0 if dataflow == "os" else rows
+    return load + last + 1
 
 
 def systolic_reference(layer, dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_bits):

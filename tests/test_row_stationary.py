@@ -67,6 +67,15 @@ def test_rs_more_buffer_never_adds_dram_traffic_for_a_mapping(case, more):
         kernel_rs(layer, rows, cols, glb_bits, 8, 4, 24, p, q))
 
 
+@settings(max_examples=200, deadline=None)
+@given(case=rs_cases())
+def test_rs_cycles_at_least_macs_per_pe(case):
+    layer, rows, cols, glb_bits, p, q = case
+    counts = kernel_rs(layer, rows, cols, glb_bits, 8, 4, 24, p, q)
+    assert counts["macs"] == layer.macs
+    assert counts["compute_cycles"] >= layer.macs / (rows * cols)
+
+
 def flat_cost_tech():
     """The shipped technology with per-access costs that do not depend on capacity: isolates the mapping."""
     tech = qf.load_tech()
@@ -79,16 +88,20 @@ def flat_cost_tech():
     return dataclasses.replace(tech, data=data)
 
 
-@pytest.mark.parametrize("objective", ["energy", "latency", "edp"])
-@pytest.mark.parametrize("axis, values", [("spad_filter", [11, 32, 64, 224, 448]), ("spad_ifmap", [11, 12, 24, 48]),
-                                          ("spad_psum", [1, 2, 8, 24, 32]), ("glb_kib", [1, 4, 16, 64, 256])])
+GROWING_BUFFERS = [("spad_filter", [11, 32, 64, 224, 448]), ("spad_ifmap", [11, 12, 24, 48]),
+                   ("spad_psum", [1, 2, 8, 24, 32]), ("glb_kib", [1, 4, 16, 64, 256])]
+
+
+@pytest.mark.parametrize("objective", ["energy", "latency", "edp", "dram"])
+@pytest.mark.parametrize("axis, values", GROWING_BUFFERS)
 def test_growing_a_buffer_never_worsens_the_objective_at_fixed_access_costs(axis, values, objective):
     space = {"dataflow": ["rs"], "rows": [12], "cols": [14], "bits": [16], "spad_ifmap": [12], "spad_filter": [224],
              "spad_psum": [24], "glb_kib": [108 if axis != "glb_kib" else 64], axis: values}
     if axis == "glb_kib":
         space["glb_kib"] = values
     ds = qf.evaluate("alexnet", space, flat_cost_tech(), objective=objective)
-    metric = {"energy": ds.layer_energy_pj, "latency": ds.layer_cycles, "edp": ds.layer_energy_pj * ds.layer_cycles}[objective]
+    metric = {"energy": ds.layer_energy_pj, "latency": ds.layer_cycles, "edp": ds.layer_energy_pj * ds.layer_cycles,
+              "dram": ds.layer_dram_read_bytes + ds.layer_dram_write_bytes}[objective]
     series = metric.squeeze([d for d in ds.cycles.dims if d != axis]).transpose(axis, "layer").values
     assert np.isfinite(series).all()
     assert (np.diff(series, axis=0) <= 1e-9 * np.abs(series[1:])).all()
@@ -96,6 +109,20 @@ def test_growing_a_buffer_never_worsens_the_objective_at_fixed_access_costs(axis
         [d for d in ds.cycles.dims if d != axis]).transpose(axis, "layer").values
     if axis == "glb_kib" and objective == "latency":
         assert (np.diff(dram, axis=0) <= 0).all()
+
+
+@pytest.mark.parametrize("network", ["alexnet", "mobilenetv2", "resnet18"])
+@pytest.mark.parametrize("axis, values", GROWING_BUFFERS)
+def test_growing_a_buffer_never_adds_dram_traffic_when_the_search_minimizes_it(network, axis, values):
+    """With the shipped technology (costs that do grow with capacity) and ``objective="dram"``, DRAM
+    traffic never grows with a scratchpad or the buffer, on every layer. The energy objective may trade
+    DRAM bytes for cheaper on-chip accesses, so the law is stated for the objective that minimizes them."""
+    space = {"dataflow": ["rs"], "rows": [12, 16], "cols": [14], "bits": [8, 16], "spad_ifmap": [12],
+             "spad_filter": [224], "spad_psum": [24], "glb_kib": [108], axis: values}
+    ds = qf.evaluate(network, space, objective="dram")
+    dram = (ds.layer_dram_read_bytes + ds.layer_dram_write_bytes).transpose(axis, ...).values
+    assert np.isfinite(dram[1:]).all()
+    assert (np.diff(dram, axis=0) <= 0).all()
 
 
 SMALL_SPADS = {"spad_ifmap": 6, "spad_filter": 48, "spad_psum": 8}
@@ -133,20 +160,24 @@ EYERISS_ACTIVE_PES = {"conv1": 154, "conv2": 135, "conv3": 156, "conv4": 156, "c
 
 
 def test_eyeriss_configuration_on_alexnet():
-    """Eyeriss (12 x 14 PEs, 12/224/24-word spads, 108 KiB buffer, 16 bits) on AlexNet's convolutions:
-    active PEs as the chip maps them, and DRAM + buffer a minority of the energy with RS."""
+    """Eyeriss (12 x 14 PEs, 12/224/24-word spads, 108 KiB buffer, 16 bits) on AlexNet's convolutions.
+
+    Per layer, the engine's utilization (MACs / (cycles x PEs), so it also counts idle filter slots in a
+    pass) is at most the fraction of PEs the chip keeps active and within 0.05 of it (JSSC 2017, Table
+    V: 154, 135, 156, 156, 156 of 168). Of the dynamic energy (Eyeriss's breakdowns count accesses,
+    not leakage), DRAM and the global buffer take a minority with RS (ISCA 2016, Sec. VI).
+    ``bench/eyeriss_check.py`` prints both side by side."""
     network = qf.load_network("alexnet")
     conv = Network("alexnet-conv", network.layers[:5])
     ds = qf.evaluate(conv, {"dataflow": ["rs"], "rows": [12], "cols": [14], "bits": [16], "spad_ifmap": [12],
                             "spad_filter": [224], "spad_psum": [24], "glb_kib": [108], "clock_mhz": [200.0]},
                      "published-45nm").squeeze()
-    for layer in conv.layers:
-        h, e_t = min(layer.R, 12), min(layer.P, 14)
-        active = h * e_t * (12 // h) * (14 // e_t)
-        assert abs(active - EYERISS_ACTIVE_PES[layer.name]) <= 15
-    share = float((ds.energy_dram_pj + ds.energy_glb_pj) / ds.energy_pj)
-    assert share < 0.5
-    assert 0.5 < float(ds.utilization) <= 1.0
+    for i, layer in enumerate(conv.layers):
+        active_fraction = EYERISS_ACTIVE_PES[layer.name] / 168
+        utilization = float(ds.layer_utilization[i])
+        assert active_fraction - 0.05 <= utilization <= active_fraction + 1e-9, layer.name
+    dynamic = ds.energy_pj - ds.energy_leak_pj
+    assert float((ds.energy_dram_pj + ds.energy_glb_pj) / dynamic) < 0.5
 
 
 def test_too_small_scratchpad_is_invalid_with_its_reason():

@@ -1,5 +1,7 @@
 """The workload library against published MAC counts, and the CSV formats."""
 
+import re
+
 import pytest
 
 import quidam_fast as qf
@@ -49,3 +51,100 @@ def test_own_csv_round_trips():
 def test_malformed_topologies_name_the_problem(text, message):
     with pytest.raises(qf.QuidamInputError, match=message):
         parse_network_csv(text, name="bad", source="bad.csv")
+
+
+OWN_CSV = "name,H,W,C,K,R,S,stride,padding,groups,N\nconv,8,8,2,4,3,3,1,1,1,1\n"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"name,H,W,C,K,R,S,stride,padding,groups,N\ncaf\xe9,8,8,2,4,3,3,1,1,1,1\n",
+     r"network file '.*net.csv' is not UTF-8 text \(byte 0xe9 on line 2\); save it as UTF-8"),
+    (OWN_CSV.encode() + b"x" * 200_000 + b",1\n", r"net.csv: not a readable CSV file \(field larger than field limit"),
+])
+def test_unreadable_topology_files_are_input_errors(tmp_path, content, message):
+    (tmp_path / "net.csv").write_bytes(content)
+    with pytest.raises(qf.QuidamInputError, match=message):
+        qf.load_network(tmp_path / "net.csv")
+
+
+def test_topology_file_errors_from_the_file_system(tmp_path, monkeypatch):
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(qf.QuidamInputError, match=r"network file '.*folder.csv' is a folder, not a file"):
+        qf.load_network(tmp_path / "folder.csv")
+    (tmp_path / "net.csv").write_text(OWN_CSV)
+
+    def unreadable(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("pathlib.Path.read_text", unreadable)  # root reads any file: simulate the denial
+    with pytest.raises(qf.QuidamInputError, match=r"network file '.*net.csv' cannot be read: Permission denied"):
+        qf.load_network(tmp_path / "net.csv")
+    with pytest.raises(qf.QuidamInputError, match=r"spec file '.*net.csv' cannot be read: Permission denied"):
+        qf.load_spec(tmp_path / "net.csv")
+
+
+def test_topology_with_a_byte_order_mark_loads(tmp_path):
+    (tmp_path / "net.csv").write_bytes(b"\xef\xbb\xbf" + OWN_CSV.encode())
+    assert qf.load_network(tmp_path / "net.csv").layers[0].name == "conv"
+
+
+# --- technology files: values, not only keys, are checked ----------------------------------------
+
+def _tech_with(tmp_path, section, key, value):
+    """The shipped published-45nm technology with ``[section] key`` set to the TOML text ``value``."""
+    import re
+    from importlib import resources
+
+    text = resources.files("quidam_fast").joinpath("data", "tech", "published-45nm.toml").read_text()
+    header = text.index(f"[{section}]\n") if section != "top level" else 0
+    match = re.compile(rf"^{key} = .*$", re.M).search(text, header)
+    assert match, (section, key)
+    path = tmp_path / "tech.toml"
+    path.write_text(text[:match.start()] + f"{key} = {value}" + text[match.end():])
+    return path
+
+
+def _toml_list(values):
+    return "[" + ", ".join(repr(v) for v in values) + "]"
+
+
+def _glb_column(key):
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("quidam_fast").joinpath("data", "tech", "published-45nm.toml").read_text()
+    return tomllib.loads(text)["glb"][key]
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("top level", "name", '""', r"\[top level\] name = '' is not allowed; it must be a non-empty string"),
+    ("top level", "node_nm", "0", r"\[top level\] node_nm = 0 is not allowed; it must be a finite number > 0"),
+    ("pe.int", "mac_energy_pj", '["a", 1.0]', r"\[pe.int\] mac_energy_pj = \['a', 1.0\] is not allowed; it must be a list of one or more finite numbers"),
+    ("pe.int", "mac_area_um2", "3.0", r"\[pe.int\] mac_area_um2 = 3.0 is not allowed; it must be a list"),
+    ("pe.int", "mac_leakage_uw", "[nan]", r"\[pe.int\] mac_leakage_uw = \[nan\] is not allowed"),
+    ("pe.int", "accumulator_bits", "[]", r"\[pe.int\] accumulator_bits = \[\] is not allowed"),
+    ("pe.int", "bits_range", "[8, 4]", r"\[pe.int\] bits_range = \[8, 4\] is not allowed; it must be \[lo, hi\] with 1 <= lo <= hi"),
+    ("pe.int", "bits_range", "[0, 4]", r"\[pe.int\] bits_range = \[0, 4\] is not allowed; it must be a list of integers >= 1"),
+    ("pe.fp", "bits_values", "[16.5]", r"\[pe.fp\] bits_values = \[16.5\] is not allowed; it must be a list of integers >= 1"),
+    ("pe.int", "weight_bits", "-1", r"\[pe.int\] weight_bits = -1 is not allowed; it must be an integer >= 0"),
+    ("pe.int", "weight_bits", "true", r"\[pe.int\] weight_bits = True is not allowed"),
+    ("spad", "area_um2", "[[1.0, -1, 1]]", r"\[spad\] area_um2 = \[\[1.0, -1, 1\]\] is not allowed; it must be a list of \[coefficient, power_of_words, power_of_bits\]"),
+    ("spad", "read_energy_pj", "[[1.0, 1]]", r"\[spad\] read_energy_pj = .* is not allowed"),
+    ("glb", "read_energy_pj", _toml_list([-1.0] + _glb_column("read_energy_pj")[1:]),
+     r"\[glb\] read_energy_pj = \[-1.0, .*\.\.\. is not allowed; it must be a list of one or more finite numbers >= 0"),
+    ("glb", "area_mm2", _toml_list([float("inf")] + _glb_column("area_mm2")[1:]), r"\[glb\] area_mm2 = \[inf, .* is not allowed"),
+    ("glb", "capacity_bytes", _toml_list([0] + _glb_column("capacity_bytes")[1:]), r"\[glb\] capacity_bytes = .* it must be a list of finite numbers > 0"),
+    ("glb", "width_bits", _toml_list([16] * len(_glb_column("width_bits"))), r"\[glb\] capacity_bytes x width_bits must be a full grid"),
+    ("glb", "leakage_mw", "[1.0, 2.0]", r"\[glb\] columns have different lengths"),
+    ("noc", "energy_pj_per_bit", '"cheap"', r"\[noc\] energy_pj_per_bit = 'cheap' is not allowed; it must be a finite number >= 0"),
+    ("dram", "energy_pj_per_bit", "-30.0", r"\[dram\] energy_pj_per_bit = -30.0 is not allowed"),
+])
+def test_technology_values_are_checked(tmp_path, section, key, value, message):
+    path = _tech_with(tmp_path, section, key, value)
+    with pytest.raises(qf.QuidamInputError, match=rf"^{re.escape(str(path))}: {message}"):
+        qf.load_tech(path)
+
+
+def test_shipped_technologies_pass_the_checks():
+    for name in qf.tech_names():
+        assert qf.load_tech(name).name == name

@@ -1,0 +1,39 @@
+"""Reading the text files users give (spec TOMLs, topology CSVs, technology TOMLs).
+
+Every way such a read can fail because of the file (missing, a folder, unreadable, not UTF-8) becomes
+one :class:`~quidam_fast.errors.QuidamInputError` naming the file, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import QuidamInputError
+
+
+def read_user_text(path: str | Path, what: str, encoding: str = "utf-8") -> str:
+    """The text of the user's file ``path``; ``what`` names it in errors (``"spec file"``).
+
+    ``encoding="utf-8-sig"`` also accepts (and drops) a byte-order mark, as spreadsheet programs write
+    in CSV files.
+
+    >>> read_user_text("/nonexistent/spec.toml", "spec file")
+    Traceback (most recent call last):
+    ...
+    quidam_fast.errors.QuidamInputError: spec file '/nonexistent/spec.toml' does not exist
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise QuidamInputError(f"{what} {str(path)!r} is a folder, not a file")
+    if not path.exists():
+        raise QuidamInputError(f"{what} {str(path)!r} does not exist")
+    try:
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise QuidamInputError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line {line}); "
+            "save it as UTF-8"
+        ) from None
+    except OSError as error:  # unreadable: permissions, a special file, an I/O error
+        raise QuidamInputError(f"{what} {str(path)!r} cannot be read: {error.strerror or error}") from None
