@@ -53,7 +53,7 @@ def grid(
     started = time.perf_counter()
     with _progress(space.size, quiet) as update:
         results = qf.evaluate(net, space, technology, per_layer=per_layer, objective=objective, progress=update)
-    results = attach_accuracy(results, table)
+    results = attach_accuracy(results, table, network=net)
     seconds = time.perf_counter() - started
     _require_a_valid_point(results)
     _write(results, out)
@@ -100,7 +100,12 @@ def summary(results) -> str:
     """Best design per PE type by performance per area and by energy, and the spread of each."""
     lines = []
     n_valid = int(results.valid.sum())
-    lines.append(f"{n_valid:,} valid of {results.attrs['design_points']:,} design points; "
+    # ws/os/is have no scratchpads: their points differ from each other only in the other axes
+    systolic = [d for d in results.dataflow.values if d != "rs"]
+    distinct = int(results.valid.sel(dataflow=[d for d in results.dataflow.values if d == "rs"]).sum()
+                   + results.valid.sel(dataflow=systolic).isel(spad_ifmap=0, spad_filter=0, spad_psum=0).sum())
+    lines.append(f"{n_valid:,} valid of {results.attrs['design_points']:,} design points ({distinct:,} distinct "
+                 f"designs: ws/os/is ignore the scratchpad axes); "
                  f"accuracy: {'joined' if 'accuracy' in results else results.attrs.get('accuracy', 'none')}")
     for metric, label, fmt in (("perf_per_area", "best performance per area (inferences/s/mm2)", "{:.4g}"),
                                ("energy_per_inference_j", "lowest energy per inference (mJ)", "{:.4g}")):

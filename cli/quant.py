@@ -22,9 +22,18 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
+def partial_path(output: Path) -> Path:
+    """Where ``quant train -o OUTPUT`` checkpoints while it runs: ``OUTPUT`` with suffix ``.partial.nc``.
+
+    >>> partial_path(Path("runs/acc.nc")).as_posix(), partial_path(Path("acc")).as_posix()
+    ('runs/acc.partial.nc', 'acc.partial.nc')
+    """
+    return output.with_suffix(".partial.nc")
+
+
 @app.command()
 def train(
-    output: Annotated[Path, typer.Option("--output", "-o", help="netCDF file to write (atomically).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="netCDF file to write (atomically, once every run has finished; checkpoints go to FILE.partial.nc).")],
     network: Annotated[Optional[list[str]], typer.Option("--network", "-n", help="Network(s) to train; comma-separated or repeated. Default: all.")] = None,
     cells: Annotated[Optional[list[str]], typer.Option("--cells", "-c", help="pe_type:bits cells, e.g. fp:32,int:8,lightpe1:4 (LightPE bits = activations). Default: the default table's.")] = None,
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "0,1,2",
@@ -33,13 +42,21 @@ def train(
     train_subset: Annotated[Optional[int], typer.Option(help="Use only the first N training images (quick runs).")] = None,
     threads: Annotated[int, typer.Option(help="torch CPU threads (1 keeps runs bit-for-bit repeatable).")] = 1,
 ) -> None:
-    """Train FP32 networks, fine-tune them at each (pe_type, bits) cell, and write the accuracy table."""
+    """Train FP32 networks, fine-tune them at each (pe_type, bits) cell, and write the accuracy table.
+
+    OUTPUT is written only when every run has finished (attribute complete = "yes"). After each
+    (network, seed) run, what is done so far is saved to OUTPUT with suffix .partial.nc (complete =
+    "no ..."; the accuracy join refuses it), which the finished table then replaces. There is no
+    resuming: an interrupted run starts over.
+    """
     import dataclasses
 
     import torch
 
     from quidam_fast.quant import train as qt
 
+    if threads < 1:
+        raise QuidamInputError(f"--threads {threads}: must be at least 1")
     torch.set_num_threads(threads)
     networks = _split(network) or list(qt.DEFAULT_SCHEDULES)
     cell_list = [qt.parse_cell(c) for c in _split(cells)] or list(qt.DEFAULT_CELLS)
@@ -49,6 +66,10 @@ def train(
         raise QuidamInputError(f"--seeds {seeds!r} must be comma-separated integers") from None
     if not seed_list:
         raise QuidamInputError("--seeds is empty")
+    if len(set(seed_list)) != len(seed_list):
+        raise QuidamInputError(f"--seeds {seeds!r} repeats a seed")
+    if len(set(cell_list)) != len(cell_list):
+        raise QuidamInputError(f"--cells {','.join(_split(cells))!r} repeats a cell")
     overrides = {k: v for k, v in {"epochs": epochs, "qat_epochs": qat_epochs, "train_subset": train_subset}.items() if v is not None}
     schedules = {n: dataclasses.replace(qt.DEFAULT_SCHEDULES.get(n, qt.Schedule()), **overrides) for n in networks}
 
@@ -86,27 +107,48 @@ def train(
         "schedules": "; ".join(f"{n}: {dataclasses.asdict(s)}" for n, s in schedules.items()),
         "torch_threads": threads,
     }
-    for record in qt.iter_accuracy_records(networks, cell_list, seed_list, schedules, progress):
-        records.append(record)
-        if record["pe_type"] == cell_list[-1][0] and record["bits"] == cell_list[-1][1]:  # a run finished: save what we have
-            qt.write_table(qt.records_to_dataset(records, {**attrs, "complete": "no (partial, still running)"}), output)
+    # Checkpoints never touch OUTPUT (an earlier finished table there stays valid until this run
+    # finishes); they go to a sibling file that load_accuracy_table refuses (complete != "yes").
+    partial = partial_path(output)
+    checkpointed = False
+    try:
+        for record in qt.iter_accuracy_records(networks, cell_list, seed_list, schedules, progress):
+            records.append(record)
+            if record["pe_type"] == cell_list[-1][0] and record["bits"] == cell_list[-1][1]:  # a run finished: save what we have
+                qt.write_table(qt.records_to_dataset(records, {**attrs, "complete": "no (partial, still running)"}), partial)
+                checkpointed = True
+    except BaseException:
+        if checkpointed:
+            typer.echo(f"\nstopped; the runs finished so far are in {partial} (not {output}; complete = no)", err=True)
+        raise
     runtime = time.perf_counter() - started
     qt.write_table(qt.records_to_dataset(records, {**attrs, "complete": "yes", "runtime_s": round(runtime, 1)}), output)
+    if checkpointed:
+        partial.unlink(missing_ok=True)
     typer.echo(f"\nwrote {output} ({len(records)} cells, {runtime / 60:.1f} min)", err=True)
     _print_summary(qt.records_to_dataset(records))
 
 
+def _seeds_note(count: int, n_seeds: int) -> str:
+    """Empty when a cell has every seed of the table, else how many it has (never a silent mean over fewer)."""
+    return "" if count == n_seeds else f"  [{count} of {n_seeds} seeds]"
+
+
 def _print_summary(ds) -> None:
-    mean, std = ds["accuracy"].mean("seed"), ds["accuracy"].std("seed", ddof=1)
+    from quidam_fast.accuracy import seed_statistics
+
+    mean, std, count = seed_statistics(ds["accuracy"])
+    n_seeds = ds.sizes["seed"]
     for network in ds.network.values:
         ref = float(mean.sel(network=network, pe_type="fp", bits=32)) if ("fp" in ds.pe_type and 32 in ds.bits) else float("nan")
-        typer.echo(f"{network}  (mean ± std over {ds.sizes['seed']} seeds, gap to fp:32 in points)")
+        typer.echo(f"{network}  (mean ± std over {n_seeds} seeds, gap to fp:32 in points)")
         for pe_type in ds.pe_type.values:
             for bits in ds.bits.values[::-1]:
-                m = float(mean.sel(network=network, pe_type=pe_type, bits=bits))
-                if m == m:
-                    s = float(std.sel(network=network, pe_type=pe_type, bits=bits))
-                    typer.echo(f"  {pe_type:>9}:{bits:<3} {100 * m:6.2f} ± {100 * s:4.2f} %   gap {100 * (m - ref):+6.2f}")
+                cell = {"network": network, "pe_type": pe_type, "bits": bits}
+                m, n = float(mean.sel(cell)), int(count.sel(cell))
+                if n:
+                    s = float(std.sel(cell))
+                    typer.echo(f"  {pe_type:>9}:{bits:<3} {100 * m:6.2f} ± {100 * s:4.2f} %   gap {100 * (m - ref):+6.2f}{_seeds_note(n, n_seeds)}")
 
 
 @app.command()
@@ -115,14 +157,15 @@ def show(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a markdown table (as in quant/data/accuracy.md).")] = False,
 ) -> None:
     """Print an accuracy table: mean ± std per network and cell, and the gap to FP32."""
-    from quidam_fast.accuracy import load_accuracy_table
+    from quidam_fast.accuracy import load_accuracy_table, seed_statistics
 
     ds = load_accuracy_table(path)
     if not markdown:
         typer.echo(f"{ds.attrs.get('command', '')}".strip() or "(no command recorded)")
         _print_summary(ds)
         return
-    mean, std = ds["accuracy"].mean("seed"), ds["accuracy"].std("seed", ddof=1)
+    mean, std, count = seed_statistics(ds["accuracy"])
+    n_seeds = ds.sizes["seed"]
     networks = [str(n) for n in ds.network.values]
     typer.echo("| pe_type | bits | " + " | ".join(f"{n} (%) | gap to fp:32 (points)" for n in networks) + " |")
     typer.echo("|---|---|" + "---|---|" * len(networks))
@@ -130,18 +173,23 @@ def show(
         for bits in ds.bits.values[::-1]:
             cells = []
             for network in networks:
-                m = float(mean.sel(network=network, pe_type=pe_type, bits=bits))
-                s = float(std.sel(network=network, pe_type=pe_type, bits=bits))
+                cell = {"network": network, "pe_type": pe_type, "bits": bits}
+                m, s, n = float(mean.sel(cell)), float(std.sel(cell)), int(count.sel(cell))
                 # gap paired by seed: each seed's cell minus the same seed's fp:32 cell
-                gap = ds["accuracy"].sel(network=network, pe_type=pe_type, bits=bits) - ds["accuracy"].sel(network=network, pe_type="fp", bits=32)
-                g, gs = 100 * float(gap.mean()), 100 * float(gap.std(ddof=1))
-                cells += ["", ""] if m != m else [f"{100 * m:.2f} ± {100 * s:.2f}", f"{g:+.2f} ± {gs:.2f}"]
+                gap = ds["accuracy"].sel(cell) - ds["accuracy"].sel(network=network, pe_type="fp", bits=32)
+                g, gs, _ = (100 * float(v) for v in seed_statistics(gap))
+                note = _seeds_note(n, n_seeds).strip()
+                cells += ["", ""] if not n else [f"{100 * m:.2f} ± {100 * s:.2f}" + (f" {note}" if note else ""), f"{g:+.2f} ± {gs:.2f}"]
             if any(cells):
                 typer.echo(f"| {pe_type} | {bits} | " + " | ".join(cells) + " |")
-    base = ds["base_accuracy"]
+    base_mean, base_std, base_count = seed_statistics(ds["base_accuracy"])
     typer.echo("")
     typer.echo(
         "FP32 model before fine-tuning: "
-        + "; ".join(f"{n} {100 * float(base.sel(network=n).mean()):.2f} ± {100 * float(base.sel(network=n).std(ddof=1)):.2f} %" for n in networks)
-        + f" (mean ± std over {ds.sizes['seed']} seeds)."
+        + "; ".join(
+            f"{n} {100 * float(base_mean.sel(network=n)):.2f} ± {100 * float(base_std.sel(network=n)):.2f} %"
+            + _seeds_note(int(base_count.sel(network=n)), n_seeds).replace("  ", " ")
+            for n in networks
+        )
+        + f" (mean ± std over {n_seeds} seeds)."
     )

@@ -8,7 +8,9 @@ Fashion-MNIST for the packaged networks ``lenet5_fmnist`` and ``vgg7_fmnist``
 
 The join is by coordinate labels, never by position: a results dataset whose ``pe_type`` and ``bits``
 coordinates come in any order, or as scalar or non-dimension coordinates, gets the accuracy of exactly
-the cell each point names.
+the cell each point names. It is also by *network*, and a name is not enough: the results' layer table
+must equal that of the library network of the same name (:func:`quidam_fast.load_network`), so a user
+topology that merely reuses the name ``lenet5_fmnist`` gets no accuracy.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import QuidamInputError
+from .workloads import LAYER_COLUMNS, Network, load_network
 
 #: Where the packaged table lives, inside the package ``quidam_fast.quant`` (whose ``__init__`` imports no torch).
 PACKAGED_TABLE = ("quidam_fast.quant", "data/accuracy.nc")
@@ -35,6 +38,13 @@ def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
         ``accuracy`` (``network, pe_type, bits, seed``; fraction, units ``"1"``, NaN where no cell was
         trained) and whatever else the file holds (``train_s``, ``base_accuracy``, ...). ``attrs["source"]``
         names the file.
+
+    Raises
+    ------
+    QuidamInputError
+        If the file is missing or unreadable, is not an accuracy table, or is not a finished one: its
+        ``complete`` attribute must be ``"yes"``, which ``quidam-fast quant train`` writes only when every
+        run has finished (its checkpoints, ``FILE.partial.nc``, say ``"no ..."``).
 
     Examples
     --------
@@ -68,62 +78,89 @@ def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
             f"{table.attrs['source']}: not an accuracy table (needs an 'accuracy' variable and coordinates "
             f"network, pe_type, bits; missing {missing or ['accuracy']})"
         )
+    complete = table.attrs.get("complete")
+    if complete != "yes":
+        raise QuidamInputError(
+            f"{table.attrs['source']}: not a finished accuracy table (attribute complete = {complete!r}, not 'yes'); "
+            "a checkpoint of an interrupted or running 'quidam-fast quant train' cannot be joined: finish or rerun it"
+        )
     return table
 
 
-def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None) -> xr.Dataset:
-    """Add ``accuracy`` and ``accuracy_std`` to hardware ``results``, matched by coordinate labels.
+def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None, network: Network | None = None) -> xr.Dataset:
+    """Add ``accuracy``, ``accuracy_std`` and ``accuracy_seeds`` to hardware ``results``, matched by labels.
 
     Parameters
     ----------
     results
         A results dataset with ``pe_type`` and ``bits`` coordinates (dimension, scalar or
-        non-dimension coordinates) and ``attrs["network"]`` naming its network.
+        non-dimension coordinates) and ``attrs["network"]`` naming its network, as
+        :func:`quidam_fast.evaluate` returns.
     table
         An accuracy table (see :func:`load_accuracy_table`); default: the packaged one.
+    network
+        The :class:`~quidam_fast.Network` the results were evaluated on (its name must be
+        ``attrs["network"]``), checked layer by layer against the library network of that name.
+        Default: the check uses what the results hold -- the per-layer coordinates ``layer_N``,
+        ``layer_K``, ... (``per_layer=True``), else only the layer count and MACs
+        (``attrs["network_layers"]``, ``attrs["network_macs"]``); ``accuracy.attrs["network_check"]``
+        says which.
 
     Returns
     -------
     xr.Dataset
         A copy of ``results`` with
 
-        - ``accuracy`` -- mean over the table's seeds of the test accuracy of the network at each
-          point's ``(pe_type, bits)``; a fraction in [0, 1], ``units = "1"``;
-        - ``accuracy_std`` -- its sample standard deviation over seeds (``ddof = 1``), ``units = "1"``.
+        - ``accuracy`` -- mean of the test accuracy of the network at each point's ``(pe_type, bits)``
+          over the seeds the table holds for that cell; a fraction in [0, 1], ``units = "1"``;
+        - ``accuracy_std`` -- its sample standard deviation over those seeds (``ddof = 1``; NaN when
+          fewer than two), ``units = "1"``;
+        - ``accuracy_seeds`` -- how many seeds that is, ``units = "1"``. A seed whose entry in the table
+          is NaN (a cell that run did not train) is not counted, so a cell can be over fewer seeds than
+          the table has; ``attrs["fewer_seeds"]`` lists such cells.
 
-        Points whose ``(pe_type, bits)`` the table does not cover are NaN, and the variables' attrs
-        list those cells (``missing``). A network the table does not cover gets neither variable: the
-        results come back unchanged but for ``attrs["accuracy"]``, which says so.
+        Points whose ``(pe_type, bits)`` the table does not cover are NaN (and 0 seeds), and the
+        variables' attrs list those cells (``missing``). A network the table does not cover, or whose
+        layer table differs from the library network of that name (or cannot be checked), gets none of
+        the variables: the results come back unchanged but for ``attrs["accuracy"]``, which says why.
 
     Examples
     --------
+    >>> from quidam_fast import load_network
     >>> results = xr.Dataset(coords={"pe_type": ["int", "fp"], "bits": [8, 32]}, attrs={"network": "lenet5_fmnist"})
-    >>> out = attach_accuracy(results)
+    >>> out = attach_accuracy(results, network=load_network("lenet5_fmnist"))
     >>> bool(out.accuracy.sel(pe_type="int", bits=8) > 0.8), bool(np.isnan(out.accuracy.sel(pe_type="fp", bits=8)))
     (True, True)
+    >>> int(out.accuracy_seeds.sel(pe_type="int", bits=8)), int(out.accuracy_seeds.sel(pe_type="fp", bits=8))
+    (3, 0)
     """
     if table is None:
         table = load_accuracy_table()
     out = results.copy()
-    network = results.attrs.get("network")
+    name = results.attrs.get("network")
+    if network is not None:
+        if name is not None and str(name) != network.name:
+            raise QuidamInputError(f"network {network.name!r} given, but the results are of network {str(name)!r}")
+        name = network.name
+    source = table.attrs.get("source", "given")
     networks = [str(n) for n in table["network"].values]
-    if network is None or str(network) not in networks:
+    if name is None or str(name) not in networks:
         out.attrs["accuracy"] = (
-            f"not attached: the accuracy table ({table.attrs.get('source', 'given')}) covers networks "
-            f"{', '.join(networks)}, not {network!r}"
+            f"not attached: the accuracy table ({source}) covers networks {', '.join(networks)}, not {name!r}"
         )
         return out
-    absent = [name for name in _JOIN_COORDS if name not in results.coords]
+    name = str(name)
+    verdict, check = _check_network(results, name, network)
+    if verdict is not None:
+        out.attrs["accuracy"] = f"not attached: {verdict}; the accuracy table ({source}) is of the library network {name!r}"
+        return out
+    absent = [coord for coord in _JOIN_COORDS if coord not in results.coords]
     if absent:
         raise QuidamInputError(f"results have no {' or '.join(absent)} coordinate to join the accuracy table on")
 
-    cells = table["accuracy"].sel(network=str(network)).drop_vars("network")
-    if "seed" in cells.dims:
-        n_seeds = int(cells.sizes["seed"])
-        mean = cells.mean("seed", skipna=True)
-        std = cells.std("seed", ddof=1, skipna=True) if n_seeds > 1 else xr.full_like(mean, np.nan)
-    else:
-        n_seeds, mean, std = 1, cells, xr.full_like(cells, np.nan)
+    cells = table["accuracy"].sel(network=name).drop_vars("network")
+    n_seeds = int(cells.sizes.get("seed", 1))
+    mean, std, count = seed_statistics(cells)
 
     # Every (pe_type, bits) pair the results contain, whatever the coordinates' shape.
     pe_type, bits = xr.broadcast(results["pe_type"], results["bits"])
@@ -144,21 +181,91 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None) -> xr.
         ).drop_vars(["pe_type", "bits"])
 
     mean, std = grid(mean), grid(std)
-    missing = [f"{p}:{b}" for p, b in pairs if np.isnan(float(mean.sel(pe_type=p, bits=b)))]
+    count = grid(count).fillna(0).astype(np.int64)
+    missing = [f"{p}:{b}" for p, b in pairs if int(count.sel(pe_type=p, bits=b)) == 0]
+    fewer = [f"{p}:{b} ({int(count.sel(pe_type=p, bits=b))} of {n_seeds})" for p, b in pairs
+             if 0 < int(count.sel(pe_type=p, bits=b)) < n_seeds]  # fmt: skip
     common = {
         "units": "1",
-        "table": table.attrs.get("source", "given table"),
+        "table": source,
         "seeds": n_seeds,
         "missing": ("NaN at (pe_type:bits) " + ", ".join(missing) + ": not in the accuracy table") if missing else "none",
+        "fewer_seeds": ("cells over fewer seeds than the table's " + str(n_seeds) + ": " + ", ".join(fewer)) if fewer else "none",
+        "network_check": check,
     }
-    out["accuracy"] = pick(mean).assign_attrs(
-        long_name=f"test accuracy of {network} (fraction), mean over {n_seeds} seeds", **common
-    )
+    over = f"over the seeds the table holds for the cell (accuracy_seeds; the table has {n_seeds})"
+    out["accuracy"] = pick(mean).assign_attrs(long_name=f"test accuracy of {name} (fraction), mean {over}", **common)
     out["accuracy_std"] = pick(std).assign_attrs(
-        long_name=f"sample standard deviation (ddof=1) over {n_seeds} seeds of the test accuracy", **common
+        long_name=f"sample standard deviation (ddof=1) of the test accuracy {over}; NaN below two seeds", **common
     )
-    out.attrs["accuracy"] = f"attached from {common['table']}; missing cells: {common['missing']}"
+    out["accuracy_seeds"] = pick(count).assign_attrs(
+        long_name="number of seeds the accuracy mean and std are over (NaN table entries not counted)", **common
+    )
+    out.attrs["accuracy"] = (
+        f"attached from {source}; missing cells: {common['missing']}; fewer seeds: {common['fewer_seeds']}; network check: {check}"
+    )
     return out
+
+
+def seed_statistics(accuracy: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Mean, sample standard deviation (``ddof = 1``) and count over ``dim`` of the non-NaN entries.
+
+    A NaN entry is a seed that was not run for that cell: it is left out of the mean and the std, and
+    the count says how many seeds remain. The mean is NaN for a count of 0 and the std for a count
+    below 2, without a numpy warning. Without a ``dim`` dimension, ``accuracy`` is one seed.
+
+    >>> acc = xr.DataArray([[0.8, 0.9, np.nan], [0.7, np.nan, np.nan]], dims=("bits", "seed"))
+    >>> mean, std, count = seed_statistics(acc)
+    >>> mean.values.round(3).tolist(), count.values.tolist(), bool(np.isnan(std[1]))
+    ([0.85, 0.7], [2, 1], True)
+    """
+    if dim not in accuracy.dims:
+        accuracy = accuracy.expand_dims(dim)
+    count = accuracy.notnull().sum(dim)
+    mean = accuracy.fillna(0.0).sum(dim) / count.where(count > 0)
+    std = np.sqrt(((accuracy - mean) ** 2).sum(dim, skipna=True) / (count - 1).where(count > 1))
+    return mean, std, count
+
+
+def _check_network(results: xr.Dataset, name: str, network: Network | None) -> tuple[str | None, str]:
+    """``(None, how it was checked)`` when the results' layers are those of library network ``name``,
+    else ``(why not, "")``: the layer tables must be equal in every column of
+    :data:`~quidam_fast.workloads.LAYER_COLUMNS` (layer names aside)."""
+    try:
+        library = load_network(name)
+    except QuidamInputError:
+        return f"there is no library network {name!r} to check the results' layers against", ""
+    expected = library.table()
+    if network is not None:
+        got, how = network.table(), "the given network"
+    elif all(f"layer_{column}" in results.coords for column in LAYER_COLUMNS):
+        got = {column: np.asarray(results[f"layer_{column}"].values) for column in LAYER_COLUMNS}
+        how = "the results' per-layer coordinates"
+    else:
+        try:
+            layers, macs = int(results.attrs["network_layers"]), int(results.attrs["network_macs"])
+        except (KeyError, TypeError, ValueError):
+            return (
+                "the results hold no layer table to check against the library network (per-layer coordinates "
+                "layer_N, layer_K, ... or attrs network_layers and network_macs)", ""
+            )  # fmt: skip
+        if (layers, macs) != (len(library.layers), library.macs):
+            return (
+                f"the results' network {name!r} has {layers} layers and {macs:,} MACs, the library network of that "
+                f"name {len(library.layers)} layers and {library.macs:,} MACs", ""
+            )  # fmt: skip
+        return None, (
+            f"layer count and MACs equal those of library network {name!r} (the results hold no per-layer table; "
+            "pass network= or evaluate with per_layer=True for a layer-by-layer check)"
+        )
+    n_got, n_expected = len(got[LAYER_COLUMNS[0]]), len(library.layers)
+    if n_got != n_expected:
+        return f"{how} has {n_got} layers, the library network {name!r} {n_expected}", ""
+    for i in range(n_expected):
+        differ = [f"{c} = {int(got[c][i])} (library {int(expected[c][i])})" for c in LAYER_COLUMNS if int(got[c][i]) != int(expected[c][i])]
+        if differ:
+            return f"layer {i} ({library.layers[i].name}) of {how} differs from that of library network {name!r}: {', '.join(differ)}", ""
+    return None, f"layer table equals that of library network {name!r} (checked with {how})"
 
 
 def _positions(labels: list, coordinate: xr.DataArray, cast):

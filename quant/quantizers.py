@@ -5,14 +5,14 @@ see, stored in float32 so that training runs on the CPU. Gradients pass straight
 (the straight-through estimator of Bengio et al. 2013), so the same functions serve quantization-aware
 training and evaluation.
 
-========== ===================================================== ==============================
-pe_type    weights                                               activations (layer inputs)
-========== ===================================================== ==============================
-``fp``     float32 (``bits=32``) or IEEE half (``bits=16``)       same as weights
-``int``    uniform symmetric, per output channel, ``bits``       uniform symmetric, ``bits``
-``lightpe1`` one signed power of two (LightNN-1), per channel    uniform symmetric, ``bits``
-``lightpe2`` sum of two signed powers of two (LightNN-2)         uniform symmetric, ``bits``
-========== ===================================================== ==============================
+============ ================================================= ===========================
+pe_type      weights                                           activations (layer inputs)
+============ ================================================= ===========================
+``fp``       float32 (``bits=32``) or IEEE half (``bits=16``)  same as weights
+``int``      uniform symmetric, per output channel, ``bits``   uniform symmetric, ``bits``
+``lightpe1`` one term, 0 or ``±2**e`` (LightNN-1), per channel uniform symmetric, ``bits``
+``lightpe2`` sum of two such terms (LightNN-2), per channel    uniform symmetric, ``bits``
+============ ================================================= ===========================
 
 Notes
 -----
@@ -23,18 +23,24 @@ negative ones (the most negative code is unused, so the grid is symmetric): a si
 are signed even after a ReLU, so a b-bit layer input has ``2**(b-1) - 1`` positive levels: this is the
 honest cost of a signed MAC, and it is visible at 2 and 4 bits.
 
-*LightPE* weights (Ding et al., "LightNN", 2017; QUIDAM's LightPE-1/-2) are signed powers of two
-``±2**e`` with the exponent in a window of :data:`POW2_EXPONENTS` values below the channel's largest
-(a 3-bit shift amount, sign, and a zero code), so a multiply is one shift (LightPE-1) or two shifts and
-an add (LightPE-2). Rounding is to the nearest code in the linear domain; LightPE-2 rounds the residual
-of LightPE-1 again (greedy, as LightNN does).
+*LightPE* weights (Ding et al., "LightNN", 2017; QUIDAM's LightPE-1/-2) are made of *terms*, each
+either zero or a signed power of two ``±2**e`` with ``e`` in a window of :data:`POW2_EXPONENTS` (8)
+exponents ending at the channel's top exponent ``t`` (:func:`pow2_max_exponent`):
+``t - 7 <= e <= t``. The PE stores a term as the 5-bit code ``{zero, sign, exponent[2:0]}`` of the
+characterization RTL (:mod:`quidam_fast.characterize.rtl`): 0 when ``zero`` is set, else
+``(-1)**sign * 2**exponent`` in units of the channel's ``2**(t - 7)``, with ``exponent`` = ``e - t + 7``
+in 0..7. A LightPE-1 weight is one term (5 bits), so a multiply is one shift; a LightPE-2 weight is the
+sum of two terms (10 bits, each with its own zero, sign and exponent), two shifts and an add. ``bits``
+is the activation width only. Rounding is to the nearest term value in the linear domain; LightPE-2
+rounds the residual of LightPE-1 again in the same window (greedy, as LightNN does).
 """
 
 from __future__ import annotations
 
 import torch
 
-#: Number of exponents (shift amounts) a power-of-two weight term can take per output channel.
+#: Number of exponents (shift amounts) a power-of-two weight term can take per output channel: the
+#: 3-bit ``exponent`` field of a term's 5-bit code ``{zero, sign, exponent[2:0]}``.
 POW2_EXPONENTS = 8
 
 #: ``pe_type`` values and the ``bits`` each accepts.
@@ -115,7 +121,11 @@ def pow2_max_exponent(w: torch.Tensor) -> torch.Tensor:
 
 
 def round_pow2(x: torch.Tensor, top: torch.Tensor, exponents: int = POW2_EXPONENTS) -> torch.Tensor:
-    """Nearest element of ``{0} ∪ {±2**e : top - exponents < e <= top}`` (no gradient)."""
+    """Nearest element of ``{0} ∪ {±2**e : top - exponents < e <= top}`` (no gradient).
+
+    These are the values of one LightPE weight term, code ``{zero, sign, exponent[2:0]}`` for the
+    default ``exponents = 8`` (see the module notes).
+    """
     a = x.abs()
     safe = torch.where(a > 0, a, torch.ones_like(a))
     e = torch.minimum(_nearest_pow2_exponent(safe), top)
@@ -128,7 +138,9 @@ def round_pow2(x: torch.Tensor, top: torch.Tensor, exponents: int = POW2_EXPONEN
 
 
 def quantize_lightpe_weight(w: torch.Tensor, terms: int) -> torch.Tensor:
-    """LightNN weights: a sum of ``terms`` (1 or 2) signed powers of two, greedy, per output channel."""
+    """LightNN weights: a sum of ``terms`` (1 or 2) terms, each 0 or ``±2**e`` with ``e`` in the
+    channel's window of :data:`POW2_EXPONENTS` exponents (a 5-bit code per term), greedy, per output
+    channel."""
     if terms not in (1, 2):
         raise ValueError(f"terms must be 1 or 2, not {terms}")
     wd = w.detach()

@@ -44,9 +44,20 @@ DEFAULT_CELLS = (
 )  # fmt: skip
 
 
+#: Images in the Fashion-MNIST training split: the largest ``train_subset``.
+TRAIN_IMAGES = 60_000
+
+
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """Training hyperparameters of one network (see the module docstring)."""
+    """Training hyperparameters of one network (see the module docstring).
+
+    ``epochs`` (FP32 training) is a finite number > 0; ``qat_epochs`` (fine-tuning per cell) a finite
+    number >= 0, where 0 means no fine-tuning (post-training quantization of the FP32 model); both may
+    be fractions. ``lr`` and ``qat_lr`` are finite and > 0, ``batch_size`` a positive integer, and
+    ``train_subset`` -- the first n training images only, for quick runs -- ``None`` (all) or an integer
+    from 1 to :data:`TRAIN_IMAGES`. Anything else raises :class:`~quidam_fast.QuidamInputError`.
+    """
 
     epochs: float = 4
     qat_epochs: float = 1
@@ -56,8 +67,27 @@ class Schedule:
     train_subset: int | None = None  # first n training images only (smoke tests)
 
     def __post_init__(self):
-        if self.epochs <= 0 or self.qat_epochs < 0 or self.batch_size < 1:
-            raise QuidamInputError(f"invalid schedule {self}: epochs > 0, qat_epochs >= 0 and batch_size >= 1 required")
+        def number(value) -> bool:
+            return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
+
+        def integer(value) -> bool:
+            return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+        for field in ("epochs", "lr", "qat_lr"):
+            value = getattr(self, field)
+            if not number(value) or value <= 0:
+                raise QuidamInputError(f"{field} = {value!r} is not allowed: it must be a finite number > 0")
+        if not number(self.qat_epochs) or self.qat_epochs < 0:
+            raise QuidamInputError(
+                f"qat_epochs = {self.qat_epochs!r} is not allowed: it must be a finite number >= 0 (0: no fine-tuning)"
+            )
+        if not integer(self.batch_size) or self.batch_size < 1:
+            raise QuidamInputError(f"batch_size = {self.batch_size!r} is not allowed: it must be a positive integer")
+        if self.train_subset is not None and (not integer(self.train_subset) or not 1 <= self.train_subset <= TRAIN_IMAGES):
+            raise QuidamInputError(
+                f"train_subset = {self.train_subset!r} is not allowed: it must be a whole number of training images "
+                f"from 1 to {TRAIN_IMAGES:,}"
+            )
 
 
 #: Schedules of the default table, measured to fit the whole table in under an hour on one CPU core.
@@ -126,7 +156,7 @@ def train_fp32(network: str, seed: int, schedule: Schedule, tick=None) -> nn.Mod
     if network not in MODELS:
         raise QuidamInputError(f"unknown network {network!r}; allowed: {', '.join(MODELS)}")
     x, y = fashion_mnist("train")
-    if schedule.train_subset:
+    if schedule.train_subset is not None:
         x, y = x[: schedule.train_subset], y[: schedule.train_subset]
     torch.manual_seed(seed)
     model = MODELS[network]()
@@ -142,7 +172,7 @@ def finetune(fp32_model: nn.Module, pe_type: str, bits: int, seed: int, schedule
     model = set_precision(copy.deepcopy(fp32_model), pe_type, bits)
     if schedule.qat_epochs > 0:
         x, y = fashion_mnist("train")
-        if schedule.train_subset:
+        if schedule.train_subset is not None:
             x, y = x[: schedule.train_subset], y[: schedule.train_subset]
         cell_seed = _cell_seed(seed, pe_type, bits)
         torch.manual_seed(cell_seed)
@@ -199,7 +229,10 @@ def records_to_dataset(records: Sequence[dict], attrs: dict | None = None):
 
     Variables: ``accuracy`` (fraction correct on the 10k test images, NaN where no cell was run),
     ``train_s`` (seconds of fine-tuning and evaluation per cell), ``base_accuracy`` and
-    ``base_train_s`` (the FP32 model before fine-tuning, per network and seed).
+    ``base_train_s`` (the FP32 model before fine-tuning, per network and seed). Every variable and
+    coordinate has a ``units`` attribute (``""`` for the labels ``network`` and ``pe_type``, as the
+    hardware results' ``pe_type`` has). ``attrs`` are copied into the dataset; a table is a finished
+    one for :func:`quidam_fast.accuracy.load_accuracy_table` only with ``attrs["complete"] == "yes"``.
     """
     import xarray as xr
 
@@ -225,8 +258,8 @@ def records_to_dataset(records: Sequence[dict], attrs: dict | None = None):
             "base_train_s": (("network", "seed"), base_s, {"units": "s", "long_name": "FP32 training and evaluation time"}),
         },
         coords={
-            "network": ("network", np.array(networks, dtype=object)),
-            "pe_type": ("pe_type", np.array(pe_types, dtype=object)),
+            "network": ("network", np.array(networks, dtype=object), {"units": "", "long_name": "network (a quidam_fast.load_network name)"}),
+            "pe_type": ("pe_type", np.array(pe_types, dtype=object), {"units": "", "long_name": "arithmetic of the processing element"}),
             "bits": ("bits", np.array(bits, dtype=np.int64), {"units": "bit", "long_name": "activation precision (weights too for fp and int)"}),
             "seed": ("seed", np.array(seeds, dtype=np.int64), {"units": "1"}),
         },

@@ -1,5 +1,7 @@
-"""The accuracy join: by coordinate labels, never by position; NaN and attrs where the table has no entry."""
+"""The accuracy join: by coordinate labels, never by position; NaN and attrs where the table has no entry;
+only onto the network the table was trained on (same layer table, not just the same name)."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -7,13 +9,17 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from quidam_fast.accuracy import attach_accuracy, load_accuracy_table
+import quidam_fast as qf
+from quidam_fast.accuracy import attach_accuracy, load_accuracy_table, seed_statistics
 from quidam_fast.errors import QuidamInputError
+from quidam_fast.workloads import LAYER_COLUMNS, Network
+
+NETWORKS = ["lenet5_fmnist", "vgg7_fmnist"]  # library networks, so the join's layer check can pass
 
 
 def _table():
     """A small table with distinct values per cell: accuracy = network index + pe index / 10 + bits / 1000 + seed / 1e5."""
-    networks, pe_types, bits, seeds = ["netA", "netB"], ["fp", "int", "lightpe1"], [4, 8, 16, 32], [0, 1, 2]
+    networks, pe_types, bits, seeds = NETWORKS, ["fp", "int", "lightpe1"], [4, 8, 16, 32], [0, 1, 2]
     n, p, b, s = np.meshgrid(range(2), range(3), bits, seeds, indexing="ij")
     acc = 0.5 + n / 10 + p / 100 + b / 1e4 + s / 1e5
     acc[:, 0, :2, :] = np.nan  # fp at 4 and 8 bits does not exist
@@ -21,7 +27,7 @@ def _table():
     return xr.Dataset(
         {"accuracy": (("network", "pe_type", "bits", "seed"), acc, {"units": "1"})},
         coords={"network": networks, "pe_type": pe_types, "bits": bits, "seed": seeds},
-        attrs={"source": "test table"},
+        attrs={"source": "test table", "complete": "yes"},
     )
 
 
@@ -29,13 +35,33 @@ def _expected(network_index, pe_index, bits):
     return 0.5 + network_index / 10 + pe_index / 100 + bits / 1e4 + 1 / 1e5  # mean of seeds 0, 1, 2
 
 
-def _results(pe_types=("int", "fp", "lightpe1"), bits=(16, 8, 32, 4), network="netB"):
+def _results(pe_types=("int", "fp", "lightpe1"), bits=(16, 8, 32, 4), network="vgg7_fmnist", layers=None):
+    """Totals-only results as quidam_fast.evaluate labels them; ``layers`` (a Network) sets the layer count
+    and MACs it records (default: those of the library network of that name)."""
     shape = (len(pe_types), len(bits), 2)
+    layers = layers or (qf.load_network(network) if network in qf.network_names() else None)
+    fingerprint = {"network_layers": len(layers.layers), "network_macs": layers.macs} if layers else {}
     return xr.Dataset(
         {"energy_pj": (("pe_type", "bits", "rows"), np.arange(np.prod(shape), dtype=float).reshape(shape), {"units": "pJ"})},
         coords={"pe_type": list(pe_types), "bits": list(bits), "rows": [8, 16]},
-        attrs={"network": network},
+        attrs={"network": network, **fingerprint},
     )
+
+
+def _with_layer_coords(results, net: Network):
+    """``results`` with the per-layer coordinates quidam_fast.evaluate(per_layer=True) gives."""
+    table = net.table()
+    return results.assign_coords(
+        layer=("layer", [layer.name for layer in net.layers]),
+        **{f"layer_{c}": ("layer", table[c], {"units": "1"}) for c in LAYER_COLUMNS},
+    )
+
+
+def _changed(net: Network, index: int, **shape) -> Network:
+    """``net`` with one layer's shape changed, under the same name."""
+    layers = list(net.layers)
+    layers[index] = dataclasses.replace(layers[index], **shape)
+    return Network(net.name, tuple(layers))
 
 
 def test_values_are_the_cells_named_by_the_coordinates():
@@ -138,3 +164,136 @@ def test_packaged_table_covers_the_issue_cells():
         assert acc.sel(pe_type=pe_type, bits=bits).notnull().all(), (pe_type, bits)
     assert float(acc.sel(network="vgg7_fmnist", pe_type="fp", bits=32).mean()) >= 0.90
     assert table.attrs.get("complete") == "yes"
+
+
+# --- a finished table only (finding 1) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("complete", ["no (partial, still running)", None, "YES"])
+def test_unfinished_table_is_refused_with_one_line_naming_the_file(tmp_path, complete):
+    table = _table()
+    if complete is None:
+        del table.attrs["complete"]
+    else:
+        table.attrs["complete"] = complete
+    path = tmp_path / "acc.partial.nc"
+    table.to_netcdf(path, engine="h5netcdf")
+    with pytest.raises(QuidamInputError, match="not a finished accuracy table") as error:
+        load_accuracy_table(path)
+    message = str(error.value)
+    assert str(path) in message and "complete" in message and "\n" not in message
+
+
+# --- the same network, not just the same name (finding 2) ------------------------------------------
+
+
+def test_same_name_other_layer_count_or_macs_gets_no_accuracy():
+    lenet, vgg = qf.load_network("lenet5_fmnist"), qf.load_network("vgg7_fmnist")
+    impostor = Network("lenet5_fmnist", vgg.layers)  # e.g. a user CSV saved as lenet5_fmnist.csv
+    results = _results(network="lenet5_fmnist", layers=impostor)
+    out = attach_accuracy(results, _table())
+    assert "accuracy" not in out and "accuracy_std" not in out and "accuracy_seeds" not in out
+    assert out.attrs["accuracy"].startswith("not attached") and "lenet5_fmnist" in out.attrs["accuracy"]
+    assert f"{lenet.macs:,}" in out.attrs["accuracy"]
+    xr.testing.assert_identical(out.energy_pj, results.energy_pj)
+    # the genuine network's totals-only results are joined, and say how they were checked
+    genuine = attach_accuracy(_results(network="lenet5_fmnist"), _table())
+    assert "layer count and MACs" in genuine.accuracy.attrs["network_check"]
+
+
+def test_same_name_other_layer_shapes_gets_no_accuracy():
+    lenet = qf.load_network("lenet5_fmnist")
+    # conv2 on a 23 x 23 input with stride 2: the same output size, so the same layer count and MACs
+    other = _changed(lenet, 1, stride=2, H=23, W=23)
+    assert other.macs == lenet.macs and len(other.layers) == len(lenet.layers) and other.layers[1] != lenet.layers[1]
+    # the totals alone cannot tell (and say so in network_check) ...
+    weak = attach_accuracy(_results(network="lenet5_fmnist", layers=other), _table())
+    assert "layer count and MACs" in weak.accuracy.attrs["network_check"]
+    # ... but checked through the per-layer coordinates ...
+    out = attach_accuracy(_with_layer_coords(_results(network="lenet5_fmnist", layers=other), other), _table())
+    assert "accuracy" not in out
+    assert "layer 1 (conv2)" in out.attrs["accuracy"] and "stride = 2 (library 1)" in out.attrs["accuracy"]
+    # ... or through the network the caller evaluated, it gets no accuracy
+    out = attach_accuracy(_results(network="lenet5_fmnist"), _table(), network=other)
+    assert "accuracy" not in out and "H = 23 (library 14)" in out.attrs["accuracy"]
+    # the library network itself passes both ways
+    for joined in (
+        attach_accuracy(_with_layer_coords(_results(network="lenet5_fmnist"), lenet), _table()),
+        attach_accuracy(_results(network="lenet5_fmnist"), _table(), network=lenet),
+    ):
+        assert "layer table equals" in joined.accuracy.attrs["network_check"]
+        assert float(joined.accuracy.sel(pe_type="int", bits=8)) == pytest.approx(_expected(0, 1, 8))
+
+
+def test_network_argument_must_be_the_results_network():
+    with pytest.raises(QuidamInputError, match="vgg7_fmnist"):
+        attach_accuracy(_results(network="vgg7_fmnist"), _table(), network=qf.load_network("lenet5_fmnist"))
+
+
+def test_results_that_cannot_be_checked_or_a_name_outside_the_library_get_no_accuracy():
+    bare = xr.Dataset(coords={"pe_type": ["int"], "bits": [8]}, attrs={"network": "lenet5_fmnist"})
+    out = attach_accuracy(bare, _table())
+    assert "accuracy" not in out and "no layer table" in out.attrs["accuracy"]
+    table = _table().assign_coords(network=["lenet5_fmnist", "mynet"])
+    out = attach_accuracy(_results(network="mynet", layers=qf.load_network("lenet5_fmnist")), table)
+    assert "accuracy" not in out and "no library network 'mynet'" in out.attrs["accuracy"]
+
+
+def test_evaluated_topology_csv_with_a_library_name(tmp_path):
+    """The grid's own path: a user CSV saved as lenet5_fmnist.csv with other layers, evaluated for real."""
+    vgg = qf.load_network("vgg7_fmnist")
+    path = tmp_path / "lenet5_fmnist.csv"
+    path.write_text(vgg.to_csv())
+    user = qf.load_network(str(path))
+    assert user.name == "lenet5_fmnist"
+    space = {"pe_type": ["int"], "bits": [8], "rows": [8], "cols": [8], "dataflow": ["ws"]}
+    for per_layer in (False, True):
+        out = attach_accuracy(qf.evaluate(user, space, per_layer=per_layer), _table())
+        assert "accuracy" not in out and out.attrs["accuracy"].startswith("not attached"), per_layer
+        genuine = attach_accuracy(qf.evaluate("lenet5_fmnist", space, per_layer=per_layer), _table())
+        assert float(genuine.accuracy.sel(pe_type="int", bits=8)) == pytest.approx(_expected(0, 1, 8))
+
+
+# --- seeds counted, never silently dropped (finding 3) ---------------------------------------------
+
+
+def test_nan_seeds_are_counted_not_silently_dropped():
+    table = _table()
+    table["accuracy"].loc[{"network": "vgg7_fmnist", "pe_type": "int", "bits": 8, "seed": 2}] = np.nan
+    table["accuracy"].loc[{"network": "vgg7_fmnist", "pe_type": "int", "bits": 16, "seed": [1, 2]}] = np.nan
+    out = attach_accuracy(_results(), table)
+    seeds = out.accuracy_seeds
+    assert seeds.attrs["units"] == "1" and seeds.dtype.kind == "i"
+    assert int(seeds.sel(pe_type="int", bits=4)) == 3
+    assert int(seeds.sel(pe_type="int", bits=8)) == 2 and int(seeds.sel(pe_type="int", bits=16)) == 1
+    assert int(seeds.sel(pe_type="fp", bits=4)) == 0 and np.isnan(out.accuracy.sel(pe_type="fp", bits=4))
+    two = 0.5 + 1 / 10 + 1 / 100 + 8 / 1e4 + np.array([0, 1e-5])
+    assert float(out.accuracy.sel(pe_type="int", bits=8)) == pytest.approx(two.mean())
+    assert float(out.accuracy_std.sel(pe_type="int", bits=8)) == pytest.approx(two.std(ddof=1))
+    assert np.isnan(out.accuracy_std.sel(pe_type="int", bits=16))  # one seed: no spread to report
+    assert "int:8 (2 of 3)" in out.accuracy.attrs["fewer_seeds"] and "int:16 (1 of 3)" in out.accuracy.attrs["fewer_seeds"]
+    assert "int:4" not in out.accuracy.attrs["fewer_seeds"]
+    assert attach_accuracy(_results(), _table()).accuracy.attrs["fewer_seeds"] == "none"
+
+
+def test_seed_statistics_match_numpy_without_warnings():
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.5, 0.9, size=(4, 5))
+    values[1, 3:] = np.nan
+    values[2, 1:] = np.nan
+    values[3, :] = np.nan
+    mean, std, count = seed_statistics(xr.DataArray(values, dims=("bits", "seed")))
+    assert count.values.tolist() == [5, 3, 1, 0]
+    for i, n in enumerate(count.values):
+        kept = values[i][~np.isnan(values[i])]
+        assert (float(mean[i]) == pytest.approx(kept.mean())) if n else np.isnan(mean[i])
+        assert (float(std[i]) == pytest.approx(kept.std(ddof=1))) if n > 1 else np.isnan(std[i])
+
+
+@pytest.mark.parametrize("name", ["quidam_fast.accuracy", "quidam_fast.cli.quant"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

@@ -3,7 +3,9 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import xarray as xr
 from typer.testing import CliRunner
 
 torch = pytest.importorskip("torch")
@@ -43,23 +45,49 @@ def test_networks_from_torch_with_explicit_shape_and_name(tmp_path):
         (["quant", "train", "-o", "x.nc", "-c", "posit:8"], "unknown pe_type"),
         (["quant", "train", "-o", "x.nc", "-n", "alexnet", "-c", "int:8"], "unknown network"),
         (["quant", "train", "-o", "x.nc", "--seeds", "a"], "comma-separated integers"),
+        (["quant", "train", "-o", "x.nc", "--seeds", "0,1,0"], "repeats a seed"),
+        (["quant", "train", "-o", "x.nc", "-c", "int:8,fp:32,int:8"], "repeats a cell"),
+        (["quant", "train", "-o", "x.nc", "--train-subset", "-5"], "train_subset = -5"),  # was: all but the last 5 images
+        (["quant", "train", "-o", "x.nc", "--train-subset", "0"], "train_subset = 0"),  # was: the full set
+        (["quant", "train", "-o", "x.nc", "--train-subset", "60001"], "from 1 to 60,000"),
+        (["quant", "train", "-o", "x.nc", "--epochs", "nan"], "epochs = nan"),
+        (["quant", "train", "-o", "x.nc", "--epochs", "0"], "epochs = 0"),
+        (["quant", "train", "-o", "x.nc", "--qat-epochs", "inf"], "qat_epochs = inf"),
+        (["quant", "train", "-o", "x.nc", "--qat-epochs", "nan"], "qat_epochs = nan"),
+        (["quant", "train", "-o", "x.nc", "--threads", "0"], "--threads 0"),  # was: a torch traceback
+        (["quant", "train", "-o", "x.nc", "--threads", "-2"], "at least 1"),
     ],
 )
 def test_bad_input_is_a_clear_error(args, message, tmp_path, monkeypatch):
+    from quidam_fast.quant import train as qt
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("bad input reached training")
+
+    monkeypatch.setattr(qt, "train_fp32", no_training)  # a missed check fails fast instead of training
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, args)
     assert isinstance(result.exception, QuidamInputError), result.output
-    assert message in str(result.exception)
-    assert not (tmp_path / "x.nc").exists()
+    assert message in str(result.exception) and "\n" not in str(result.exception)
+    assert not (tmp_path / "x.nc").exists() and not (tmp_path / "x.partial.nc").exists()
 
 
-def test_console_script_exits_2_with_one_line():
+@pytest.mark.parametrize(
+    "args,line",
+    [
+        (["-c", "fp:8"], "error: pe_type 'fp' takes bits 16 or 32, not 8"),
+        (["--threads", "0"], "error: --threads 0: must be at least 1"),
+    ],
+)
+def test_console_script_exits_2_with_one_line(args, line, tmp_path):
+    # only inputs that fail before any training, even without their check (the schedule's checks are
+    # covered through CliRunner above, where a missed one cannot start a real run)
     done = subprocess.run(
-        [sys.executable, "-c", "from quidam_fast.cli.main import main; main()", "quant", "train", "-o", "x.nc", "-c", "fp:8"],
+        [sys.executable, "-c", "from quidam_fast.cli.main import main; main()", "quant", "train", "-o", str(tmp_path / "x.nc"), *args],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: pe_type 'fp' takes bits 16 or 32, not 8"
+    assert done.stderr.strip() == line
 
 
 @pytest.mark.skipif(not any((p / "t10k-labels-idx1-ubyte.gz").is_file() for p in SEARCH_PATHS), reason="dataset-fashion-mnist missing")
@@ -74,3 +102,120 @@ def test_quant_train_and_show(tmp_path):
     assert float(table.accuracy.sel(pe_type="int", bits=4).min()) > 0.3  # a few steps, far above chance (0.1)
     shown = runner.invoke(app, ["quant", "show", str(out)])
     assert shown.exit_code == 0 and "int:4" in shown.output and "gap" in shown.output
+
+
+# --- checkpoints never land on -o FILE (finding 1); fake training, real CLI and table code -----------
+
+
+def _fake_training(monkeypatch, output, fail_in_run=None):
+    """Replace the training loop by one that yields made-up records at once and notes, before each run,
+    what FILE and FILE.partial.nc hold; with ``fail_in_run=i`` it dies after the first cell of run i."""
+    from quidam_fast.quant import train as qt
+
+    seen = []
+
+    def records(networks, cells, seeds, schedules, progress):
+        for run, (network, seed) in enumerate((n, s) for n in networks for s in seeds):
+            seen.append({
+                "run": run,
+                "output": load_accuracy_table(output).attrs["command"] if output.exists() else None,
+                "partial_complete": xr.load_dataset(output.with_suffix(".partial.nc"), engine="h5netcdf").attrs["complete"]
+                if output.with_suffix(".partial.nc").exists() else None,
+            })  # fmt: skip
+            for i, (pe_type, bits) in enumerate(cells):
+                if run == fail_in_run and i == 1:
+                    raise RuntimeError("killed")
+                yield {"network": network, "seed": seed, "pe_type": pe_type, "bits": bits, "accuracy": 0.8 + seed / 100 + i / 1000,
+                       "base_accuracy": 0.85, "train_s": 1.0, "base_train_s": 2.0}  # fmt: skip
+
+    monkeypatch.setattr(qt, "iter_accuracy_records", records)
+    return seen
+
+
+def _earlier_table(path):
+    """A finished table from an earlier run, already at -o FILE."""
+    ds = xr.Dataset(
+        {"accuracy": (("network", "pe_type", "bits", "seed"), np.full((1, 1, 1, 1), 0.9), {"units": "1"})},
+        coords={"network": ["lenet5_fmnist"], "pe_type": ["fp"], "bits": [32], "seed": [0]},
+        attrs={"command": "earlier", "complete": "yes"},
+    )
+    ds.to_netcdf(path, engine="h5netcdf")
+
+
+TRAIN = ["quant", "train", "-n", "lenet5_fmnist", "-c", "fp:32,int:8", "--seeds", "0,1,2"]
+
+
+def test_checkpoints_go_to_a_sibling_and_the_finished_table_replaces_file(tmp_path, monkeypatch):
+    out = tmp_path / "acc.nc"
+    _earlier_table(out)
+    seen = _fake_training(monkeypatch, out)
+    result = runner.invoke(app, TRAIN + ["-o", str(out)])
+    assert result.exit_code == 0, result.output
+    # while it ran, FILE kept the earlier finished table and the checkpoints went to FILE.partial.nc
+    assert [s["output"] for s in seen] == ["earlier"] * 3
+    assert [s["partial_complete"] for s in seen] == [None] + ["no (partial, still running)"] * 2
+    table = load_accuracy_table(out)
+    assert table.attrs["complete"] == "yes" and "quant train" in table.attrs["command"]
+    assert table.accuracy.sizes == {"network": 1, "pe_type": 2, "bits": 2, "seed": 3}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acc.nc"]  # checkpoint and temporaries gone
+
+
+def test_interrupted_run_leaves_file_alone_and_its_checkpoint_is_refused(tmp_path, monkeypatch):
+    out = tmp_path / "acc.nc"
+    _earlier_table(out)
+    _fake_training(monkeypatch, out, fail_in_run=2)
+    result = runner.invoke(app, TRAIN + ["-o", str(out)])
+    assert isinstance(result.exception, RuntimeError)
+    assert load_accuracy_table(out).attrs["command"] == "earlier"  # not overwritten by a partial table
+    partial = tmp_path / "acc.partial.nc"
+    assert f"in {partial}" in result.output
+    checkpoint = xr.load_dataset(partial, engine="h5netcdf")
+    assert checkpoint.attrs["complete"].startswith("no") and checkpoint.sizes["seed"] == 2  # runs 0 and 1
+    with pytest.raises(QuidamInputError, match="acc.partial.nc: not a finished accuracy table"):
+        load_accuracy_table(partial)
+
+
+def test_written_table_has_units_on_every_variable_and_coordinate(tmp_path):
+    from quidam_fast.quant import train as qt
+
+    records = [{"network": "lenet5_fmnist", "seed": s, "pe_type": p, "bits": b, "accuracy": 0.8, "base_accuracy": 0.85,
+                "train_s": 1.0, "base_train_s": 2.0} for s in (0, 1) for p, b in (("fp", 32), ("lightpe1", 4))]  # fmt: skip
+    path = tmp_path / "t.nc"
+    qt.write_table(qt.records_to_dataset(records, {"complete": "yes"}), path)
+    table = load_accuracy_table(path)
+    missing = [name for name in table.variables if "units" not in table[name].attrs]
+    assert missing == []
+    assert table.network.attrs["units"] == table.pe_type.attrs["units"] == ""  # labels, as the results' pe_type
+
+
+def test_show_marks_cells_over_fewer_seeds(tmp_path):
+    from quidam_fast.quant import train as qt
+
+    records = [{"network": "lenet5_fmnist", "seed": s, "pe_type": p, "bits": b, "accuracy": 0.8 + s / 100, "base_accuracy": 0.85,
+                "train_s": 1.0, "base_train_s": 2.0} for s in (0, 1, 2) for p, b in (("fp", 32), ("int", 8)) if (p, s) != ("int", 2)]  # fmt: skip
+    path = tmp_path / "t.nc"
+    qt.write_table(qt.records_to_dataset(records, {"complete": "yes"}), path)
+    for args in ([], ["--markdown"]):
+        shown = runner.invoke(app, ["quant", "show", str(path), *args])
+        assert shown.exit_code == 0, shown.output
+        rows = [line for line in shown.output.splitlines() if ("%" in line or line.startswith("| ")) and "pe_type" not in line]
+        int8 = next(line for line in rows if " int:8 " in line or line.startswith("| int | 8 |"))
+        fp32 = next(line for line in rows if " fp:32 " in line or line.startswith("| fp | 32 |"))
+        assert "[2 of 3 seeds]" in int8 and "seeds" not in fp32
+
+
+def test_extracted_torch_model_under_a_library_name_gets_no_accuracy(tmp_path):
+    """``networks --from-torch ... --name vgg7_fmnist`` of another model: the join must not trust the name."""
+    import quidam_fast as qf
+    from quidam_fast.accuracy import attach_accuracy
+
+    out = tmp_path / "vgg7_fmnist.csv"
+    result = runner.invoke(app, ["networks", "--from-torch", "quidam_fast.quant.models:lenet5_fmnist", "--name", "vgg7_fmnist", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    impostor = qf.load_network(str(out))
+    assert impostor.name == "vgg7_fmnist"
+    space = {"pe_type": ["int"], "bits": [8], "rows": [8], "cols": [8], "dataflow": ["ws"]}
+    joined = attach_accuracy(qf.evaluate(impostor, space, per_layer=False))
+    assert "accuracy" not in joined and joined.attrs["accuracy"].startswith("not attached")
+    joined = attach_accuracy(qf.evaluate(impostor, space, per_layer=False), network=impostor)
+    assert "accuracy" not in joined and "layers" in joined.attrs["accuracy"]

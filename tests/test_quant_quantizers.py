@@ -120,3 +120,53 @@ def test_quant_layers_compute_with_quantized_operands():
     fp = set_precision(QuantLinear(5, 3), "fp", 32)
     v = torch.randn(4, 5)
     torch.testing.assert_close(fp(v), torch.nn.functional.linear(v, fp.weight, fp.bias))
+
+
+def _term_code(value, top):
+    """The RTL's 5-bit term ``{zero, sign, exponent[2:0]}`` of a term value, or None if none encodes it."""
+    if value == 0:
+        return (1, 0, 0)
+    k = np.log2(abs(value)) - (top - (qz.POW2_EXPONENTS - 1))  # exponent in units of 2**(top - 7)
+    if k != np.round(k) or not 0 <= k < 2**3:
+        return None
+    return (0, int(value < 0), int(k))
+
+
+@pytest.mark.parametrize("terms", [1, 2])
+def test_lightpe_weights_fit_the_rtl_term_code(terms):
+    """Every LightPE weight is ``terms`` terms, each encodable as {zero, sign, exponent[2:0]} (5 bits)."""
+    w = _weights(11, shape=(6, 50))
+    w[1, :5] = 0.0
+    w[2, 0] = w[2].max() * 1e-4  # far below the window: a zero term
+    wt = torch.from_numpy(w)
+    top = qz.pow2_max_exponent(wt).reshape(-1).numpy()
+    first = qz.round_pow2(wt, qz.pow2_max_exponent(wt))
+    second = qz.round_pow2(wt - first, qz.pow2_max_exponent(wt)) if terms == 2 else torch.zeros_like(first)
+    np.testing.assert_array_equal((first + second).numpy(), qz.quantize_lightpe_weight(wt, terms).numpy())
+    for c in range(w.shape[0]):
+        for part in (first, second)[:terms]:
+            codes = [_term_code(float(v), top[c]) for v in part[c].numpy()]
+            assert None not in codes, c
+    assert _term_code(float(first[2, 0]), top[2]) == (1, 0, 0)
+
+
+def test_lightpe_docs_state_the_rtl_weight_code():
+    """The quantizer docs describe the hardware's code exactly, and nothing in quant/ claims another width."""
+    import pathlib
+    import re
+
+    from quidam_fast.characterize import rtl
+
+    assert rtl.POW2_TERM_BITS == 1 + 1 + int(np.log2(qz.POW2_EXPONENTS))  # zero + sign + exponent field
+    assert rtl.weight_bits("lightpe1", 8) == 5 and rtl.weight_bits("lightpe2", 4) == 10
+    doc = " ".join(qz.__doc__.split())
+    assert "5-bit code ``{zero, sign, exponent[2:0]}``" in doc
+    assert "LightPE-1 weight is one term (5 bits)" in doc and "sum of two terms (10 bits" in doc
+    assert "window of :data:`POW2_EXPONENTS` (8) exponents" in doc and "0 when ``zero`` is set" in doc
+    for name in ("quantize_lightpe_weight", "round_pow2"):
+        assert "5-bit code" in " ".join(getattr(qz, name).__doc__.split()) or "{zero, sign, exponent[2:0]}" in getattr(qz, name).__doc__
+    quant = pathlib.Path(qz.__file__).parent
+    for path in sorted(quant.glob("*.py")):
+        text = " ".join(path.read_text().split())
+        wrong = re.findall(r"\b[48][- ]bits? (?:weight )?code", text)
+        assert not wrong, (path.name, wrong)

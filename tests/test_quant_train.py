@@ -43,9 +43,9 @@ def test_training_is_deterministic(smoke_records):
 
 
 def test_table_round_trip_and_join(smoke_records, tmp_path):
-    ds = qt.records_to_dataset(smoke_records, {"command": "test"})
+    ds = qt.records_to_dataset(smoke_records, {"command": "test", "complete": "yes"})
     assert ds.accuracy.dims == ("network", "pe_type", "bits", "seed")
-    assert all("units" in ds[v].attrs for v in ds.data_vars)
+    assert all("units" in ds[v].attrs for v in ds.variables)  # every variable and coordinate
     path = tmp_path / "sub" / "table.nc"
     qt.write_table(ds, path)
     assert [p.name for p in path.parent.iterdir()] == ["table.nc"]  # no temporary left behind
@@ -54,7 +54,9 @@ def test_table_round_trip_and_join(smoke_records, tmp_path):
     import xarray as xr
 
     results = xr.Dataset(coords={"pe_type": ["lightpe2", "int", "fp"], "bits": [4, 8, 16, 32]}, attrs={"network": "lenet5_fmnist"})
-    out = attach_accuracy(results, table)
+    from quidam_fast import load_network
+
+    out = attach_accuracy(results, table, network=load_network("lenet5_fmnist"))
     for r in smoke_records:
         assert float(out.accuracy.sel(pe_type=r["pe_type"], bits=r["bits"])) == r["accuracy"]
     assert np.isnan(out.accuracy.sel(pe_type="int", bits=4))
@@ -67,8 +69,24 @@ def test_bad_arguments():
         list(qt.iter_accuracy_records(["lenet5_fmnist"], [("int", 32)], [0]))
     with pytest.raises(QuidamInputError, match="pe_type:bits"):
         qt.parse_cell("int8")
-    with pytest.raises(QuidamInputError, match="schedule"):
+    with pytest.raises(QuidamInputError, match="epochs = 0"):
         qt.Schedule(epochs=0)
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("epochs", float("nan")), ("epochs", float("inf")), ("epochs", -1), ("qat_epochs", float("nan")), ("qat_epochs", -0.5),
+     ("lr", 0.0), ("qat_lr", float("nan")), ("batch_size", 0), ("batch_size", 1.5),
+     ("train_subset", 0), ("train_subset", -5), ("train_subset", 60_001), ("train_subset", 2.5), ("train_subset", True)],
+)  # fmt: skip
+def test_schedule_rejects_what_would_train_silently_wrong(field, value):
+    with pytest.raises(QuidamInputError, match=f"^{field} = ") as error:
+        qt.Schedule(**{field: value})
+    assert "\n" not in str(error.value)
+
+
+def test_schedule_accepts_its_edges():
+    qt.Schedule(train_subset=1), qt.Schedule(train_subset=qt.TRAIN_IMAGES), qt.Schedule(qat_epochs=0, epochs=0.01)
 
 
 @pytest.mark.slow
