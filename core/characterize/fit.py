@@ -64,14 +64,21 @@ def _loo(design: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def fit_bits(bits, values, max_degree: int = 3) -> Fit1D:
     """Fit ``values`` as a polynomial in ``bits``; the degree (1..max_degree) with the smallest RMS
-    leave-one-out relative error wins. With two points the fit is the line through them (no LOO).
+    leave-one-out relative error over the *interior* widths wins. With two points the fit is the line
+    through them (no LOO).
+
+    Interior only, because the engine uses a fit only between its smallest and largest width (the
+    technology's ``bits_range``): leaving out an end point measures extrapolation, which no design
+    point needs and which punishes higher degrees for a regime change at one end (INT2's stream is
+    mostly zero weights under per-channel max scaling). ``loo_rel_errors`` still lists every point.
 
     >>> f = fit_bits([2, 4, 8, 16], [4 + 2 * b * b for b in (2, 4, 8, 16)])
     >>> f.degree, [round(c, 6) for c in f.coef]
     (2, [4.0, 0.0, 2.0])
     """
-    x = np.asarray(bits, dtype=float)
-    y = np.asarray(values, dtype=float)
+    order = np.argsort(np.asarray(bits, dtype=float))
+    x = np.asarray(bits, dtype=float)[order]
+    y = np.asarray(values, dtype=float)[order]
     if len(x) < 2:
         raise ValueError("need at least two widths to fit")
     if len(x) == 2:
@@ -81,7 +88,8 @@ def fit_bits(bits, values, max_degree: int = 3) -> Fit1D:
     for degree in range(1, min(max_degree, len(x) - 2) + 1):
         design = np.vander(x, degree + 1, increasing=True)
         loo = _loo(design, y)
-        score = float(np.sqrt(np.mean(loo**2)))
+        interior = loo[1:-1] if len(loo) > 2 else loo
+        score = float(np.sqrt(np.mean(interior**2)))
         if best is None or score < best[0] - 1e-12:
             best = (score, degree, design, loo)
     _, degree, design, loo = best

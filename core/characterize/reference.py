@@ -10,8 +10,11 @@ Two kinds of stream:
 - ``uniform``: operands drawn uniformly over their whole code space (plus IEEE specials for ``fp``),
   for verification;
 - ``realistic``: operands shaped like a trained network's (activations post-ReLU: half zeros, the rest
-  half-normal; weights normal with 3 sigma at full scale; LightPE weights the signed power-of-two
-  codes of normal weights; reductions of 64 products between clears), for switching activity.
+  half-normal, clipped at 3 sigma or, where tighter (4 bits and fewer), at the range LSQ starts from,
+  ``2 mean|x| sqrt(qmax)`` (Esser et al., ICLR 2020; the activation quantizer of
+  :mod:`quidam_fast.quant`), so a 2-bit stream is not almost all zeros; weights normal with 3 sigma at full scale, as
+  per-channel max scaling gives; LightPE weights the signed power-of-two codes of normal weights;
+  reductions of 64 products between clears), for switching activity.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from .rtl import FP_FORMATS, Design
 
 REDUCTION = 64  # products per reduction in the realistic stream (a clear every 64 cycles)
+ACTIVATION_MEAN_ABS = 0.5 * np.sqrt(2.0 / np.pi)  # E|x| of the realistic activations: half zeros, half |N(0, 1)|
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -102,9 +106,9 @@ def expected_outputs(design: Design, stream: list[dict]) -> list[tuple]:
         if design.kind == "int":
             p = a * _signed(v["w"], bits)
         elif design.kind == "lightpe1":
-            p = _pow2_term(a, v["w"] & 0xF)
+            p = _pow2_term(a, v["w"] & 0x1F)
         else:  # lightpe2
-            p = _pow2_term(a, (v["w"] >> 4) & 0xF) + _pow2_term(a, v["w"] & 0xF)
+            p = _pow2_term(a, (v["w"] >> 5) & 0x1F) + _pow2_term(a, v["w"] & 0x1F)
         if v["clr"]:
             acc = _wrap(p, acc_bits)
         elif acc is not None:
@@ -113,7 +117,9 @@ def expected_outputs(design: Design, stream: list[dict]) -> list[tuple]:
 
 
 def _pow2_term(a: int, code: int) -> int:
-    """``+-(a << e)`` for a code ``{sign, e[2:0]}``."""
+    """0 or ``+-(a << e)`` for a code ``{zero, sign, e[2:0]}``."""
+    if code & 16:
+        return 0
     term = a << (code & 7)
     return -term if code & 8 else term
 
@@ -147,7 +153,11 @@ def stream(design: Design, cycles: int, kind: str = "uniform", seed: int = 0) ->
             w = (0.05 * wt).astype(ftype).view(utype).astype(np.int64)
         else:
             top = (1 << (bits - 1)) - 1
-            a = np.clip(np.round(act / 3.0 * top), 0, top).astype(np.int64)
+            # clipping range: LSQ's initial one, 2 E|x| sqrt(qmax), where it is tighter than 3 sigma (4 bits
+            # and fewer); beyond, LSQ's initial range grows without bound (9 sigma at 8 bits), far from
+            # where trained step sizes settle, so 3 sigma as for the weights
+            clip = min(2.0 * ACTIVATION_MEAN_ABS * np.sqrt(top), 3.0)
+            a = np.clip(np.round(act / clip * top), 0, top).astype(np.int64)
             if design.kind == "int":
                 w = np.clip(np.round(wt / 3.0 * top), -top - 1, top).astype(np.int64) & ((1 << bits) - 1)
             elif design.kind == "lightpe1":
@@ -155,20 +165,25 @@ def stream(design: Design, cycles: int, kind: str = "uniform", seed: int = 0) ->
             else:
                 first = _pow2_code(wt / 3.0)
                 residual = wt / 3.0 - _pow2_value(first)
-                w = (first << 4) | _pow2_code(residual)
+                w = (first << 5) | _pow2_code(residual)
     else:
         raise ValueError(f"unknown stream kind {kind!r}")
     return [{"clr": int(c), "a": int(x), "w": int(y)} for c, x, y in zip(clr, a, w)]
 
 
 def _pow2_code(x: np.ndarray) -> np.ndarray:
-    """Nearest signed power of two, weight = +-2**(e-7), e in 0..7, as codes ``{sign, e}``."""
-    e = np.clip(np.round(np.log2(np.maximum(np.abs(x), 1e-12))) + 7, 0, 7).astype(np.int64)
-    return np.where(x < 0, 8, 0) | e
+    """Nearest of 0 and +-2**(e-7), e in 0..7, as codes ``{zero, sign, e}`` (the rounding of
+    :func:`quidam_fast.quant.quantizers.round_pow2` with the channel's top exponent at 0)."""
+    a = np.abs(x)
+    floor = np.floor(np.log2(np.maximum(a, 1e-30)))
+    nearest = np.where(a >= 1.5 * 2.0**floor, floor + 1, floor)  # nearest in the linear domain
+    e = np.clip(nearest + 7, 0, 7).astype(np.int64)
+    zero = a < 0.5 * 2.0**-7
+    return np.where(zero, 16, np.where(x < 0, 8, 0) | e)
 
 
 def _pow2_value(code: np.ndarray) -> np.ndarray:
-    return np.where(code & 8, -1.0, 1.0) * 2.0 ** ((code & 7) - 7)
+    return np.where(code & 16, 0.0, np.where(code & 8, -1.0, 1.0) * 2.0 ** ((code & 7) - 7))
 
 
 def _fp_uniform(bits: int, n: int, rng) -> np.ndarray:

@@ -12,11 +12,13 @@ the largest reduction in the workload library is VGG-16's fc6, 25088 = 512 x 7 x
 
 - ``int``: a signed W x W product needs 2W bits (-2**(W-1) squared is 2**(2W-2)), so the accumulator
   is ``2W + 16`` bits.
-- ``lightpe1``: the weight code is 4 bits, ``{sign, exponent[2:0]}``, value ``(-1)**sign * 2**exponent``
-  in units of 2**-7 (LightNN-1 weights are signed powers of two with exponents -7..0); the product
-  ``+-(a << e)`` needs W + 8 bits, so the accumulator is ``W + 24`` bits.
-- ``lightpe2``: the weight code is 8 bits, two such terms ``{s1, e1, s2, e2}`` (LightNN-2: a sum of two
-  signed powers of two); the product needs W + 9 bits, so the accumulator is ``W + 25`` bits.
+- ``lightpe1``: the weight code is 5 bits, ``{zero, sign, exponent[2:0]}``, value 0 when ``zero`` is set,
+  else ``(-1)**sign * 2**exponent`` in units of 2**-7 (LightNN-1 weights: zero or a signed power of two
+  in a window of 8 exponents, as :mod:`quidam_fast.quant` trains them); the product ``+-(a << e)``
+  needs W + 8 bits, so the accumulator is ``W + 24`` bits.
+- ``lightpe2``: the weight code is 10 bits, two such terms ``{z1, s1, e1, z2, s2, e2}`` (LightNN-2: a sum
+  of two terms, each zero or a signed power of two); the product needs W + 9 bits, so the accumulator
+  is ``W + 25`` bits.
 - ``fp``: IEEE-754 binary16 (W = 16) or binary32 (W = 32) non-fused multiply-add ``acc <- acc + a*w``,
   both operations rounded to nearest even, accumulator in the same format. Subnormal inputs are read as
   zero and subnormal results are flushed to (signed) zero; overflow gives infinity; a NaN operand or
@@ -32,6 +34,7 @@ from quidam_fast.errors import QuidamInputError
 PE_TYPES = ("int", "lightpe1", "lightpe2", "fp")
 FP_FORMATS = {16: (5, 10), 32: (8, 23)}  # bits -> (exponent bits, fraction bits)
 GUARD_BITS = 16  # accumulator headroom: reductions of up to 2**16 products
+POW2_TERM_BITS = 5  # one LightPE weight term: {zero, sign, exponent[2:0]}
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,8 @@ def accumulator_bits(pe_type: str, bits: int) -> int:
 
 
 def weight_bits(pe_type: str, bits: int) -> int:
-    """Width of the stored weight code: ``bits`` for int/fp, 4 for lightpe1, 8 for lightpe2."""
-    return {"lightpe1": 4, "lightpe2": 8}.get(pe_type, bits)
+    """Width of the stored weight code: ``bits`` for int/fp, 5 for lightpe1, 10 for lightpe2."""
+    return {"lightpe1": POW2_TERM_BITS, "lightpe2": 2 * POW2_TERM_BITS}.get(pe_type, bits)
 
 
 def _check_bits(pe_type: str, bits: int) -> None:
@@ -130,19 +133,19 @@ def _int_body(bits: int, acc: int) -> str:
     )
 
 
-def _shift_term(tag: str, bits: int, pw: int, sign: str, exp: str) -> str:
-    # a barrel shifter (a << exponent) followed by a conditional negate
+def _shift_term(tag: str, pw: int, code: str) -> str:
+    # a barrel shifter (a << exponent), a conditional negate, and the zero code gating the term
     return (
         f"  wire signed [{pw - 1}:0] {tag}_a = $signed(a);\n"
-        f"  wire signed [{pw - 1}:0] {tag}_sh = {tag}_a <<< {exp};\n"
-        f"  wire signed [{pw - 1}:0] {tag} = {sign} ? -{tag}_sh : {tag}_sh;\n"
+        f"  wire signed [{pw - 1}:0] {tag}_sh = {tag}_a <<< {code}[2:0];\n"
+        f"  wire signed [{pw - 1}:0] {tag} = {code}[4] ? {pw}'sd0 : ({code}[3] ? -{tag}_sh : {tag}_sh);\n"
     )
 
 
 def _lightpe1_body(bits: int, acc: int) -> str:
     pw = bits + 8
     return (
-        _shift_term("t1", bits, pw, "w[3]", "w[2:0]")
+        _shift_term("t1", pw, "w")
         + f"  wire signed [{acc - 1}:0] prod_x = t1;\n"
         + _accumulate(acc, "prod_x")
     )
@@ -151,8 +154,9 @@ def _lightpe1_body(bits: int, acc: int) -> str:
 def _lightpe2_body(bits: int, acc: int) -> str:
     pw = bits + 9
     return (
-        _shift_term("t1", bits, pw, "w[7]", "w[6:4]")
-        + _shift_term("t2", bits, pw, "w[3]", "w[2:0]")
+        f"  wire [4:0] w1 = w[9:5];\n  wire [4:0] w2 = w[4:0];\n"
+        + _shift_term("t1", pw, "w1")
+        + _shift_term("t2", pw, "w2")
         + f"  wire signed [{pw - 1}:0] prod = t1 + t2;\n"
         + f"  wire signed [{acc - 1}:0] prod_x = prod;\n"
         + _accumulate(acc, "prod_x")
