@@ -472,6 +472,7 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                     reason = INVALID_SPAD_TOO_SMALL
                     break
                 best = np.inf
+                best_tie = np.inf  # energy breaks ties of the latency and DRAM objectives
                 best_cand = 0
                 for cand in range(rs_n_cand[layer]):
                     c = rs_cache[layer, cand]
@@ -483,15 +484,15 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                                       bytes_per_cycle, clock_mhz)
                     energy = e[1] + e[2] + e[3] + e[4] + e[5] + e[6]
                     if objective == OBJECTIVE_LATENCY:
-                        score = e[0] + energy * 1e-30  # latency, energy breaks ties
+                        score = e[0]
                     elif objective == OBJECTIVE_EDP:
                         score = e[0] * energy
                     elif objective == OBJECTIVE_DRAM:
-                        score = e[7] + e[8] + energy * 1e-30  # DRAM bits, energy breaks ties
+                        score = e[7] + e[8]  # DRAM bits
                     else:
                         score = energy
-                    if score < best:
-                        best, best_cand = score, cand
+                    if score < best or (score == best and energy < best_tie):
+                        best, best_tie, best_cand = score, energy, cand
                 c = rs_cache[layer, best_cand]
                 filters_per_pe = rs_cache_pq[layer, best_cand, 0]
                 channels_per_pe = rs_cache_pq[layer, best_cand, 1]
