@@ -149,3 +149,9 @@ def test_energy_parts_equal_reference_counts_times_technology_costs(dataflow, pe
     for name, value in expected.items():
         assert float(ds[name]) == pytest.approx(value, rel=1e-9), name
     assert float(ds.energy_pj) == pytest.approx(sum(expected.values()), rel=1e-9)
+
+
+def test_a_space_too_large_for_memory_is_refused_before_allocating(monkeypatch):
+    monkeypatch.setattr("os.sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}[name])  # 4 MB
+    with pytest.raises(qf.QuidamInputError, match=r"needs about .* GiB .* split it along an axis"):
+        qf.evaluate("alexnet", {"rows": list(range(1, 101)), "cols": list(range(1, 101))})
