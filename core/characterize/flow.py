@@ -279,7 +279,7 @@ def results_csv(result: FlowResult, command: str) -> str:
         f"# energy (energy_pj, read/write_energy_pj): gate-level simulation of the mapped netlist (iverilog\n"
         f"#   -gspecify with the liberty package's Verilog cell models, typical intrinsic delays, so glitches\n"
         f"#   count) on a realistic operand stream ({sw.activity_cycles} cycles for PEs, first {PE_WARMUP_CYCLES} not counted;\n"
-        f"#   scratchpads: every word written first, then {sw.spad_activity_cycles} cycles per mode), the netlist's outputs checked\n"
+        f"#   scratchpads: every word written first, then {sw.spad_activity_cycles} cycles per mode at consecutive addresses), the netlist's outputs checked\n"
         f"#   against the Python reference; per net transition 0.5 C Vdd^2 (C = fan-out pin caps + {OUTPUT_LOAD_PF} pF on\n"
         f"#   outputs) + the liberty internal_power energy of the transition (see quidam_fast.characterize.gatesim).\n"
         f"#   Energy per operation = per clock cycle (one MAC / one access per cycle). Scratchpads: read/write\n"

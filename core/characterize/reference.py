@@ -212,10 +212,13 @@ def _spad_stream(design: Design, cycles: int, kind: str, rng) -> list[dict]:
         wdata = rng.integers(0, 1 << bits, words + n)
         raddr = rng.integers(0, 1 << ab, words + n)
     elif kind in ("read", "write"):
-        # realistic data: normal values, 3 sigma at full scale; uniform random addresses
+        # realistic data: normal values, 3 sigma at full scale. Realistic addresses: a PE walks its
+        # scratchpads in loop order (row-stationary: filter rows tap by tap, a sliding ifmap window, the
+        # partial sums filter by filter), so consecutive accesses are to consecutive words, wrapping
+        # around; uniform random addresses would charge every access a random walk of the decoder
         top = (1 << (bits - 1)) - 1 if bits > 1 else 1
         wdata = np.clip(np.round(rng.normal(0, top / 3.0, n)), -top - 1, top).astype(np.int64) & ((1 << bits) - 1)
-        addr = rng.integers(0, words, n)
+        addr = (rng.integers(0, words) + np.arange(n)) % words
         if kind == "read":
             we, waddr, raddr = np.zeros(n, int), np.zeros(n, int), addr
             wdata = np.zeros(n, int)
