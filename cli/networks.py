@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +9,7 @@ import typer
 
 import quidam_fast as qf
 from quidam_fast.errors import QuidamInputError
+from quidam_fast._files import write_text_atomically
 
 
 def networks(
@@ -92,29 +91,14 @@ def _library_path(name: str) -> Path:
 
 
 def _write_atomically(path: Path, text: str, hint: str = "") -> None:
-    """Write ``text`` to a temporary sibling, then rename it over ``path``: never a partial file at ``path``.
-
-    An ``OSError`` (a read-only installed package, a missing permission, a full disk) becomes a
-    :class:`QuidamInputError` naming the path, with ``hint`` appended.
-    """
+    """:func:`write_text_atomically`, with an ``OSError`` (a read-only installed package, a missing
+    permission, a full disk) turned into a :class:`QuidamInputError` naming the path, ``hint`` appended."""
     if path.is_dir():
         raise QuidamInputError(f"cannot write {str(path)!r}: it is a folder; give a file name such as net.csv")
-    temporary = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it 0600; give it an ordinary file's mode
-        os.replace(temporary, path)
-    except BaseException as error:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise QuidamInputError(f"cannot write {str(path)!r}: {error.strerror or error}{hint}") from None
-        raise
+        write_text_atomically(path, text)
+    except OSError as error:
+        raise QuidamInputError(f"cannot write {str(path)!r}: {error.strerror or error}{hint}") from None
 
 
 def _print_layers(net: qf.Network) -> None:

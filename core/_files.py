@@ -1,4 +1,5 @@
-"""Reading the text files users give (spec TOMLs, topology CSVs, technology TOMLs).
+"""Reading the text files users give (spec TOMLs, topology CSVs, technology TOMLs), and writing text
+files atomically.
 
 Every way such a read can fail because of the file (missing, a folder, unreadable, not UTF-8) becomes
 one :class:`~quidam_fast.errors.QuidamInputError` naming the file, never a traceback.
@@ -6,6 +7,8 @@ one :class:`~quidam_fast.errors.QuidamInputError` naming the file, never a trace
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from .errors import QuidamInputError
@@ -37,3 +40,25 @@ def read_user_text(path: str | Path, what: str, encoding: str = "utf-8") -> str:
         ) from None
     except OSError as error:  # unreadable: permissions, a special file, an I/O error
         raise QuidamInputError(f"{what} {str(path)!r} cannot be read: {error.strerror or error}") from None
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temporary sibling, then rename it over ``path``: never a partial file there.
+
+    The file gets an ordinary file's mode (``mkstemp`` makes it private). ``OSError`` propagates; the
+    temporary file is removed whatever happens.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

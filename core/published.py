@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import write_text_atomically
+
 # Horowitz ISSCC 2014, 45 nm: (bits, energy_pj, area_um2)
 INT_ADD = [(8, 0.03, 36.0), (16, 0.05, 67.0), (32, 0.1, 137.0)]
 INT_MULTIPLY = [(8, 0.2, 282.0), (32, 3.1, 3495.0)]
@@ -178,9 +180,7 @@ def _toml(value) -> str:
 
 def main(argv=None) -> None:
     target = Path(str(resources.files("quidam_fast").joinpath("data", "tech", "published-45nm.toml")))
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text(build())
-    temporary.replace(target)
+    write_text_atomically(target, build())
     print(f"wrote {target}")
 
 

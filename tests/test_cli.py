@@ -241,7 +241,9 @@ def test_networks_output_errors_are_one_line_and_leave_no_partial_file(tmp_path,
     code, captured = invoke("networks", "--from-torch", "mymodel:net", "-o", "out.csv")
     assert code == 2 and captured.err.strip() == "error: cannot write 'out.csv': it is a folder; give a file name such as net.csv"
     # a write that fails half-way leaves neither a partial file nor a temporary one
-    monkeypatch.setattr(networks_cli.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    from quidam_fast import _files
+
+    monkeypatch.setattr(_files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     code, captured = invoke("networks", "--from-torch", "mymodel:net", "-o", "net.csv")
     assert code == 2 and captured.err.strip() == "error: cannot write 'net.csv': No space left on device"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "mymodel.py", "out.csv"]

@@ -16,7 +16,6 @@ import dataclasses
 import datetime as _dt
 import io
 import math
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -25,9 +24,10 @@ from typing import Callable
 
 import numpy as np
 
+from .._files import write_text_atomically
 from . import fit as _fit
 from .rtl import accumulator_bits, pe_design, spad_design, weight_bits
-from .gatesim import SIM_PERIOD_NS, gate_energy
+from .gatesim import gate_energy
 from .reference import REDUCTION, stream
 from .sim import verify
 from .synth import ABC_SCRIPT, ACTIVITY_CYCLES, ACTIVITY_SEED, CLOCK_PERIOD_NS, OUTPUT_LOAD_PF, power, synthesize
@@ -549,19 +549,6 @@ def tech_toml(result: FlowResult, command: str) -> str:
     return "\n".join(out)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def output_paths(out: Path) -> dict[str, Path]:
     out = Path(out)
     return {
@@ -596,5 +583,5 @@ def write_outputs(result: FlowResult, out: Path, command: str = SHIPPED_COMMAND)
     }
     paths = output_paths(out)
     for key in ("csv", "report", "toml"):
-        _atomic_write(paths[key], texts[key])
+        write_text_atomically(paths[key], texts[key])
     return paths

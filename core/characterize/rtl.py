@@ -154,7 +154,7 @@ def _lightpe1_body(bits: int, acc: int) -> str:
 def _lightpe2_body(bits: int, acc: int) -> str:
     pw = bits + 9
     return (
-        f"  wire [4:0] w1 = w[9:5];\n  wire [4:0] w2 = w[4:0];\n"
+        "  wire [4:0] w1 = w[9:5];\n  wire [4:0] w2 = w[4:0];\n"
         + _shift_term("t1", pw, "w1")
         + _shift_term("t2", pw, "w2")
         + f"  wire signed [{pw - 1}:0] prod = t1 + t2;\n"
