@@ -26,7 +26,8 @@ def characterize(
     ] = None,
     bits: Annotated[
         Optional[list[int]],
-        typer.Option("--bits", help="PE widths to fit (repeat the option); default 2 4 6 8 12 16 24 32."),
+        typer.Option("--bits", help="PE widths to characterize (repeat the option); default 2 3 4 6 8 12 16 "
+                     "24 32. 2 bits (ternary operands) is measured, not fitted."),
     ] = None,
     out: Annotated[
         Path,

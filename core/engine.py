@@ -211,19 +211,18 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
             if math.isnan(cost["act_bits"]):
                 continue
             a, w, p = cost["act_bits"], cost["weight_bits"], cost["psum_bits"]
-            one_word = {width: tech.spad_cost(1, width) for width in (a, w, p)}
+            register = {width: tech.register_cost(width) for width in (a, w, p)}
             row = pe_table[i, j]
             row[k.PE_ACT_BITS], row[k.PE_WEIGHT_BITS], row[k.PE_PSUM_BITS] = a, w, p
             row[k.PE_MAC_ENERGY] = cost["mac_energy_pj"]
             row[k.PE_MAC_AREA] = cost["mac_area_um2"]
             row[k.PE_MAC_LEAK_UW] = cost["mac_leakage_uw"]
             row[k.PE_CRITICAL_NS] = cost["critical_path_ns"]
-            # systolic PE: one register each for activation, weight and partial sum
-            row[k.PE_REG_ENERGY] = (one_word[a]["read_energy_pj"] + one_word[a]["write_energy_pj"]
-                                    + one_word[w]["read_energy_pj"] + one_word[p]["read_energy_pj"]
-                                    + one_word[p]["write_energy_pj"])
-            row[k.PE_REG_AREA] = sum(one_word[x]["area_um2"] for x in (a, w, p))
-            row[k.PE_REG_LEAK_UW] = sum(one_word[x]["leakage_uw"] for x in (a, w, p))
+            # systolic PE: one register each for activation, weight and partial sum; per MAC the
+            # activation and partial-sum registers are loaded (the weight's only once per fold, not counted)
+            row[k.PE_REG_ENERGY] = register[a]["write_energy_pj"] + register[p]["write_energy_pj"]
+            row[k.PE_REG_AREA] = sum(register[x]["area_um2"] for x in (a, w, p))
+            row[k.PE_REG_LEAK_UW] = sum(register[x]["leakage_uw"] for x in (a, w, p))
             for operand, width in (("ACT", a), ("WEIGHT", w), ("PSUM", p)):
                 cost_glb = tech.glb_cost(glb_bytes, width)
                 glb_table[:, i, j, getattr(k, f"GLB_READ_{operand}")] = cost_glb["read_energy_pj"]

@@ -513,8 +513,8 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                     layers[layer, 8], groups)
                 noc_words = glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap
                 noc_bits = glb_act * a + glb_weight * w + (glb_psum_reads + glb_psum_writes) * p + glb_ofmap * a
-                # a systolic PE moves operands through registers every MAC: reads act, weight, psum;
-                # writes act, psum
+                # a systolic PE moves operands through registers every MAC: reads act, weight, psum
+                # (by wire: no energy); loads act, psum (the register's write energy)
                 spad_energy = macs * pe[PE_REG_ENERGY]
                 spad_reads = 3 * macs
                 spad_writes = 2 * macs

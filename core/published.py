@@ -17,15 +17,18 @@ How PE costs are composed from parts (no guessed totals):
 * ``int`` at ``b`` bits: ``b x b`` multiplier + adder of the accumulator width ``2 b + 16`` (a 16-bit
   guard covers reductions of up to 65 536 products: VGG-16's largest, fc6, has 25 088).
 * ``fp`` at 16/32 bits: float multiply + float add at the same width (accumulation in that format).
-* ``lightpe1``: the weight is a sign and a 3-bit exponent (4-bit code, shifts 0..7); a logarithmic
-  barrel shifter of 3 stages of ``b + 7`` 2:1 muxes, then the accumulator adder (``b + 7 + 16`` bits).
+* ``lightpe1``: the weight is one 5-bit term ``{zero, sign, exponent[2:0]}`` (shifts 0..7); a logarithmic
+  barrel shifter of 3 stages of ``b + 7`` 2:1 muxes plus one such stage gating the zero code, then the
+  accumulator adder (``b + 7 + 16`` bits).
 * ``lightpe2``: two such shifters, an adder of ``b + 8`` bits joining them, the accumulator adder
-  (``b + 8 + 16`` bits); the weight is two 4-bit codes (8 bits).
+  (``b + 8 + 16`` bits); the weight is two 5-bit terms (10 bits).
 
 Horowitz gives adders and multipliers but no mux; a static 2:1 mux (12 transistors with its select
 inverter) is costed at 12/28 of a mirror full adder (28 transistors) per bit, the adder's per-bit
 energy and area being the slope of Horowitz's 8/16/32-bit adders. Register-file cells are costed the
-same way (flip-flop 24 transistors + read mux 12 per bit), which is the stated assumption of this table.
+same way (flip-flop 24 transistors + read mux 12 per bit), which is the stated assumption of this table;
+a systolic PE's pipeline register is the flip-flops alone (24/28 of a full-adder bit, energy per bit
+loaded likewise).
 Logic leakage is not published by Horowitz and is zero here; SRAM leakage comes from CACTI.
 """
 
@@ -142,6 +145,13 @@ def build() -> str:
         source=("Eyeriss ISCA 2016: 0.5 kB RF access = 1x a 16-bit MAC (this table's int16 MAC), scaled as "
                 "sqrt(words) x bits; area per bit = flip-flop (24/28) + read mux (12/28) of a Horowitz full-adder bit"),
     )
+    register = dict(
+        area_um2=[0.0, float(add_area[1] * FLIP_FLOP_OVER_FULL_ADDER)],
+        write_energy_pj=[0.0, float(add_energy[1] * FLIP_FLOP_OVER_FULL_ADDER)],
+        leakage_uw=[0.0],
+        source="pipeline register: a flip-flop per bit = 24/28 of a Horowitz full-adder bit (area and energy "
+               "per bit loaded: the slope of his 8/16/32-bit adders); no published leakage",
+    )
     glb = {key: [] for key in ("capacity_bytes", "width_bits", "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")}
     table = resources.files("quidam_fast").joinpath("data", "cacti-sram.csv").read_text().splitlines()
     for row in csv.DictReader(line for line in table if not line.startswith("#")):
@@ -163,7 +173,7 @@ def build() -> str:
     ]
     for name in ("fp", "int", "lightpe1", "lightpe2"):
         lines += ["", f"[pe.{name}]"] + [f"{key} = {_toml(value)}" for key, value in pe[name].items()]
-    for section, table_ in (("spad", spad), ("glb", glb), ("noc", noc), ("dram", dram)):
+    for section, table_ in (("spad", spad), ("register", register), ("glb", glb), ("noc", noc), ("dram", dram)):
         lines += ["", f"[{section}]"] + [f"{key} = {_toml(value)}" for key, value in table_.items()]
     return "\n".join(lines) + "\n"
 

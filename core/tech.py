@@ -7,10 +7,17 @@ A technology is a TOML file in ``quidam_fast/data/tech/`` (or any path) with thi
     ``weight_bits`` (0: same as ``bits``; otherwise the stored weight code width);
     polynomials in ``bits`` as ascending coefficient lists: ``accumulator_bits``, ``mac_area_um2``,
     ``mac_energy_pj`` (dynamic energy per MAC), ``mac_leakage_uw``, optional ``critical_path_ns``.
+    Optional ``[pe.<pe_type>.measured]``: widths where measured values are used as they are instead of
+    the polynomials (a regime no smooth model in bits follows, e.g. ternary 2-bit integers): ``bits``
+    and, one value per width, ``mac_area_um2``, ``mac_energy_pj``, ``mac_leakage_uw`` and
+    ``critical_path_ns`` (when the PE type has timing). These widths are valid besides the range.
 ``[spad]``
     per-PE register-file scratchpad, 2-D polynomials in capacity ``w`` (words) and width ``b`` (bits),
     as terms ``[coef, power_of_w, power_of_b]``: ``area_um2``, ``read_energy_pj``, ``write_energy_pj``,
     ``leakage_uw``.
+``[register]``
+    a systolic PE's pipeline register (loaded every cycle the PE works, read by wire), polynomials in
+    its width ``bits``: ``area_um2``, ``write_energy_pj`` (per cycle written), ``leakage_uw``.
 ``[glb]``
     SRAM global buffer as a table of points (``capacity_bytes``, ``width_bits``, ``read_energy_pj``,
     ``write_energy_pj``, ``leakage_mw``, ``area_mm2``), interpolated bilinearly in log capacity and log
@@ -38,6 +45,8 @@ from .errors import QuidamInputError
 PE_TYPES = ("fp", "int", "lightpe1", "lightpe2")
 DEFAULT_TECH = "characterized-osu018"  # the project's own synthesis flow (quidam-fast characterize)
 _PE_KEYS = ("accumulator_bits", "mac_area_um2", "mac_energy_pj", "mac_leakage_uw")
+_MEASURED_KEYS = ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw", "critical_path_ns")
+_REGISTER_KEYS = ("area_um2", "write_energy_pj", "leakage_uw")
 _SPAD_KEYS = ("area_um2", "read_energy_pj", "write_energy_pj", "leakage_uw")
 _GLB_KEYS = ("capacity_bytes", "width_bits", "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
 
@@ -57,6 +66,8 @@ class Technology:
     def valid_bits(self, pe_type: str, bits: int) -> bool:
         """Whether ``pe_type`` is characterized at operand width ``bits``."""
         pe = self.data["pe"][pe_type]
+        if bits in pe.get("measured", {}).get("bits", ()):
+            return True
         if "bits_values" in pe:
             return int(bits) in pe["bits_values"]
         lo, hi = pe["bits_range"]
@@ -74,11 +85,21 @@ class Technology:
         cost["act_bits"] = float(bits)
         cost["weight_bits"] = float(pe["weight_bits"] or bits)
         cost["psum_bits"] = float(math.ceil(_poly1(pe["accumulator_bits"], bits)))
+        measured = pe.get("measured", {})
+        if bits in measured.get("bits", ()):
+            at = measured["bits"].index(bits)
+            for key in _MEASURED_KEYS:
+                if key in measured:
+                    cost[key] = float(measured[key][at])
         if not self.valid_bits(pe_type, bits):
             cost = {key: math.nan for key in cost}
         return cost
 
     # --- storage ------------------------------------------------------------------------------
+
+    def register_cost(self, width_bits: float) -> dict[str, float]:
+        """Pipeline register of ``width_bits``: ``area_um2``, ``write_energy_pj``, ``leakage_uw``."""
+        return {key: _poly1(self.data["register"][key], width_bits) for key in _REGISTER_KEYS}
 
     def spad_cost(self, words, width_bits) -> dict[str, np.ndarray]:
         """Register-file scratchpad: ``area_um2``, ``read_energy_pj``, ``write_energy_pj``, ``leakage_uw``."""
@@ -262,6 +283,8 @@ def _check_schema(data: dict, source: str) -> None:
             raise bad(where, "weight_bits", weight_bits, "an integer >= 0 (0: the same as bits)")
         for key in _PE_KEYS + (("critical_path_ns",) if "critical_path_ns" in pe else ()):
             number_list(pe, key, where)  # ascending polynomial coefficients in bits; fits may have negative terms
+        if "measured" in pe:
+            _check_measured(pe, f"{where}.measured", source, need, bad, number_list, int_list)
     spad = need(data, "spad", "top level")
     for key in _SPAD_KEYS:
         terms = need(spad, key, "spad")
@@ -270,6 +293,9 @@ def _check_schema(data: dict, source: str) -> None:
                 for t in terms):
             raise bad("spad", key, terms, "a list of [coefficient, power_of_words, power_of_bits] terms of finite "
                       "numbers, powers >= 0")
+    register = need(data, "register", "top level")
+    for key in _REGISTER_KEYS:
+        number_list(register, key, "register")  # ascending polynomial coefficients in bits
     glb = need(data, "glb", "top level")
     columns = {}
     for key in _GLB_KEYS:
@@ -289,6 +315,22 @@ def _check_schema(data: dict, source: str) -> None:
         )
     number(need(data, "noc", "top level"), "energy_pj_per_bit", "noc")
     number(need(data, "dram", "top level"), "energy_pj_per_bit", "dram")
+
+
+def _check_measured(pe: dict, where: str, source: str, need, bad, number_list, int_list) -> None:
+    """``[pe.<type>.measured]``: distinct widths, and one non-negative value per width for every cost."""
+    measured = pe["measured"]
+    if not isinstance(measured, dict):
+        raise QuidamInputError(f"{source}: [{where}] must be a table, got {_short(measured)}")
+    bits = int_list(measured, "bits", where)
+    if len(set(bits)) != len(bits):
+        raise bad(where, "bits", bits, "a list of distinct integers >= 1")
+    keys = _MEASURED_KEYS if "critical_path_ns" in pe else _MEASURED_KEYS[:-1]
+    for key in keys:
+        number_list(measured, key, where, minimum=0.0, length=len(bits))
+    unknown = sorted(set(measured) - {"bits", "source", *keys})
+    if unknown:
+        raise QuidamInputError(f"{source}: [{where}] has unknown keys {unknown}; allowed: bits, source, {', '.join(keys)}")
 
 
 def _short(value) -> str:

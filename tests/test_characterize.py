@@ -21,6 +21,7 @@ from quidam_fast import characterize as qc
 from quidam_fast.characterize import fit as qfit
 from quidam_fast.characterize import flow
 from quidam_fast.characterize.reference import fp_from_bits, fp_mac
+from quidam_fast.characterize.rtl import register_design
 from quidam_fast.errors import QuidamInputError
 
 SHIPPED = Path(qc.flow.DATA_DIR)
@@ -53,6 +54,11 @@ def test_fp_matches_reference(bits, seed):
 @pytest.mark.parametrize("words,bits", [(2, 1), (12, 16), (24, 8), (33, 5)])
 def test_spad_matches_reference(words, bits):
     assert qc.verify(qc.spad_design(words, bits), cycles=500, seed=words) > 400
+
+
+@pytest.mark.parametrize("bits", [1, 8, 80])
+def test_register_matches_reference(bits):
+    assert qc.verify(register_design(bits), cycles=300, seed=bits) > 250
 
 
 def test_fp_reference_known_values():
@@ -98,6 +104,16 @@ def test_fit_bits_recovers_polynomial_and_degree():
     assert max(f.loo_rel_errors) < 1e-9
     line = qfit.fit_bits([16, 32], [10.0, 30.0])
     np.testing.assert_allclose(line([16, 32, 24]), [10, 30, 20])
+    assert qfit.fit_bits([16], [7.0])(16) == 7.0  # one format: the constant
+
+
+def test_fit_spad_skips_unphysical_term_sets():
+    """Data that a falling surface would fit best still get a model that grows with words and bits."""
+    w, b = np.meshgrid([8, 16, 32, 64, 128], [4, 8, 16], indexing="ij")
+    y = 2.0 * w * b - 0.012 * w**2 * b + 40.0  # falls beyond 83 words
+    f = qfit.fit_spad(w.ravel(), b.ravel(), y.ravel())
+    grid = f(*np.meshgrid(np.arange(8, 129), np.arange(4, 17), indexing="ij"))
+    assert np.all(grid > 0) and np.all(np.diff(grid, axis=0) >= 0) and np.all(np.diff(grid, axis=1) >= 0)
 
 
 def test_fit_spad_recovers_terms():
@@ -119,7 +135,9 @@ def reduced(tmp_path_factory):
 def test_reduced_sweep_rows(reduced):
     rows = reduced.rows
     kinds = {r["kind"] for r in rows}
-    assert kinds == {"int", "lightpe1", "lightpe2", "fp", "spad"}
+    assert kinds == {"int", "lightpe1", "lightpe2", "fp", "spad", "reg"}
+    roles = {(r["kind"], r["bits"]): r["role"] for r in rows if r["kind"] in ("int", "lightpe1", "lightpe2")}
+    assert {key for key, role in roles.items() if role == "measured"} == {("int", 2), ("lightpe1", 2), ("lightpe2", 2)}
     assert all(r["verified_samples"] > 0 for r in rows)
     assert all(r["area_um2"] > 0 and r["leakage_uw"] > 0 and r["synth_s"] > 0 for r in rows)
     ints = sorted((r for r in rows if r["kind"] == "int" and r["role"] == "fit"), key=lambda r: r["bits"])
@@ -127,6 +145,9 @@ def test_reduced_sweep_rows(reduced):
     spads = [r for r in rows if r["kind"] == "spad"]
     assert all(r["flops"] == r["words"] * r["bits"] for r in spads)  # one flop per stored bit
     assert all(r["read_energy_pj"] > 0 and r["write_energy_pj"] > 0 for r in spads)
+    regs = {r["bits"]: r for r in rows if r["kind"] == "reg"}
+    assert all(r["flops"] == bits for bits, r in regs.items())
+    assert regs[16]["energy_pj"] == pytest.approx(2 * regs[8]["energy_pj"], rel=0.1)  # per bit loaded
     # an INT8 MAC costs more area than a LightPE-1 with 8-bit activations (no multiplier)
     area = {(r["kind"], r["bits"]): r["area_um2"] for r in rows}
     assert area["int", 8] > area["lightpe1", 8]
@@ -183,6 +204,12 @@ def _check_tech_schema(tech: dict) -> None:
         assert ("bits_range" in table) != ("bits_values" in table)
         for key in ("weight_bits", "accumulator_bits", "source", "mac_area_um2", "mac_energy_pj", "mac_leakage_uw"):
             assert key in table, (pe_type, key)
+        if "measured" in table:
+            n = len(table["measured"]["bits"])
+            for key in ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw", "critical_path_ns"):
+                assert len(table["measured"][key]) == n, (pe_type, key)
+    for key in ("area_um2", "write_energy_pj", "leakage_uw"):
+        assert tech["register"][key]
     for key in ("area_um2", "read_energy_pj", "write_energy_pj", "leakage_uw"):
         assert all(len(term) == 3 for term in tech["spad"][key])
     n = len(tech["glb"]["capacity_bytes"])
@@ -202,8 +229,12 @@ def test_shipped_table_covers_the_bars():
     assert tech["pe"]["fp"]["bits_values"] == [16, 32]
     rows = qc.read_results_csv(SHIPPED / "characterization" / "results.csv")
     for pe_type in ("int", "lightpe1", "lightpe2"):
-        got = {r["bits"] for r in rows if r["kind"] == pe_type and r["role"] == "fit"}
-        assert got == set(BAR_WIDTHS)
+        got = {r["bits"] for r in rows if r["kind"] == pe_type and r["role"] in ("fit", "measured")}
+        assert got >= set(BAR_WIDTHS)
+        measured = [r for r in rows if r["kind"] == pe_type and r["role"] == "measured"]
+        assert tech["pe"][pe_type]["measured"]["bits"] == [r["bits"] for r in measured] == [2]
+        assert tech["pe"][pe_type]["measured"]["mac_energy_pj"] == pytest.approx([r["energy_pj"] for r in measured], rel=1e-5)
+        assert tech["pe"][pe_type]["bits_range"] == [3, 32]
     assert {r["bits"] for r in rows if r["kind"] == "fp"} == {16, 32}
     assert all(r["verified_samples"] > 0 for r in rows)
     # the shipped coefficients are the fits of the shipped CSV (which keeps 6 significant digits; a cubic
@@ -234,7 +265,7 @@ def test_missing_tool_names_the_package(monkeypatch):
         qc.run_flow(qc.REDUCED_SWEEP)
 
 
-@pytest.mark.parametrize("bits", [[1, 4, 8], [4, 8], [2, 4, 100]])
+@pytest.mark.parametrize("bits", [[1, 4, 8], [4, 8], [2, 4, 100], [2, 4, 8]])
 def test_bad_bits(bits):
     with pytest.raises(QuidamInputError):
         qc.sweep_for(bits)
@@ -247,6 +278,8 @@ def test_bad_design_parameters():
         qc.pe_design("bf16", 16)
     with pytest.raises(QuidamInputError):
         qc.spad_design(1, 8)
+    with pytest.raises(QuidamInputError, match="register width 0"):
+        register_design(0)
 
 
 def test_synthesis_failure_names_design_and_keeps_log(tmp_path):

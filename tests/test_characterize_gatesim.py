@@ -163,3 +163,21 @@ def test_shipped_lightpe_cheaper_than_int(bits):
     # two shifters, two negations and an adder cost about one 8 x 8 multiplier (measured 1.03x at 8
     # bits); the multiplier's quadratic growth leaves LightPE-2 behind from 12 bits on
     assert e["lightpe2", bits] < (1.1 if bits == 8 else 0.8) * e["int", bits]
+
+
+def test_shipped_storage_models_are_positive_and_grow():
+    """The engine reads the register model at every operand and partial-sum width (2 to int32's 80
+    bits) and the scratchpad model at the space's capacities and widths, up to 80-bit partial sums in
+    few words: no negative or falling cost there."""
+    from quidam_fast.tech import load_tech
+
+    tech = load_tech()
+    widths = np.arange(2, 81)
+    for key in ("area_um2", "write_energy_pj", "leakage_uw"):
+        values = np.array([tech.register_cost(b)[key] for b in widths])
+        assert np.all(values > 0) and np.all(np.diff(values) >= 0), key
+    for words, bits in ((np.arange(8, 257), np.arange(4, 33)), (np.arange(8, 33), np.arange(4, 81))):
+        w, b = np.meshgrid(words, bits, indexing="ij")
+        for key, values in tech.spad_cost(w, b).items():
+            assert np.all(values > 0), key
+            assert np.all(np.diff(values, axis=0) >= 0) and np.all(np.diff(values, axis=1) >= 0), key

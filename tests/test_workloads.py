@@ -130,6 +130,7 @@ def _glb_column(key):
     ("pe.int", "weight_bits", "true", r"\[pe.int\] weight_bits = True is not allowed"),
     ("spad", "area_um2", "[[1.0, -1, 1]]", r"\[spad\] area_um2 = \[\[1.0, -1, 1\]\] is not allowed; it must be a list of \[coefficient, power_of_words, power_of_bits\]"),
     ("spad", "read_energy_pj", "[[1.0, 1]]", r"\[spad\] read_energy_pj = .* is not allowed"),
+    ("register", "write_energy_pj", '"x"', r"\[register\] write_energy_pj = 'x' is not allowed; it must be a list of one or more finite numbers"),
     ("glb", "read_energy_pj", _toml_list([-1.0] + _glb_column("read_energy_pj")[1:]),
      r"\[glb\] read_energy_pj = \[-1.0, .*\.\.\. is not allowed; it must be a list of one or more finite numbers >= 0"),
     ("glb", "area_mm2", _toml_list([float("inf")] + _glb_column("area_mm2")[1:]), r"\[glb\] area_mm2 = \[inf, .* is not allowed"),
@@ -141,6 +142,48 @@ def _glb_column(key):
 ])
 def test_technology_values_are_checked(tmp_path, section, key, value, message):
     path = _tech_with(tmp_path, section, key, value)
+    with pytest.raises(qf.QuidamInputError, match=rf"^{re.escape(str(path))}: {message}"):
+        qf.load_tech(path)
+
+
+_MEASURED = """
+[pe.int.measured]
+bits = [2]
+mac_area_um2 = [10.0]
+mac_energy_pj = [0.5]
+mac_leakage_uw = [0.0]
+"""
+
+
+def _tech_with_measured(tmp_path, section):
+    from importlib import resources
+
+    text = resources.files("quidam_fast").joinpath("data", "tech", "published-45nm.toml").read_text()
+    path = tmp_path / "tech.toml"
+    path.write_text(text + section)
+    return path
+
+
+def test_measured_points_replace_the_polynomials_at_their_widths(tmp_path):
+    tech = qf.load_tech(_tech_with_measured(tmp_path, _MEASURED.replace("bits = [2]", "bits = [1]")))
+    published = qf.load_tech("published-45nm")
+    assert tech.valid_bits("int", 1) and not published.valid_bits("int", 1)
+    at_1 = tech.pe_cost("int", 1)
+    assert (at_1["mac_area_um2"], at_1["mac_energy_pj"], at_1["mac_leakage_uw"]) == (10.0, 0.5, 0.0)
+    assert at_1["psum_bits"] == published.pe_cost("int", 2)["psum_bits"] - 2  # still the polynomial
+    assert tech.pe_cost("int", 3) == published.pe_cost("int", 3)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("mac_energy_pj = [0.5]", "mac_energy_pj = [0.5, 0.6]"),
+     r"\[pe.int.measured\] mac_energy_pj = \[0.5, 0.6\] is not allowed; it must be a list of 1 finite numbers >= 0"),
+    (("mac_area_um2 = [10.0]", "mac_area_um2 = [-10.0]"), r"\[pe.int.measured\] mac_area_um2 = \[-10.0\] is not allowed"),
+    (("bits = [2]", "bits = [2, 2]"), r"\[pe.int.measured\] bits = \[2, 2\] is not allowed; it must be a list of distinct"),
+    (("mac_leakage_uw = [0.0]", "mac_leakage_uw = [0.0]\nspeed = [1.0]"), r"\[pe.int.measured\] has unknown keys \['speed'\]"),
+    (("mac_leakage_uw = [0.0]\n", ""), r"\[pe.int.measured\] lacks the key 'mac_leakage_uw'"),
+])
+def test_measured_points_are_checked(tmp_path, edit, message):
+    path = _tech_with_measured(tmp_path, _MEASURED.replace(*edit))
     with pytest.raises(qf.QuidamInputError, match=rf"^{re.escape(str(path))}: {message}"):
         qf.load_tech(path)
 

@@ -26,13 +26,13 @@ from .flow import (
     sweep_for,
     write_outputs,
 )
-from .rtl import PE_TYPES, Design, accumulator_bits, pe_design, spad_design, weight_bits
+from .rtl import PE_TYPES, Design, accumulator_bits, pe_design, register_design, spad_design, weight_bits
 from .sim import simulate, verify
 from .tools import CharacterizationError, SynthesisError, ToolMissingError, check_liberty
 
 __all__ = [
     "FULL_SWEEP", "REDUCED_SWEEP", "SHIPPED_COMMAND", "FlowResult", "Sweep", "fit_rows", "holdout_errors",
     "output_paths", "read_results_csv", "run_flow", "sweep_for", "write_outputs", "PE_TYPES", "Design",
-    "accumulator_bits", "pe_design", "spad_design", "weight_bits", "simulate", "verify",
+    "accumulator_bits", "pe_design", "register_design", "spad_design", "weight_bits", "simulate", "verify",
     "CharacterizationError", "SynthesisError", "ToolMissingError", "check_liberty",
 ]

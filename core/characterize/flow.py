@@ -26,7 +26,7 @@ import numpy as np
 
 from .._files import write_text_atomically
 from . import fit as _fit
-from .rtl import accumulator_bits, pe_design, spad_design, weight_bits
+from .rtl import accumulator_bits, pe_design, register_design, spad_design, weight_bits
 from .gatesim import gate_energy
 from .reference import REDUCTION, stream
 from .sim import verify
@@ -47,29 +47,53 @@ EYERISS_NOC_PER_MAC = 2.0  # Eyeriss ISCA 2016: array network access = 2x one 16
 
 @dataclass(frozen=True)
 class Sweep:
-    """Which designs to characterize. ``pe_bits`` are fitted; ``holdout_bits`` only checked."""
+    """Which designs to characterize. ``pe_bits`` are fitted, except ``measured_bits`` among them, whose
+    measured values the technology file carries as they are; ``holdout_bits`` are only checked."""
 
     pe_types: tuple[str, ...] = ("int", "lightpe1", "lightpe2")
-    pe_bits: tuple[int, ...] = (2, 4, 6, 8, 12, 16, 24, 32)
-    holdout_bits: tuple[int, ...] = (3, 10, 20, 28)
+    # 3 is fitted, not held out: the operand statistics change fastest from 2 to 4 bits (per-channel max
+    # scaling zeroes 87%, 38%, 17% of int weights at 2, 3, 4 bits), so the curve is sampled densest there
+    pe_bits: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32)
+    holdout_bits: tuple[int, ...] = (5, 10, 20, 28)
+    # Two-bit operands are ternary (a symmetric signed 2-bit code is -1, 0 or +1) and, with per-channel
+    # max scaling, 87% of int2 weights are zero: a regime of its own that no polynomial through the wider
+    # widths follows (int2 measured 5.6 pJ beside 16.8 at 3 bits and 22.5 at 4; a cubic through 2..32
+    # missed 3 bits by 22%). So 2 bits is characterized like every width but not fitted.
+    measured_bits: tuple[int, ...] = (2,)
     fp_bits: tuple[int, ...] = (16, 32)
     # capacities the design space uses are rarely powers of two (Eyeriss: 12, 24, 224), and a read mux
     # or decoder of n words costs as one of 2**ceil(log2 n): sample both kinds (held-out pairs excluded)
     spad_words: tuple[int, ...] = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
     spad_bits: tuple[int, ...] = (4, 8, 16, 32)
     spad_holdout: tuple[tuple[int, int], ...] = ((12, 16), (24, 16), (224, 16), (48, 8))
+    # partial-sum scratchpads hold accumulator-wide words (int16: 48 bits, int32: 80) in few words:
+    # sampled there too, so the engine never extrapolates the model in width (words x bits pairs)
+    spad_wide: tuple[tuple[int, int], ...] = ((8, 48), (16, 48), (24, 48), (32, 48),
+                                              (8, 80), (16, 80), (24, 80), (32, 80))
+    # pipeline registers of a systolic PE: activation and weight widths, and partial sums up to int32's
+    # 80-bit accumulator
+    reg_bits: tuple[int, ...] = (4, 8, 16, 24, 32, 48, 64, 80)
+    reg_holdout: tuple[int, ...] = (12, 40)
     verify_cycles: int = 1000
     activity_cycles: int = ACTIVITY_CYCLES  # PE gate-level power stream (the first reduction not counted)
     spad_activity_cycles: int = 512  # scratchpad gate-level power stream, per mode
 
 
 FULL_SWEEP = Sweep()
-REDUCED_SWEEP = Sweep(pe_bits=(2, 4, 8), holdout_bits=(6,), fp_bits=(16,), spad_words=(4, 8, 16),
-                      spad_bits=(2, 4, 8), spad_holdout=((12, 4),), verify_cycles=300,
+REDUCED_SWEEP = Sweep(pe_bits=(2, 3, 4, 8), holdout_bits=(6,), fp_bits=(16,), spad_words=(4, 8, 16),
+                      spad_bits=(2, 4, 8), spad_holdout=((12, 4),), spad_wide=((4, 16), (8, 16)),
+                      reg_bits=(4, 8, 16), reg_holdout=(12,),
+                      verify_cycles=300,
                       activity_cycles=512, spad_activity_cycles=128)
 
 PE_METRICS = ("area_um2", "energy_pj", "leakage_uw", "critical_path_ns")
 SPAD_METRICS = ("area_um2", "read_energy_pj", "write_energy_pj", "leakage_uw")
+REG_METRICS = ("area_um2", "energy_pj", "leakage_uw")  # energy_pj: per cycle written
+
+
+def metrics_of(kind: str) -> tuple[str, ...]:
+    """The fitted metrics of a design kind."""
+    return {"spad": SPAD_METRICS, "reg": REG_METRICS}.get(kind, PE_METRICS)
 
 
 @dataclass
@@ -80,29 +104,34 @@ class FlowResult:
 
 
 def sweep_for(bits: list[int] | None, reduced: bool = False, spad: bool = True) -> Sweep:
-    """The sweep for the CLI's ``--bits``: those PE widths are fitted; the default held-out widths
-    inside their range (and not among them) are checked; fp keeps 16 and/or 32 where listed."""
+    """The sweep for the CLI's ``--bits``: those PE widths are characterized and (but for 2 bits, a
+    measured point: see :class:`Sweep`) fitted; the default held-out widths inside the fitted range
+    (and not among them) are checked; fp keeps 16 and/or 32 where listed."""
     base = REDUCED_SWEEP if reduced else FULL_SWEEP
     if bits:
         bad = [b for b in bits if not isinstance(b, int) or b < 2 or b > 64]
         if bad:
             raise CharacterizationError(f"--bits {bad} out of range; allowed: integers 2..64")
         pe_bits = tuple(sorted(set(bits)))
-        if len(pe_bits) < 3:
-            raise CharacterizationError(f"--bits needs at least 3 distinct widths to fit, got {list(pe_bits)}")
+        fitted = [b for b in pe_bits if b not in base.measured_bits]
+        if len(fitted) < 3:
+            raise CharacterizationError(
+                f"--bits needs at least 3 distinct widths to fit, got {list(pe_bits)} "
+                f"({', '.join(map(str, base.measured_bits))} bits is a measured point, not fitted)")
         held = tuple(b for b in FULL_SWEEP.holdout_bits + base.holdout_bits
-                     if pe_bits[0] < b < pe_bits[-1] and b not in pe_bits)
+                     if fitted[0] < b < fitted[-1] and b not in pe_bits)
         fp = tuple(b for b in (16, 32) if b in pe_bits) or base.fp_bits
         base = dataclasses.replace(base, pe_bits=pe_bits, holdout_bits=tuple(sorted(set(held))), fp_bits=fp)
     if not spad:
-        base = dataclasses.replace(base, spad_words=(), spad_bits=(), spad_holdout=())
+        base = dataclasses.replace(base, spad_words=(), spad_bits=(), spad_holdout=(), spad_wide=(), reg_bits=(),
+                                   reg_holdout=())
     return base
 
 
 def _designs(sweep: Sweep):
     for t in sweep.pe_types:
         for b in sweep.pe_bits:
-            yield pe_design(t, b), "fit"
+            yield pe_design(t, b), "measured" if b in sweep.measured_bits else "fit"
         for b in sweep.holdout_bits:
             yield pe_design(t, b), "holdout"
     for b in sweep.fp_bits:
@@ -112,8 +141,14 @@ def _designs(sweep: Sweep):
             if (w, b) in sweep.spad_holdout:
                 continue
             yield spad_design(w, b), "fit"
+    for w, b in sweep.spad_wide:
+        yield spad_design(w, b), "fit"
     for w, b in sweep.spad_holdout:
         yield spad_design(w, b), "holdout"
+    for b in sweep.reg_bits:
+        yield register_design(b), "fit"
+    for b in sweep.reg_holdout:
+        yield register_design(b), "holdout"
 
 
 def characterize_design(design, role: str, liberty: Path, workdir: Path, verify_cycles: int,
@@ -152,7 +187,8 @@ def characterize_design(design, role: str, liberty: Path, workdir: Path, verify_
     else:
         sta = power(design, syn, liberty, wd, "realistic")
         vectors = stream(design, activity_cycles, "realistic", ACTIVITY_SEED)
-        g = gate_energy(design, syn.netlist, liberty, vectors, PE_WARMUP_CYCLES, wd, "realistic", OUTPUT_LOAD_PF)
+        warmup = 1 if design.kind == "reg" else PE_WARMUP_CYCLES
+        g = gate_energy(design, syn.netlist, liberty, vectors, warmup, wd, "realistic", OUTPUT_LOAD_PF)
         row.update(read_energy_pj="", write_energy_pj="", idle_clock_energy_pj="",
                    energy_pj=g.energy_per_cycle_pj, energy_sta_pj=sta.dynamic_energy_pj,
                    leakage_uw=sta.leakage_uw, critical_path_ns=sta.critical_path_ns, sta_s=sta.seconds,
@@ -217,9 +253,9 @@ def fit_rows(rows: list[dict]) -> dict:
     kinds = sorted({r["kind"] for r in rows if r["kind"] != "spad"})
     for kind in kinds:
         rs = sorted((r for r in rows if r["kind"] == kind and r["role"] == "fit"), key=lambda r: r["bits"])
-        if len(rs) < 2:
+        if not rs:
             continue
-        for m in PE_METRICS:
+        for m in metrics_of(kind):
             fits[kind, m] = _fit.fit_bits([r["bits"] for r in rs], [float(r[m]) for r in rs])
     rs = [r for r in rows if r["kind"] == "spad" and r["role"] == "fit"]
     if len(rs) >= 5:
@@ -235,8 +271,7 @@ def holdout_errors(result: FlowResult) -> list[dict]:
     for r in result.rows:
         if r["role"] != "holdout":
             continue
-        metrics = SPAD_METRICS if r["kind"] == "spad" else PE_METRICS
-        for m in metrics:
+        for m in metrics_of(r["kind"]):
             f = result.fits.get((r["kind"], m))
             if f is None:
                 continue
@@ -267,6 +302,7 @@ def results_csv(result: FlowResult, command: str) -> str:
     buf = io.StringIO()
     buf.write(
         f"# quidam-fast characterization results: one row per generated design (role fit: used in the fits;\n"
+        f"#   role measured: not fitted, its values used as they are (2-bit ternary operands);\n"
         f"#   role holdout: only used to measure interpolation error).\n"
         f"# produced by: {command}\n"
         f"# date: {m['date']}\n"
@@ -339,7 +375,8 @@ def fit_report(result: FlowResult, command: str) -> str:
         "Fits minimize relative squared error; the degree (PEs: 1..3 in bits) or term set (scratchpads) "
         "with the smallest RMS leave-one-out (LOO) relative error is chosen (PEs: over the interior widths, "
         "since a fit is only used between its end widths; the LOO columns below list every width). Held-out "
-        "designs are never used in a fit: their error is the interpolation error.",
+        "designs are never used in a fit: their error is the interpolation error. Measured-point designs "
+        "(2 bits) are not fitted either: the technology file carries their values as they are.",
         "",
         "## How dynamic energy is measured",
         "",
@@ -366,9 +403,12 @@ def fit_report(result: FlowResult, command: str) -> str:
     ]
     lines += _pe_energy_table(result.rows)
     lines += [
-        "## PE models (polynomials in bits, ascending powers)",
+        "## PE and register models (polynomials in bits, ascending powers)",
         "",
-        "| pe_type | metric | degree | coefficients | in-sample max | LOO RMS | LOO max | held-out max |",
+        "`reg` is a systolic PE's pipeline register (`q <= d` every cycle; its `energy_pj` is per cycle "
+        "written; it is read by wire).",
+        "",
+        "| kind | metric | degree | coefficients | in-sample max | LOO RMS | LOO max | held-out max |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for (kind, metric), f in sorted(result.fits.items()):
@@ -382,7 +422,10 @@ def fit_report(result: FlowResult, command: str) -> str:
             f"{_pct(float(np.nanmax(loo)) if not np.all(np.isnan(loo)) else float('nan'))} | "
             f"{_pct(max(hmax)) if hmax else 'n/a'} |"
         )
-    lines += ["", "fp has two formats (16, 32): its line passes through both points; no LOO is possible.", ""]
+    fp_bits = sorted(r["bits"] for r in result.rows if r["kind"] == "fp")
+    lines += ["", f"fp is characterized at {', '.join(map(str, fp_bits))} bits only: its model passes through "
+              "those formats (a line through two, a constant at one); no LOO is possible.", ""]
+    lines += _measured_table(result)
     lines += ["## Scratchpad models (terms [coef, power of words, power of bits])", "",
               "| metric | terms | in-sample max | LOO RMS | LOO max | held-out max |", "|---|---|---|---|---|---|"]
     for (kind, metric), f in sorted(result.fits.items()):
@@ -417,6 +460,28 @@ def fit_report(result: FlowResult, command: str) -> str:
         lines.append(f"| {name} | {r['role']} | {r['synth_s']:.2f} | {r['sta_s']:.2f} | {r['sim_s']:.2f} | "
                      f"{r.get('gatesim_s') or 0:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def _measured_table(result: FlowResult) -> list[str]:
+    """The designs carried as measured points, beside what the fitted polynomial would extrapolate."""
+    measured = [r for r in result.rows if r["role"] == "measured"]
+    if not measured:
+        return []
+    widths = ", ".join(map(str, sorted({r["bits"] for r in measured})))
+    out = [f"## Measured points ({widths} bits: used as they are, not fitted)", "",
+           "Two-bit operands are ternary (-1, 0, +1) and per-channel max scaling zeroes 87% of int2 weights: "
+           "a regime of its own. These designs are characterized like every other but the technology file "
+           "carries their measured values (`[pe.<type>.measured]`) instead of fitting them. The last column "
+           "is what the fitted polynomial would extrapolate there.", "",
+           "| pe_type | bits | metric | measured | polynomial | polynomial error |", "|---|---|---|---|---|---|"]
+    for r in sorted(measured, key=lambda r: (r["kind"], r["bits"])):
+        for metric in PE_METRICS:
+            f = result.fits.get((r["kind"], metric))
+            if f is None:
+                continue
+            meas, poly = float(r[metric]), float(f(r["bits"]))
+            out.append(f"| {r['kind']} | {r['bits']} | {metric} | {meas:.5g} | {poly:.5g} | {_pct((poly - meas) / meas)} |")
+    return out + [""]
 
 
 def _pe_energy_table(rows: list[dict]) -> list[str]:
@@ -504,7 +569,7 @@ def tech_toml(result: FlowResult, command: str) -> str:
             out.append("weight_bits = 0")
             out.append("accumulator_bits = [0.0, 1.0]")
         else:
-            bits = sorted(set(sweep.pe_bits))
+            bits = sorted(r["bits"] for r in result.rows if r["kind"] == kind and r["role"] == "fit")
             out.append(f"bits_range = [{bits[0]}, {bits[-1]}]")
             out.append(f"weight_bits = {0 if kind == 'int' else weight_bits(kind, 8)}")
             a2, a3 = accumulator_bits(kind, 2), accumulator_bits(kind, 3)
@@ -516,6 +581,28 @@ def tech_toml(result: FlowResult, command: str) -> str:
         out.append(f"mac_leakage_uw = {_poly_str(f[kind, 'leakage_uw'].coef)}")
         out.append(f"critical_path_ns = {_poly_str(f[kind, 'critical_path_ns'].coef)}")
         out.append("")
+        measured = sorted((r for r in result.rows if r["kind"] == kind and r["role"] == "measured"),
+                          key=lambda r: r["bits"])
+        if measured:
+            out.append(f"[pe.{kind}.measured]")
+            out.append(f"bits = {[r['bits'] for r in measured]}")
+            for key, column in (("mac_area_um2", "area_um2"), ("mac_energy_pj", "energy_pj"),
+                                ("mac_leakage_uw", "leakage_uw"), ("critical_path_ns", "critical_path_ns")):
+                out.append(f"{key} = [" + ", ".join(f"{float(r[column]):.6g}" for r in measured) + "]")
+            out.append('source = "measured as they are, not fitted: ternary 2-bit operands are a regime of their '
+                       'own (see Sweep.measured_bits in quidam_fast.characterize.flow)"')
+            out.append("")
+    if ("reg", "area_um2") in f:
+        out += [
+            "[register]",
+            f"area_um2 = {_poly_str(f['reg', 'area_um2'].coef)}",
+            f"write_energy_pj = {_poly_str(f['reg', 'energy_pj'].coef)}",
+            f"leakage_uw = {_poly_str(f['reg', 'leakage_uw'].coef)}",
+            'source = "synthesized pipeline registers (q <= d every cycle, quidam_fast.characterize.rtl.register_design) '
+            f'on OSU018 at {min(sweep.reg_bits)}..{max(sweep.reg_bits)} bits; energy per cycle written from gate-level '
+            'simulation on normal data; see characterization/fit-report.md"',
+            "",
+        ]
     spad_leak = f.get(("spad", "leakage_uw"))
     if ("spad", "area_um2") in f:
         out += [

@@ -84,6 +84,8 @@ def fp_mac(acc: int, a: int, w: int, clr: bool, bits: int) -> int:
 def expected_outputs(design: Design, stream: list[dict]) -> list[tuple]:
     """Per cycle, the outputs just before the rising edge; ``None`` where undefined."""
     out = []
+    if design.kind == "reg":
+        return [(None,)] + [(v["d"],) for v in stream[:-1]]
     if design.kind == "spad":
         mem: dict[int, int] = {}
         for v in stream:
@@ -132,6 +134,8 @@ def stream(design: Design, cycles: int, kind: str = "uniform", seed: int = 0) ->
     rng = np.random.default_rng(seed)
     if design.kind == "spad":
         return _spad_stream(design, cycles, kind, rng)
+    if design.kind == "reg":
+        return [{"d": int(x)} for x in _data_words(design.bits, cycles, kind, rng)]
     bits = design.bits
     n = cycles
     if kind == "uniform":
@@ -209,15 +213,14 @@ def _spad_stream(design: Design, cycles: int, kind: str, rng) -> list[dict]:
         # write every word first, then random mixed traffic (including out-of-range addresses)
         we = np.concatenate([np.ones(words, int), (rng.random(n) < 0.5).astype(int)])
         waddr = np.concatenate([np.arange(words), rng.integers(0, 1 << ab, n)])
-        wdata = rng.integers(0, 1 << bits, words + n)
+        wdata = _data_words(bits, words + n, "uniform", rng)
         raddr = rng.integers(0, 1 << ab, words + n)
     elif kind in ("read", "write"):
         # realistic data: normal values, 3 sigma at full scale. Realistic addresses: a PE walks its
         # scratchpads in loop order (row-stationary: filter rows tap by tap, a sliding ifmap window, the
         # partial sums filter by filter), so consecutive accesses are to consecutive words, wrapping
         # around; uniform random addresses would charge every access a random walk of the decoder
-        top = (1 << (bits - 1)) - 1 if bits > 1 else 1
-        wdata = np.clip(np.round(rng.normal(0, top / 3.0, n)), -top - 1, top).astype(np.int64) & ((1 << bits) - 1)
+        wdata = _data_words(bits, n, "realistic", rng)
         addr = (rng.integers(0, words) + np.arange(n)) % words
         if kind == "read":
             we, waddr, raddr = np.zeros(n, int), np.zeros(n, int), addr
@@ -233,6 +236,24 @@ def _spad_stream(design: Design, cycles: int, kind: str, rng) -> list[dict]:
         {"we": int(a), "waddr": int(b), "wdata": int(c), "raddr": int(d)}
         for a, b, c, d in zip(we, waddr, wdata, raddr)
     ]
+
+
+def _data_words(bits: int, n: int, kind: str, rng) -> np.ndarray:
+    """Stored words of any width (Python ints): uniform codes, or (``realistic``) values normal with
+    3 sigma at full scale, in two's complement."""
+    if kind == "uniform":
+        return np.array([int(x) | int(y) << 62 for x, y in zip(rng.integers(0, 1 << min(bits, 62), n),
+                                                                 rng.integers(0, 1 << max(bits - 62, 0), n))],
+                        dtype=object)
+    if kind != "realistic":
+        raise ValueError(f"unknown stream kind {kind!r}")
+    # a float has 53 bits: beyond 48 bits, the top 48 are drawn normal and the rest uniform (the low
+    # bits of wide partial sums are as good as random)
+    high = min(bits, 48)
+    top = (1 << (high - 1)) - 1 if high > 1 else 1
+    values = np.clip(np.round(rng.normal(0.0, top / 3.0, n)), -top - 1, top)
+    low = [int(x) for x in rng.integers(0, 1 << (bits - high), n)] if bits > high else [0] * n
+    return np.array([((int(v) << (bits - high)) | x) & ((1 << bits) - 1) for v, x in zip(values, low)], dtype=object)
 
 
 def bit_activity(values: list[int], bits: int) -> tuple[np.ndarray, np.ndarray]:
