@@ -245,6 +245,16 @@ def test_shipped_table_covers_the_bars():
         np.testing.assert_allclose(tech["pe"][pe_type]["mac_energy_pj"], fits[pe_type, "energy_pj"].coef, rtol=1e-4)
 
 
+def test_shipped_fits_meet_the_bars_on_held_out_designs():
+    """Refitted from the shipped CSV: every held-out design within 5% (area) and 10% (energy)."""
+    rows = qc.read_results_csv(SHIPPED / "characterization" / "results.csv")
+    held = qc.holdout_errors(qc.FlowResult(rows, qc.fit_rows(rows), {}))
+    assert {h["kind"] for h in held} == {"int", "lightpe1", "lightpe2", "spad", "reg"}
+    for metric, bar in (("area_um2", 0.05), ("energy_pj", 0.10), ("read_energy_pj", 0.10), ("write_energy_pj", 0.10)):
+        worst = max(held, key=lambda h: abs(h["rel_error"]) if h["metric"] == metric else -1)
+        assert abs(worst["rel_error"]) <= bar, worst
+
+
 # ----------------------------------------------------------------------------- error paths
 
 
@@ -320,8 +330,8 @@ def test_cli_reduced_run(tmp_path):
 @pytest.mark.slow
 def test_full_sweep_reproduces_shipped_data(tmp_path):
     """The shipped CSV is what the full sweep produces (synthesis and gate-level simulation are
-    deterministic), and held-out areas interpolate within 10%. The issue's bars (5% area, 10% energy)
-    are not all met: the measured figures are in core/data/characterization/fit-report.md."""
+    deterministic), and the issue's bars hold on every held-out design: 5% area, 10% energy (measured
+    figures: core/data/characterization/fit-report.md)."""
     result = qc.run_flow(qc.FULL_SWEEP, workdir=tmp_path)
     shipped = qc.read_results_csv(SHIPPED / "characterization" / "results.csv")
     key = lambda r: (r["kind"], r["bits"], r["words"])  # noqa: E731
@@ -332,5 +342,6 @@ def test_full_sweep_reproduces_shipped_data(tmp_path):
         for got, want in zip((r["energy_pj"], r["read_energy_pj"]), shipped_energy[key(r)]):
             if want != "":
                 assert got == pytest.approx(want, rel=1e-4)
-    held = [h for h in qc.holdout_errors(result) if h["metric"] == "area_um2"]
-    assert max(abs(h["rel_error"]) for h in held) <= 0.10
+    held = qc.holdout_errors(result)
+    for metric, bar in (("area_um2", 0.05), ("energy_pj", 0.10), ("read_energy_pj", 0.10), ("write_energy_pj", 0.10)):
+        assert max(abs(h["rel_error"]) for h in held if h["metric"] == metric) <= bar, metric
