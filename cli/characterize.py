@@ -5,7 +5,9 @@ Regenerate the shipped technology table (from the repository root)::
     quidam-fast characterize --out core/data
 
 Any other ``--out`` writes ``characterization/results.csv``, ``characterization/fit-report.md`` and
-``tech/characterized-osu018.toml`` under that folder and leaves the shipped data alone.
+``tech/characterized-osu018.toml`` under that folder and leaves the shipped data alone. With another
+liberty (``--liberty FILE --node-nm N``) the technology is named after its library,
+``tech/characterized-<library>.toml``, and ``grid --tech`` takes that file's path.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ def characterize(
         Optional[Path],
         typer.Option(help="Standard-cell liberty; default OSU018 from Debian's qflow-tech-osu018."),
     ] = None,
+    node_nm: Annotated[
+        Optional[float],
+        typer.Option("--node-nm", help="The liberty's process node in nm (scales the CACTI SRAM table); "
+                     "needed with --liberty, known for OSU018 (180)."),
+    ] = None,
     bits: Annotated[
         Optional[list[int]],
         typer.Option("--bits", help="PE widths to characterize (repeat the option); default 2 3 4 6 8 12 16 "
@@ -41,12 +48,13 @@ def characterize(
 ) -> None:
     """Characterize the PE types and scratchpads by synthesis and fit the polynomial PPA models."""
     args = [f"--liberty {shlex.quote(str(liberty))}"] if liberty else []
+    args += [f"--node-nm {node_nm:g}"] if node_nm is not None else []
     args += [f"--bits {b}" for b in bits or []]
     args += ["--reduced"] if reduced else []
     args += [] if spad else ["--no-spad"]
     command = " ".join(["quidam-fast characterize", *args, f"--out {shlex.quote(str(out))}"])
     sweep = qc.sweep_for(bits, reduced=reduced, spad=spad)
-    result = qc.run_flow(sweep, liberty=liberty, workdir=workdir, progress=typer.echo)
+    result = qc.run_flow(sweep, liberty=liberty, workdir=workdir, progress=typer.echo, node_nm=node_nm)
     typer.echo(f"logs and netlists kept in {result.meta['workdir']}")
     paths = qc.write_outputs(result, out, command=command.strip())
     for p in paths.values():

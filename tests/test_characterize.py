@@ -196,6 +196,31 @@ def test_failed_render_replaces_nothing(reduced, tmp_path, monkeypatch):
     assert not list(out.rglob("*.tmp"))
 
 
+def test_another_liberty_names_its_technology_and_node(reduced, tmp_path):
+    """A liberty other than OSU018 needs its node; the technology is named after its library and the
+    CACTI SRAM table is scaled to that node and the liberty's supply."""
+    from quidam_fast.tech import load_tech
+
+    osu = qc.check_liberty(None)
+    other = tmp_path / "mylib.lib"
+    other.write_text(osu.read_text().replace("library(osu018_stdcells)", "library(My_Lib)", 1))
+    with pytest.raises(qc.CharacterizationError, match="pass --node-nm"):
+        flow.process_for(other)
+    with pytest.raises(qc.CharacterizationError, match="--node-nm 0 out of range"):
+        flow.process_for(other, 0)
+    process = flow.process_for(other, 90)
+    assert (process.tech_name, process.label, process.node_nm, process.vdd_v) == ("characterized-my-lib", "My_Lib", 90, 1.8)
+    result = dataclasses.replace(reduced, meta={**reduced.meta, "process": process})
+    paths = qc.write_outputs(result, tmp_path / "out", command="test")
+    assert paths["toml"].name == "characterized-my-lib.toml"
+    tech, osu018 = load_tech(paths["toml"]), load_tech(qc.write_outputs(reduced, tmp_path / "osu", command="t")["toml"])
+    assert (tech.name, tech.node_nm, osu018.name, osu018.node_nm) == ("characterized-my-lib", 90, "characterized-osu018", 180)
+    assert "My_Lib" in tech.data["glb"]["source"] and "OSU018" not in tech.source_text
+    # at CACTI's own node only the supply scales: (1.8 V / 1.2 V)^2 = 2.25, against 4.5 at 180 nm
+    ratio = tech.glb_cost(65536.0, 64.0)["read_energy_pj"] / osu018.glb_cost(65536.0, 64.0)["read_energy_pj"]
+    assert ratio == pytest.approx(2.25 / 4.5)
+
+
 def _check_tech_schema(tech: dict) -> None:
     for key in ("name", "node_nm", "summary", "provenance"):
         assert key in tech

@@ -5,7 +5,7 @@ the raw CSV, the fit report and the technology TOML in place, each written to a 
 moved over the old one with ``os.replace`` only after every design of the sweep succeeded.
 
 Output layout under ``out``: ``characterization/results.csv``, ``characterization/fit-report.md``,
-``tech/characterized-osu018.toml`` -- so ``quidam-fast characterize --out core/data`` (from the
+``tech/characterized-osu018.toml`` (``tech/characterized-<library>.toml`` for another liberty) -- so ``quidam-fast characterize --out core/data`` (from the
 repository root) regenerates exactly what ships.
 """
 
@@ -16,6 +16,7 @@ import dataclasses
 import datetime as _dt
 import io
 import math
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -37,10 +38,52 @@ SHIPPED_COMMAND = "quidam-fast characterize --out core/data"
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CACTI_CSV = DATA_DIR / "cacti-sram.csv"  # the engine's CACTI table (45 and 90 nm rows)
 
-# Stillmaker & Baas 2017 style first-order node factors, 90 nm (CACTI itrs-hp, Vdd 1.2 V) -> 180 nm
-# (OSU018, Vdd 1.8 V): area ~ L^2, dynamic energy ~ C V^2 ~ L V^2.
-SRAM_AREA_FACTOR = (180 / 90) ** 2  # 4.0
-SRAM_ENERGY_FACTOR = (180 / 90) * (1.8 / 1.2) ** 2  # 4.5
+# The CACTI rows the global buffer is scaled from (itrs-hp cells): Stillmaker & Baas 2017 style
+# first-order node factors take them to the liberty's node and supply (OSU018: 180 nm, 1.8 V): area ~ L^2,
+# dynamic energy ~ C V^2 ~ L V^2.
+CACTI_NODE_NM, CACTI_VDD_V = 90, 1.2
+OSU018_NODE_NM = 180  # the OSU018 cells are drawn for TSMC's 0.18 um process (the library says no node)
+
+
+@dataclass(frozen=True)
+class Process:
+    """What a technology file says of the cells it was characterized on."""
+
+    tech_name: str  # the technology file's name (``characterized-osu018`` for the default liberty)
+    label: str  # the cells, as the sources name them
+    node_nm: float
+    vdd_v: float  # the liberty's nom_voltage
+
+    @property
+    def sram_area_factor(self) -> float:
+        return (self.node_nm / CACTI_NODE_NM) ** 2
+
+    @property
+    def sram_energy_factor(self) -> float:
+        return (self.node_nm / CACTI_NODE_NM) * (self.vdd_v / CACTI_VDD_V) ** 2
+
+
+def process_for(liberty: Path, node_nm: float | None = None) -> Process:
+    """The :class:`Process` of a liberty. Its node is not in the liberty: OSU018's is known, any other
+    liberty needs ``node_nm`` (the CLI's ``--node-nm``)."""
+    text = Path(liberty).read_text(errors="replace")
+    volts = re.search(r"\bnom_voltage\s*:\s*([0-9.eE+-]+)", text)
+    if not volts or not float(volts.group(1)) > 0:
+        raise CharacterizationError(f"liberty {str(liberty)!r} gives no supply voltage (nom_voltage)")
+    library = liberty_name(Path(liberty))
+    is_osu018 = library == "osu018_stdcells"
+    if node_nm is None:
+        if not is_osu018:
+            raise CharacterizationError(
+                f"liberty {str(liberty)!r} (library {library}) does not say its process node: pass --node-nm "
+                f"(it scales the {CACTI_NODE_NM} nm CACTI SRAM table to the cells)")
+        node_nm = OSU018_NODE_NM
+    if not (isinstance(node_nm, (int, float)) and math.isfinite(node_nm) and 1 <= node_nm <= 1000):
+        raise CharacterizationError(f"--node-nm {node_nm!r} out of range; allowed: a number of nanometres, 1..1000")
+    if is_osu018:
+        return Process("characterized-osu018", "OSU018", node_nm, float(volts.group(1)))
+    slug = re.sub(r"[^a-z0-9]+", "-", library.lower()).strip("-") or "liberty"
+    return Process(f"characterized-{slug}", library, node_nm, float(volts.group(1)))
 HOROWITZ_DRAM_PJ_PER_64BIT = 1300.0  # ISSCC 2014, 45 nm table: DRAM 1300-2600 pJ per 64-bit access
 EYERISS_NOC_PER_MAC = 2.0  # Eyeriss ISCA 2016: array network access = 2x one 16-bit MAC
 
@@ -210,7 +253,7 @@ def _spad_vectors(design, mode: str, cycles: int) -> list[dict]:
 
 
 def run_flow(sweep: Sweep = FULL_SWEEP, liberty: Path | str | None = None, workdir: Path | None = None,
-             progress: Callable[[str], None] | None = None) -> FlowResult:
+             progress: Callable[[str], None] | None = None, node_nm: float | None = None) -> FlowResult:
     """Characterize every design of ``sweep`` and fit the models.
 
     Parameters
@@ -219,12 +262,14 @@ def run_flow(sweep: Sweep = FULL_SWEEP, liberty: Path | str | None = None, workd
     liberty : a liberty file; default the OSU018 one from Debian's ``qflow-tech-osu018``
     workdir : where logs, netlists and scripts go (kept); default a fresh temporary folder
     progress : called with one line per finished design
+    node_nm : the liberty's process node (needed for any liberty but OSU018; see :func:`process_for`)
 
     Returns
     -------
     FlowResult with ``rows`` (one dict per design, the CSV columns), ``fits`` and ``meta``.
     """
     lib = check_liberty(liberty)
+    process = process_for(lib, node_nm)
     versions = tool_versions()
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="qf-characterize-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -240,7 +285,7 @@ def run_flow(sweep: Sweep = FULL_SWEEP, liberty: Path | str | None = None, workd
         "date": _dt.date.today().isoformat(),
         "liberty": str(lib), "liberty_name": liberty_name(lib),
         "tools": versions, "workdir": str(workdir), "seconds": time.perf_counter() - t_all,
-        "sweep": sweep,
+        "sweep": sweep, "process": process,
     }
     result = FlowResult(rows, {}, meta)
     result.fits = fit_rows(rows)
@@ -307,7 +352,7 @@ def results_csv(result: FlowResult, command: str) -> str:
         f"# produced by: {command}\n"
         f"# date: {m['date']}\n"
         f"# tools: {'; '.join(f'{k}: {v}' for k, v in m['tools'].items())}\n"
-        f"# liberty: {m['liberty_name']} ({m['liberty']}), typical corner 1.8 V 25 C\n"
+        f"# liberty: {m['liberty_name']} ({m['liberty']}), nominal corner {m['process'].vdd_v:g} V\n"
         f"# synthesis: yosys synth -flatten; dfflibmap; abc -D {CLOCK_PERIOD_NS * 1000:.0f} -script {ABC_SCRIPT}\n"
         f"#   (structural mapping, buffering, sizing; see quidam_fast.characterize.synth); area = yosys stat -liberty (cell area only)\n"
         f"# constraints (OpenSTA): clock clk period {CLOCK_PERIOD_NS} ns; input/output delay 0; output load\n"
@@ -503,39 +548,42 @@ def _pe_energy_table(rows: list[dict]) -> list[str]:
     return out + [""]
 
 
-def _glb_points(spad_leak_fit) -> tuple[dict, str]:
-    """The SRAM global-buffer table at 180 nm from CACTI's 90 nm rows (see the module constants)."""
+def _glb_points(spad_leak_fit, process: Process) -> tuple[dict, str]:
+    """The SRAM global-buffer table at the liberty's node from CACTI's 90 nm rows (see :class:`Process`)."""
     rows = []
     with open(CACTI_CSV) as f:
         for r in csv.DictReader(line for line in f if not line.startswith("#")):
-            if int(r["tech_nm"]) == 90:
+            if int(r["tech_nm"]) == CACTI_NODE_NM:
                 rows.append(r)
     rows.sort(key=lambda r: (int(r["capacity_bytes"]), int(r["width_bits"])))
     # Leakage: Stillmaker & Baas model delay/energy, not leakage, and 90 nm itrs-hp at 360 K leaks far
-    # more per bit than 180 nm; so CACTI's leakage shape is kept and calibrated to this liberty's own
-    # measured leakage per stored bit (the fitted w*b term of the register-file leakage model).
-    per_bit_uw_180 = None
+    # more per bit than an older node; so CACTI's leakage shape is kept and calibrated to this liberty's
+    # own measured leakage per stored bit (the fitted w*b term of the register-file leakage model).
+    per_bit_uw_here = None
     if spad_leak_fit is not None:
-        per_bit_uw_180 = sum(c for c, pw, pb in spad_leak_fit.terms if (pw, pb) == (1, 1)) or None
+        per_bit_uw_here = sum(c for c, pw, pb in spad_leak_fit.terms if (pw, pb) == (1, 1)) or None
     ref = next(r for r in rows if int(r["capacity_bytes"]) == 65536 and int(r["width_bits"]) == 64)
-    per_bit_uw_90 = float(ref["leakage_mw"]) * 1000 / (65536 * 8)
-    leak_factor = per_bit_uw_180 / per_bit_uw_90 if per_bit_uw_180 else 1.0
+    per_bit_uw_cacti = float(ref["leakage_mw"]) * 1000 / (65536 * 8)
+    leak_factor = per_bit_uw_here / per_bit_uw_cacti if per_bit_uw_here else 1.0
+    area_factor, energy_factor = process.sram_area_factor, process.sram_energy_factor
     pts = {
         "capacity_bytes": [int(r["capacity_bytes"]) for r in rows],
         "width_bits": [int(r["width_bits"]) for r in rows],
-        "read_energy_pj": [float(r["read_energy_pj"]) * SRAM_ENERGY_FACTOR for r in rows],
-        "write_energy_pj": [float(r["write_energy_pj"]) * SRAM_ENERGY_FACTOR for r in rows],
+        "read_energy_pj": [float(r["read_energy_pj"]) * energy_factor for r in rows],
+        "write_energy_pj": [float(r["write_energy_pj"]) * energy_factor for r in rows],
         "leakage_mw": [float(r["leakage_mw"]) * leak_factor for r in rows],
-        "area_mm2": [float(r["area_mm2"]) * SRAM_AREA_FACTOR for r in rows],
+        "area_mm2": [float(r["area_mm2"]) * area_factor for r in rows],
     }
+    node, label = f"{process.node_nm:g}", process.label
     source = (
-        "CACTI 7 (HewlettPackard/cacti 1ffd8dfb, single-bank scratch RAM, itrs-hp, 360 K) 90 nm rows of "
-        "cacti-sram.csv (the engine's data folder), scaled to 180 nm with first-order node factors in the form of "
-        "Stillmaker & Baas, Integration 58 (2017): area x (180/90)^2 = 4.0; energy per access x "
-        "(180/90) x (1.8 V / 1.2 V)^2 = 4.5 (their fitted per-node curves were not available offline; "
-        "these are the constant-field factors). Leakage: CACTI's shape calibrated to the OSU018 register-file "
-        f"leakage per bit measured here (x {leak_factor:.4g}), because 90 nm itrs-hp leaks far more per bit "
-        "than 180 nm. No SRAM compiler is available for OSU018."
+        f"CACTI 7 (HewlettPackard/cacti 1ffd8dfb, single-bank scratch RAM, itrs-hp, 360 K) {CACTI_NODE_NM} nm rows of "
+        f"cacti-sram.csv (the engine's data folder), scaled to {node} nm with first-order node factors in the form of "
+        f"Stillmaker & Baas, Integration 58 (2017): area x ({node}/{CACTI_NODE_NM})^2 = {area_factor:.1f}; energy per "
+        f"access x ({node}/{CACTI_NODE_NM}) x ({process.vdd_v:g} V / {CACTI_VDD_V:g} V)^2 = {energy_factor:.1f} (their "
+        "fitted per-node curves were not available offline; these are the constant-field factors). Leakage: "
+        f"CACTI's shape calibrated to the {label} register-file leakage per bit measured here (x {leak_factor:.4g}), "
+        f"because {CACTI_NODE_NM} nm itrs-hp leaks far more per bit than {node} nm. No SRAM compiler is available "
+        f"for {label}."
     )
     return pts, source
 
@@ -545,17 +593,19 @@ def tech_toml(result: FlowResult, command: str) -> str:
     f = result.fits
     m = result.meta
     sweep: Sweep = m["sweep"]
+    process: Process = m["process"]
+    node, label = f"{process.node_nm:g}", process.label
     out = [
-        'name = "characterized-osu018"',
-        "node_nm = 180",
+        f'name = "{process.tech_name}"',
+        f"node_nm = {node}",
         'summary = "PPA models fitted to open-tool synthesis (yosys + OpenSTA) of generated PE and scratchpad '
-        'RTL on the OSU018 180 nm liberty; SRAM from CACTI scaled to 180 nm; cited DRAM/NoC energies"',
+        f'RTL on the {label} {node} nm liberty; SRAM from CACTI scaled to {node} nm; cited DRAM/NoC energies"',
         f'provenance = "{command} on {m["date"]}; {"; ".join(m["tools"].values())}; liberty {m["liberty_name"]}; '
         f'raw data characterization/results.csv, fit errors characterization/fit-report.md"',
         "",
     ]
     lines_src = (
-        "synthesis of quidam_fast.characterize.rtl designs (iverilog-verified) with yosys onto OSU018, "
+        f"synthesis of quidam_fast.characterize.rtl designs (iverilog-verified) with yosys onto {label}, "
         "OpenSTA at a 10 ns clock for timing and leakage; energy per MAC from gate-level simulation of the "
         "netlist on realistic operand streams (per-net transitions x liberty capacitance and internal energy); "
         "degree by leave-one-out; see characterization/fit-report.md"
@@ -599,7 +649,7 @@ def tech_toml(result: FlowResult, command: str) -> str:
             f"write_energy_pj = {_poly_str(f['reg', 'energy_pj'].coef)}",
             f"leakage_uw = {_poly_str(f['reg', 'leakage_uw'].coef)}",
             'source = "synthesized pipeline registers (q <= d every cycle, quidam_fast.characterize.rtl.register_design) '
-            f'on OSU018 at {min(sweep.reg_bits)}..{max(sweep.reg_bits)} bits; energy per cycle written from gate-level '
+            f'on {label} at {min(sweep.reg_bits)}..{max(sweep.reg_bits)} bits; energy per cycle written from gate-level '
             'simulation on normal data; see characterization/fit-report.md"',
             "",
         ]
@@ -611,12 +661,12 @@ def tech_toml(result: FlowResult, command: str) -> str:
             f"read_energy_pj = {_terms_str(f['spad', 'read_energy_pj'].terms)}",
             f"write_energy_pj = {_terms_str(f['spad', 'write_energy_pj'].terms)}",
             f"leakage_uw = {_terms_str(f['spad', 'leakage_uw'].terms)}",
-            'source = "synthesized flip-flop register files (one write port, one read mux) on OSU018; '
+            f'source = "synthesized flip-flop register files (one write port, one read mux) on {label}; '
             "energies per access from gate-level simulation, assuming a clock-gated file (idle clock energy subtracted, a write adds one "
             'word of clock energy); see characterization/fit-report.md"',
             "",
         ]
-    glb, glb_source = _glb_points(spad_leak)
+    glb, glb_source = _glb_points(spad_leak, process)
     out.append("[glb]")
     for k in ("capacity_bytes", "width_bits"):
         out.append(f"{k} = {glb[k]}")
@@ -636,12 +686,13 @@ def tech_toml(result: FlowResult, command: str) -> str:
     return "\n".join(out)
 
 
-def output_paths(out: Path) -> dict[str, Path]:
+def output_paths(out: Path, tech_name: str = "characterized-osu018") -> dict[str, Path]:
+    """Where :func:`write_outputs` puts the raw CSV, the fit report and the technology file."""
     out = Path(out)
     return {
         "csv": out / "characterization" / "results.csv",
         "report": out / "characterization" / "fit-report.md",
-        "toml": out / "tech" / "characterized-osu018.toml",
+        "toml": out / "tech" / f"{tech_name}.toml",
     }
 
 
@@ -668,7 +719,7 @@ def write_outputs(result: FlowResult, out: Path, command: str = SHIPPED_COMMAND)
         "report": fit_report(result, command),
         "toml": tech_toml(result, command),
     }
-    paths = output_paths(out)
+    paths = output_paths(out, result.meta["process"].tech_name)
     for key in ("csv", "report", "toml"):
         write_text_atomically(paths[key], texts[key])
     return paths
