@@ -63,13 +63,17 @@ def run_numpy(arrays, layers, tech, n_points):
         # the kernel's two masks: pe_type not characterized at these bits; clock beyond the critical path
         ok = ~np.isnan(pe[:, kernels.PE_ACT_BITS]) & ~(clock_mhz * pe[:, kernels.PE_CRITICAL_NS] > 1000.0)
         col = lambda v: v[ok][:, None]  # noqa: E731
+        dataflow = arrays["dataflow_of"][idx[8]]
+        # the operand registers loaded every MAC: ws the activation's, os both, is the weight's
+        register_energy = (np.where(dataflow != kernels.IS, pe[:, kernels.PE_REG_ACT_ENERGY], 0.0)
+                           + np.where(dataflow != kernels.WS, pe[:, kernels.PE_REG_WEIGHT_ENERGY], 0.0))
         rows, cols = col(arrays["rows_of"][idx[2]]), col(arrays["cols_of"][idx[3]])
         a, w, p = (col(pe[:, c]).astype(np.int64) for c in (kernels.PE_ACT_BITS, kernels.PE_WEIGHT_BITS, kernels.PE_PSUM_BITS))
         leak = ((rows * cols) * col(pe[:, kernels.PE_MAC_LEAK_UW] + pe[:, kernels.PE_REG_LEAK_UW])
                 + col(glb[:, kernels.GLB_LEAK_MW]) * 1e3)
         c, e = numpy_model.systolic_energy_and_cycles(
             col(arrays["dataflow_of"][idx[8]]), rows, cols, col(arrays["glb_kib_of"][glb_i]) * 8192, a, w, p,
-            col(pe[:, kernels.PE_MAC_ENERGY]), col(pe[:, kernels.PE_REG_ENERGY]),
+            col(pe[:, kernels.PE_MAC_ENERGY]), col(register_energy),
             glb[ok][:, None, :6], leak, col(clock_mhz), col(arrays["dram_gbps_of"][idx[9]]),
             layers, tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit)
         cycles[start:stop][ok] = c

@@ -44,8 +44,8 @@ _TOTALS = {  # name: (kernel column, units, description)
     "dram_write_bytes": (k.TOTAL_DRAM_WRITE_BYTES, "byte", "bytes written to DRAM"),
     "glb_reads": (k.TOTAL_GLB_READS, "word", "global buffer word reads"),
     "glb_writes": (k.TOTAL_GLB_WRITES, "word", "global buffer word writes"),
-    "spad_reads": (k.TOTAL_SPAD_READS, "word", "PE scratchpad / register word reads"),
-    "spad_writes": (k.TOTAL_SPAD_WRITES, "word", "PE scratchpad / register word writes"),
+    "spad_reads": (k.TOTAL_SPAD_READS, "word", "PE scratchpad (rs) / operand register (ws/os/is) word reads"),
+    "spad_writes": (k.TOTAL_SPAD_WRITES, "word", "PE scratchpad (rs) / operand register (ws/os/is) word writes"),
     "noc_words": (k.TOTAL_NOC_WORDS, "word", "words moved over the array network"),
     "area_mac_mm2": (k.TOTAL_AREA_MAC, "mm2", "area of the PE array's MACs"),
     "area_pe_storage_mm2": (k.TOTAL_AREA_PE_STORAGE, "mm2", "area of the PEs' scratchpads (rs) or operand registers (ws/os/is)"),
@@ -211,18 +211,19 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
             if math.isnan(cost["act_bits"]):
                 continue
             a, w, p = cost["act_bits"], cost["weight_bits"], cost["psum_bits"]
-            register = {width: tech.register_cost(width) for width in (a, w, p)}
+            register = {width: tech.register_cost(width) for width in (a, w)}
             row = pe_table[i, j]
             row[k.PE_ACT_BITS], row[k.PE_WEIGHT_BITS], row[k.PE_PSUM_BITS] = a, w, p
             row[k.PE_MAC_ENERGY] = cost["mac_energy_pj"]
             row[k.PE_MAC_AREA] = cost["mac_area_um2"]
             row[k.PE_MAC_LEAK_UW] = cost["mac_leakage_uw"]
             row[k.PE_CRITICAL_NS] = cost["critical_path_ns"]
-            # systolic PE: one register each for activation, weight and partial sum; per MAC the
-            # activation and partial-sum registers are loaded (the weight's only once per fold, not counted)
-            row[k.PE_REG_ENERGY] = register[a]["write_energy_pj"] + register[p]["write_energy_pj"]
-            row[k.PE_REG_AREA] = sum(register[x]["area_um2"] for x in (a, w, p))
-            row[k.PE_REG_LEAK_UW] = sum(register[x]["leakage_uw"] for x in (a, w, p))
+            # systolic PE: an activation and a weight register (the partial sum's is the MAC's own
+            # accumulator, in the MAC costs); which of them is loaded every MAC depends on the dataflow
+            row[k.PE_REG_ACT_ENERGY] = register[a]["write_energy_pj"]
+            row[k.PE_REG_WEIGHT_ENERGY] = register[w]["write_energy_pj"]
+            row[k.PE_REG_AREA] = register[a]["area_um2"] + register[w]["area_um2"]
+            row[k.PE_REG_LEAK_UW] = register[a]["leakage_uw"] + register[w]["leakage_uw"]
             for operand, width in (("ACT", a), ("WEIGHT", w), ("PSUM", p)):
                 cost_glb = tech.glb_cost(glb_bytes, width)
                 glb_table[:, i, j, getattr(k, f"GLB_READ_{operand}")] = cost_glb["read_energy_pj"]

@@ -48,8 +48,8 @@ N_LAYER_RESULTS = 10
 
 # columns of the precomputed per-(pe_type, bits) table
 (PE_ACT_BITS, PE_WEIGHT_BITS, PE_PSUM_BITS, PE_MAC_ENERGY, PE_MAC_AREA, PE_MAC_LEAK_UW, PE_CRITICAL_NS,
- PE_REG_ENERGY, PE_REG_AREA, PE_REG_LEAK_UW) = range(10)
-N_PE = 10
+ PE_REG_ACT_ENERGY, PE_REG_WEIGHT_ENERGY, PE_REG_AREA, PE_REG_LEAK_UW) = range(11)
+N_PE = 11
 
 # columns of the precomputed per-(glb_kib, pe_type, bits) table: energy per word access by operand
 (GLB_READ_ACT, GLB_WRITE_ACT, GLB_READ_WEIGHT, GLB_WRITE_WEIGHT, GLB_READ_PSUM, GLB_WRITE_PSUM,
@@ -513,11 +513,20 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                     layers[layer, 8], groups)
                 noc_words = glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap
                 noc_bits = glb_act * a + glb_weight * w + (glb_psum_reads + glb_psum_writes) * p + glb_ofmap * a
-                # a systolic PE moves operands through registers every MAC: reads act, weight, psum
-                # (by wire: no energy); loads act, psum (the register's write energy)
-                spad_energy = macs * pe[PE_REG_ENERGY]
-                spad_reads = 3 * macs
-                spad_writes = 2 * macs
+                # a systolic PE loads, every MAC, the register of each operand that moves through it
+                # (ws: the activation; os: activation and weight; is: the weight) and reads the
+                # activation and weight registers by wire (no energy); the partial sum's register is the
+                # MAC's own accumulator, in the MAC energy
+                if dataflow == WS:
+                    spad_energy = macs * pe[PE_REG_ACT_ENERGY]
+                    spad_writes = macs
+                elif dataflow == OS:
+                    spad_energy = macs * (pe[PE_REG_ACT_ENERGY] + pe[PE_REG_WEIGHT_ENERGY])
+                    spad_writes = 2 * macs
+                else:
+                    spad_energy = macs * pe[PE_REG_WEIGHT_ENERGY]
+                    spad_writes = macs
+                spad_reads = 2 * macs
             (cycles, energy_mac, energy_spad, energy_noc, energy_glb, energy_dram, energy_leak, dram_read_bits,
              dram_write_bits) = _layer_energy(
                 macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,

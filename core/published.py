@@ -23,7 +23,8 @@ How PE costs are composed from parts (no guessed totals):
 * ``lightpe2``: two such shifters, an adder of ``b + 8`` bits joining them, the accumulator adder
   (``b + 8 + 16`` bits); the weight is two 5-bit terms (10 bits).
 
-Horowitz gives adders and multipliers but no mux; a static 2:1 mux (12 transistors with its select
+Every PE also holds its accumulator (the partial-sum register of a systolic PE): flip-flops of the
+accumulator width, costed as below. Horowitz gives adders and multipliers but no mux; a static 2:1 mux (12 transistors with its select
 inverter) is costed at 12/28 of a mirror full adder (28 transistors) per bit, the adder's per-bit
 energy and area being the slope of Horowitz's 8/16/32-bit adders. Register-file cells are costed the
 same way (flip-flop 24 transistors + read mux 12 per bit), which is the stated assumption of this table;
@@ -79,6 +80,13 @@ def _adder_of(width_poly, add):
     return [add[0] + add[1] * width_poly[0], add[1] * width_poly[1]]
 
 
+def _register_of(width_poly, add):
+    """Flip-flop register cost polynomial in ``b``, ``width_poly = [w0, w1]`` bits wide: a flip-flop per
+    bit = 24/28 of a full-adder bit (its transistors), in energy per load and in area."""
+    per_bit = add[1] * FLIP_FLOP_OVER_FULL_ADDER
+    return [per_bit * width_poly[0], per_bit * width_poly[1]]
+
+
 def _add(*polys):
     out = np.zeros(max(len(p) for p in polys))
     for p in polys:
@@ -102,25 +110,25 @@ def build() -> str:
     acc_int = [ACCUMULATOR_GUARD_BITS, 2]
     pe["int"] = dict(
         bits_range=[2, 32], weight_bits=0, accumulator_bits=acc_int,
-        mac_energy_pj=_add([0, 0, mul_energy], _adder_of(acc_int, add_energy)),
-        mac_area_um2=_add([0, 0, mul_area], _adder_of(acc_int, add_area)),
+        mac_energy_pj=_add([0, 0, mul_energy], _adder_of(acc_int, add_energy), _register_of(acc_int, add_energy)),
+        mac_area_um2=_add([0, 0, mul_area], _adder_of(acc_int, add_area), _register_of(acc_int, add_area)),
         mac_leakage_uw=[0.0],
-        source="Horowitz ISSCC 2014 45 nm: b x b multiplier (fit m b^2 to 8/32-bit) + adder of 2b+16 bits (linear fit to 8/16/32-bit adds)",
+        source="Horowitz ISSCC 2014 45 nm: b x b multiplier (fit m b^2 to 8/32-bit) + adder of 2b+16 bits (linear fit to 8/16/32-bit adds) + accumulator register of 2b+16 flip-flops",
     )
     e16, e32 = (FLOAT_MULTIPLY[b][0] + FLOAT_ADD[b][0] for b in (16, 32))
     a16, a32 = (FLOAT_MULTIPLY[b][1] + FLOAT_ADD[b][1] for b in (16, 32))
     pe["fp"] = dict(
         bits_values=[16, 32], weight_bits=0, accumulator_bits=[0, 1],
-        mac_energy_pj=_add([e16 - 16 * (e32 - e16) / 16, (e32 - e16) / 16]),
-        mac_area_um2=_add([a16 - 16 * (a32 - a16) / 16, (a32 - a16) / 16]),
+        mac_energy_pj=_add([e16 - 16 * (e32 - e16) / 16, (e32 - e16) / 16], _register_of([0, 1], add_energy)),
+        mac_area_um2=_add([a16 - 16 * (a32 - a16) / 16, (a32 - a16) / 16], _register_of([0, 1], add_area)),
         mac_leakage_uw=[0.0],
-        source="Horowitz ISSCC 2014 45 nm: float multiply + float add at 16 and 32 bits (line through the two points; valid only there)",
+        source="Horowitz ISSCC 2014 45 nm: float multiply + float add at 16 and 32 bits (line through the two points; valid only there) + accumulator register of b flip-flops",
     )
     for name, count, extra, weight_bits in (("lightpe1", 1, 7, 5), ("lightpe2", 2, 8, 10)):
         shift_energy, shift_area = shifter(7, count)
         acc = [extra + ACCUMULATOR_GUARD_BITS, 1]
-        energy = _add(shift_energy, _adder_of(acc, add_energy))
-        area = _add(shift_area, _adder_of(acc, add_area))
+        energy = _add(shift_energy, _adder_of(acc, add_energy), _register_of(acc, add_energy))
+        area = _add(shift_area, _adder_of(acc, add_area), _register_of(acc, add_area))
         if count == 2:  # the adder joining the two shifted terms, b + 8 bits
             energy = _add(energy, _adder_of([extra, 1], add_energy))
             area = _add(area, _adder_of([extra, 1], add_area))
@@ -129,7 +137,7 @@ def build() -> str:
             mac_energy_pj=energy, mac_area_um2=area, mac_leakage_uw=[0.0],
             source=(f"composed from parts: {count} barrel shifter(s) of 3 stages x (b+7) 2:1 muxes, plus one such stage gating the zero code "
                     f"(mux = 12/28 of a Horowitz full-adder bit)" + (", a (b+8)-bit adder" if count == 2 else "")
-                    + f", accumulator adder of b+{extra + ACCUMULATOR_GUARD_BITS} bits (Horowitz 45 nm adds)"),
+                    + f", accumulator adder and register of b+{extra + ACCUMULATOR_GUARD_BITS} bits (Horowitz 45 nm adds)"),
         )
 
     # Register file: Eyeriss's 0.5 kB RF access = 1 MAC (16-bit); energy grows as sqrt(capacity)
@@ -146,8 +154,8 @@ def build() -> str:
                 "sqrt(words) x bits; area per bit = flip-flop (24/28) + read mux (12/28) of a Horowitz full-adder bit"),
     )
     register = dict(
-        area_um2=[0.0, float(add_area[1] * FLIP_FLOP_OVER_FULL_ADDER)],
-        write_energy_pj=[0.0, float(add_energy[1] * FLIP_FLOP_OVER_FULL_ADDER)],
+        area_um2=[float(c) for c in _register_of([0, 1], add_area)],
+        write_energy_pj=[float(c) for c in _register_of([0, 1], add_energy)],
         leakage_uw=[0.0],
         source="pipeline register: a flip-flop per bit = 24/28 of a Horowitz full-adder bit (area and energy "
                "per bit loaded: the slope of his 8/16/32-bit adders); no published leakage",
