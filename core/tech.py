@@ -284,7 +284,7 @@ def _check_schema(data: dict, source: str) -> None:
         for key in _PE_KEYS + (("critical_path_ns",) if "critical_path_ns" in pe else ()):
             number_list(pe, key, where)  # ascending polynomial coefficients in bits; fits may have negative terms
         if "measured" in pe:
-            _check_measured(pe, f"{where}.measured", source, need, bad, number_list, int_list)
+            _check_measured(pe, f"{where}.measured", source, bad, number_list, int_list)
     spad = need(data, "spad", "top level")
     for key in _SPAD_KEYS:
         terms = need(spad, key, "spad")
@@ -317,7 +317,7 @@ def _check_schema(data: dict, source: str) -> None:
     number(need(data, "dram", "top level"), "energy_pj_per_bit", "dram")
 
 
-def _check_measured(pe: dict, where: str, source: str, need, bad, number_list, int_list) -> None:
+def _check_measured(pe: dict, where: str, source: str, bad, number_list, int_list) -> None:
     """``[pe.<type>.measured]``: distinct widths, and one non-negative value per width for every cost."""
     measured = pe["measured"]
     if not isinstance(measured, dict):
