@@ -15,6 +15,9 @@ Two kinds of stream:
   :mod:`quidam_fast.quant`), so a 2-bit stream is not almost all zeros; weights normal with 3 sigma at full scale, as
   per-channel max scaling gives; LightPE weights the signed power-of-two codes of normal weights;
   reductions of 64 products between clears), for switching activity.
+
+Scratchpads and pipeline registers store words of any width (up to 80-bit partial sums): their data
+come from :func:`_data_words`, uniform codes or normal values with 3 sigma at full scale.
 """
 
 from __future__ import annotations
