@@ -48,12 +48,28 @@ def write_text_atomically(path: str | Path, text: str) -> None:
     The file gets an ordinary file's mode (``mkstemp`` makes it private). ``OSError`` propagates; the
     temporary file is removed whatever happens.
     """
+    def write(temporary: str) -> None:
+        with open(temporary, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+
+    write_atomically(path, write)
+
+
+def write_atomically(path: str | Path, write) -> None:
+    """Call ``write(temporary)`` on a temporary sibling of ``path``, then rename it over ``path``.
+
+    The one atomic writer of the package: text files, tables (pandas' writers) and figures
+    (matplotlib's ``savefig``) all go through it, so no reader ever sees a partial file at ``path``.
+    The file gets an ordinary file's mode (``mkstemp`` makes it private). Whatever happens (an
+    ``OSError``, an exception in ``write``, a ``KeyboardInterrupt``) the temporary file is removed and
+    the exception propagates; an existing ``path`` is then left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
+        os.close(handle)
+        write(temporary)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
