@@ -15,6 +15,24 @@ input. Shapes use the usual accelerator letters:
 
 A network loaded from a SCALE-Sim topology keeps SCALE-Sim's convention of unpadded inputs
 (``padding = 0``), so its output size is ``ceil((H - R + stride) / stride)``, the same formula.
+
+Where networks come from (:func:`load_network`): a library name, optionally with parameters
+(``gpt2_small_decode@kv=4096``, ``bert_base@seq=256,batch=4``, ``resnet50@batch=8``; see
+:func:`network_parameters`), a layer CSV, an ONNX file (:mod:`quidam_fast.onnx_import`) or a torch
+model named ``path/to/model.py:attr`` or ``package.module:attr`` (``quidam_fast.quant.extract``).
+The transformer and LLM networks are in :mod:`quidam_fast.transformers`.
+
+Size limits
+-----------
+The kernels count in int64 and total in float64. So that no count can overflow and every MAC total is
+exact, a layer is refused when it is built if any integer field exceeds :data:`MAX_DIMENSION`
+(``2**31 - 1``) or if one of the products the kernels scale their counts from exceeds
+:data:`MAX_COUNT` (``2**45``, about 3.5e13): its MACs, its input ``N C H W``, filter ``K (C/groups) R S``
+and output ``N K P Q`` footprints in words, and the input words re-read once per filter of a group
+(``N C H W K/groups`` and, row-stationary, ``N C W P R K/groups``). Kernel counts are these products
+times fold counts and operand widths, so they stay far below ``2**63``, and counts up to ``2**53`` are
+exact in float64. The largest layers of today's LLMs (a 70 B model's feed-forward layer at 8,192
+tokens: 1.9e12 MACs) are well inside the bound.
 """
 
 from __future__ import annotations
@@ -32,6 +50,11 @@ from .errors import QuidamInputError
 
 #: The integer columns of a layer table, in the order the kernels receive them.
 LAYER_COLUMNS = ("N", "K", "C", "R", "S", "P", "Q", "H", "W", "stride", "padding", "groups")
+
+#: Largest value of any integer field of a layer (int32's largest: sums such as ``H + 2 padding`` stay exact).
+MAX_DIMENSION = 2**31 - 1
+#: Largest MAC count, footprint or input re-read product of one layer (see "Size limits" above).
+MAX_COUNT = 2**45
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +90,13 @@ class Layer:
             raise QuidamInputError(
                 f"layer {self.name!r}: padding = {self.padding!r} is not allowed; it must be an integer >= 0"
             )
+        for field in ("H", "W", "C", "K", "R", "S", "stride", "padding", "groups", "N"):
+            value = int(getattr(self, field))
+            if value > MAX_DIMENSION:
+                raise QuidamInputError(
+                    f"layer {self.name!r}: {field} = {value} is too large; the kernels count in 64-bit integers "
+                    f"and allow at most 2^31 - 1 = {MAX_DIMENSION}"
+                )
         if self.C % self.groups or self.K % self.groups:
             raise QuidamInputError(
                 f"layer {self.name!r}: groups = {self.groups} must divide both C = {self.C} and K = {self.K}"
@@ -76,6 +106,28 @@ class Layer:
                 f"layer {self.name!r}: filter {self.R} x {self.S} is larger than the padded input "
                 f"{self.H + 2 * self.padding} x {self.W + 2 * self.padding}"
             )
+        self._check_counts()
+
+    def _check_counts(self) -> None:
+        """Refuse a layer whose MACs, footprints or input re-reads exceed :data:`MAX_COUNT` (Python
+        integers: the products are formed exactly, whatever their size)."""
+        N, C, K, H, W, R, S = (int(getattr(self, f)) for f in ("N", "C", "K", "H", "W", "R", "S"))
+        filters_per_group = K // int(self.groups)
+        P, Q = self.P, self.Q
+        products = (
+            ("MACs (N K C/groups R S P Q)", self.macs),
+            ("input words (N C H W)", N * C * H * W),
+            ("filter words (K C/groups R S)", K * (C // int(self.groups)) * R * S),
+            ("output words (N K P Q)", N * K * P * Q),
+            ("input re-reads (N C H W K/groups)", N * C * H * W * filters_per_group),
+            ("row-stationary input reads (N C W P R K/groups)", N * C * W * P * R * filters_per_group),
+        )
+        for what, value in products:
+            if value > MAX_COUNT:
+                raise QuidamInputError(
+                    f"layer {self.name!r}: {what} = {value:.3g} is too large; one layer may count at most "
+                    f"2^45 = {MAX_COUNT:.3g} so that the kernels' 64-bit counts cannot overflow"
+                )
 
     @property
     def P(self) -> int:
@@ -108,10 +160,16 @@ def _output_size(span: int, stride: int, ceil_mode: bool) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class Network:
-    """A named sequence of layers; ``table()`` gives the arrays the kernels take."""
+    """A named sequence of layers; ``table()`` gives the arrays the kernels take.
+
+    ``notes`` says what the layer table leaves out, e.g. an imported ONNX graph's MAC-free operators by
+    name and count (``"MAC-free operators, not in the layer table: Relu x 49, MaxPool x 1"``), or the
+    conventions of a library network; empty when nothing is left out.
+    """
 
     name: str
     layers: tuple[Layer, ...]
+    notes: str = ""
 
     def __post_init__(self):
         if not self.layers:
@@ -260,38 +318,175 @@ def _packaged_csv_networks() -> dict[str, resources.abc.Traversable]:
     return {entry.name[: -len(".csv")]: entry for entry in folder.iterdir() if entry.name.endswith(".csv")}
 
 
+def _transformer_builders() -> dict:
+    from .transformers import BUILDERS  # imported here: transformers.py builds on Layer and Network
+
+    return BUILDERS
+
+
 def network_names() -> list[str]:
-    """Names of the networks in the library (built-in ImageNet networks and packaged CSV tables)."""
-    return sorted(set(_BUILDERS) | set(_packaged_csv_networks()))
+    """Names of the networks in the library (built-in ImageNet networks, transformers and LLM phases,
+    packaged CSV tables)."""
+    return sorted(set(_BUILDERS) | set(_transformer_builders()) | set(_packaged_csv_networks()))
 
 
-def load_network(name_or_path: str | Path) -> Network:
-    """A library network by name, or a network from a CSV file.
+def network_parameters(name: str) -> dict[str, int]:
+    """The parameters a library network takes after ``@`` in :func:`load_network`, with their defaults.
 
-    The CSV is either a SCALE-Sim topology (header ``Layer name, IFMAP Height, IFMAP Width, Filter
-    Height, Filter Width, Channels, Num Filter, Strides``; unpadded inputs) or the project's own format
-    (header ``name,H,W,C,K,R,S,stride,padding,groups,N`` and an optional ``ceil_mode`` column, as
-    written by :meth:`Network.to_csv`).
+    Every library network takes ``batch`` (images or sequences per inference; ``N`` of every layer is
+    multiplied by it). The transformers take more: ``bert_base`` ``seq`` (tokens, 128),
+    ``vit_b16`` ``image`` (pixels per side, 224), ``gpt2_small_prefill`` ``seq`` (prompt tokens, 1,024),
+    ``gpt2_small_decode`` ``kv`` (positions the new token attends to, its own included, 1,024).
+
+    Examples
+    --------
+    >>> network_parameters("gpt2_small_decode")
+    {'kv': 1024, 'batch': 1}
+    """
+    import inspect
+
+    transformers = _transformer_builders()
+    if name in transformers:
+        return {key: p.default for key, p in inspect.signature(transformers[name]).parameters.items()}
+    if name in _BUILDERS or name in _packaged_csv_networks():
+        return {"batch": 1}
+    raise QuidamInputError(f"unknown network {name!r}; allowed: {', '.join(network_names())}")
+
+
+def _parse_parameters(key: str) -> tuple[str, dict[str, int]]:
+    """``"name@a=1,b=2"`` -> ``("name", {"a": 1, "b": 2})``, checked against :func:`network_parameters`."""
+    base, _, text = key.partition("@")
+    allowed = network_parameters(base)
+    parameters: dict[str, int] = {}
+    for item in text.split(","):
+        name, equals, value = (part.strip() for part in item.partition("="))
+        if not equals:
+            raise QuidamInputError(f"network {key!r}: {item.strip()!r} must be key=value, e.g. {base}@batch=4")
+        if name not in allowed:
+            raise QuidamInputError(
+                f"network {key!r}: {item.strip()!r} is not a parameter of {base}; write {base}@key=value[,key=value] "
+                f"with keys {', '.join(allowed)}"
+            )
+        if name in parameters:
+            raise QuidamInputError(f"network {key!r}: {name} is given twice")
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1 or number > MAX_DIMENSION:
+            raise QuidamInputError(f"network {key!r}: {name} = {value!r} is not allowed; it must be an integer from 1 to {MAX_DIMENSION}")
+        parameters[name] = number
+    return base, parameters
+
+
+def _with_batch(network: Network, batch: int) -> Network:
+    """``network`` with every layer's batch ``N`` multiplied by ``batch``."""
+    if batch == 1:
+        return network
+    layers = tuple(dataclasses.replace(layer, N=layer.N * batch) for layer in network.layers)
+    return Network(f"{network.name}@batch={batch}", layers, network.notes)
+
+
+def load_network(name_or_path: str | Path, *, input_shape=None) -> Network:
+    """A library network by name (parameters after ``@``), or a network from a file or a torch model.
+
+    ``name_or_path`` is one of:
+
+    * a library name (:func:`network_names`), optionally with parameters: ``bert_base@seq=256,batch=4``,
+      ``gpt2_small_decode@kv=4096``, ``resnet50@batch=8`` (:func:`network_parameters`);
+    * a ``.csv`` layer table: a SCALE-Sim topology (header ``Layer name, IFMAP Height, IFMAP Width,
+      Filter Height, Filter Width, Channels, Num Filter, Strides``; unpadded inputs) or the project's own
+      format (header ``name,H,W,C,K,R,S,stride,padding,groups,N`` and an optional ``ceil_mode`` column,
+      as written by :meth:`Network.to_csv`);
+    * an ``.onnx`` file (:func:`quidam_fast.onnx_import.load_onnx`; needs the ``onnx`` package);
+    * a torch model, ``path/to/model.py:attr`` or ``package.module:attr`` naming an ``nn.Module`` or a
+      callable returning one (needs torch; the layer table of ``quidam-fast networks --from-torch``).
+
+    Parameters
+    ----------
+    name_or_path
+        See above.
+    input_shape
+        Torch models: the input shape, batch first (e.g. ``(1, 3, 32, 32)``; default: the model's
+        ``input_shape`` attribute). ONNX files: sizes for dynamic dimensions, either the whole shape of
+        the graph's one input (``(1, 3, 224, 224)``) or by dimension name (``{"batch": 1, "seq": 128}``,
+        or the text ``"batch=1,seq=128"``). Not allowed for other networks.
 
     Examples
     --------
     >>> net = load_network("resnet18")
     >>> len(net.layers), net.macs
     (21, 1814073344)
+    >>> load_network("gpt2_small_decode@kv=4096").name
+    'gpt2_small_decode@kv=4096'
     """
     key = str(name_or_path)
-    if key in _BUILDERS:
-        return _BUILDERS[key]()
+    suffix = Path(key).suffix.lower()
+    if suffix == ".onnx":
+        from .onnx_import import load_onnx
+
+        return load_onnx(key, input_shape=input_shape)
+    if suffix != ".csv" and ":" in key:  # file.py:attr or package.module:attr
+        return _load_torch(key, input_shape)
+    if input_shape is not None:
+        raise QuidamInputError(f"network {key!r}: an input shape applies only to an .onnx file or a torch model (file.py:attr)")
+    if suffix == ".csv":
+        text = read_user_text(Path(key), "network file", encoding="utf-8-sig")  # a spreadsheet's byte-order mark is fine
+        return parse_network_csv(text, name=Path(key).stem, source=key)
+    base, parameters = _parse_parameters(key) if "@" in key else (key, {})
+    transformers = _transformer_builders()
+    if base in transformers:
+        return transformers[base](**parameters)
+    batch = parameters.get("batch", 1)
+    if base in _BUILDERS:
+        return _with_batch(_BUILDERS[base](), batch)
     packaged = _packaged_csv_networks()
-    if key in packaged:
-        return parse_network_csv(packaged[key].read_text(), name=key, source=f"packaged network {key!r}")
-    path = Path(key)
-    if path.suffix.lower() != ".csv":
+    if base in packaged:
+        network = parse_network_csv(packaged[base].read_text(), name=base, source=f"packaged network {base!r}")
+        return _with_batch(network, batch)
+    raise QuidamInputError(
+        f"unknown network {key!r}; allowed: {', '.join(network_names())} (parameters after @, e.g. "
+        "gpt2_small_decode@kv=4096), a .csv or .onnx file, or a torch model path/to/model.py:attr"
+    )
+
+
+def parse_input_shape(text: str) -> tuple[int, ...] | dict[str, int]:
+    """``"1,3,32,32"`` -> ``(1, 3, 32, 32)``; ``"batch=1,seq=128"`` -> ``{"batch": 1, "seq": 128}``
+    (ONNX dimension names). Every size is an integer >= 1."""
+    items = [item.strip() for item in str(text).split(",")]
+    named = all("=" in item for item in items)
+    sizes = [item.partition("=")[2].strip() if named else item for item in items]
+    try:
+        values = [int(size) for size in sizes]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1 or max(values) > MAX_DIMENSION or (named and any(not i.partition("=")[0].strip() for i in items)):
         raise QuidamInputError(
-            f"unknown network {key!r}; allowed: {', '.join(network_names())}, or a path to a .csv topology file"
+            f"input shape {text!r} must be comma-separated positive integers, batch first (e.g. 1,3,32,32), "
+            "or ONNX dimension names with sizes (e.g. batch=1,seq=128)"
         )
-    text = read_user_text(path, "network file", encoding="utf-8-sig")  # a spreadsheet's byte-order mark is fine
-    return parse_network_csv(text, name=path.stem, source=str(path))
+    if named:
+        return {item.partition("=")[0].strip(): value for item, value in zip(items, values)}
+    return tuple(values)
+
+
+def _load_torch(spec: str, input_shape) -> Network:
+    """The layer table of the torch model ``spec`` (``file.py:attr`` or ``module:attr``)."""
+    try:
+        from quidam_fast.quant.extract import layers_from_torch, resolve
+    except ImportError as error:
+        raise QuidamInputError(
+            f"network {spec!r} is a torch model, which needs torch ({error}); install the extra: pip install 'quidam-fast[quant]'"
+        ) from None
+    model, declared_shape, default_name = resolve(spec)
+    if isinstance(input_shape, str):
+        input_shape = parse_input_shape(input_shape)
+    if isinstance(input_shape, dict):
+        raise QuidamInputError(f"{spec}: a torch model takes a whole input shape, batch first (e.g. 1,3,32,32), not dimension names")
+    shape = input_shape if input_shape is not None else declared_shape
+    if shape is None:
+        raise QuidamInputError(f"{spec} declares no input_shape; give one, batch first (--input-shape 1,3,32,32)")
+    return layers_from_torch(model, tuple(shape), default_name)
 
 
 _SCALESIM_HEADER = ["layer name", "ifmap height", "ifmap width", "filter height", "filter width", "channels", "num filter", "strides"]
