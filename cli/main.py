@@ -6,10 +6,14 @@ A :class:`quidam_fast.QuidamInputError` becomes one line on stderr and exit stat
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
+import threading
 
 import typer
 
+from quidam_fast import _files
 from quidam_fast.errors import QuidamInputError
 
 app = typer.Typer(
@@ -42,9 +46,51 @@ _register_commands()
 
 
 def main() -> None:
-    """Console entry point: user mistakes exit 2 with one line, never a traceback."""
+    """Console entry point: user mistakes exit 2 with one line, never a traceback.
+
+    A Ctrl-C (SIGINT) anywhere prints one line saying what was and was not written, and exits 130; a
+    full disk or a read-only file system met while writing is one ``error:`` line and exit 2.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) not in (
+            signal.SIG_IGN, signal.default_int_handler):
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up is over (see quidam_fast._startup)
     try:
         app()  # click's own usage errors already exit 2 with a message
     except QuidamInputError as error:
-        typer.echo(f"error: {error}", err=True)
+        _say(f"error: {error}")
         sys.exit(2)
+    except KeyboardInterrupt:
+        _say(_files.interrupted_message())
+        sys.exit(130)
+    except SystemExit as exit_:
+        if exit_.code == 130 and _caused_by_interrupt(exit_):  # typer turns a KeyboardInterrupt into exit 130
+            _say(_files.interrupted_message())
+        raise
+    except OSError as error:
+        if error.errno not in _USER_OS_ERRORS:
+            raise  # anything else is a bug: keep its traceback
+        where = f"{error.filename}: " if error.filename else ""
+        _say(f"error: {where}{error.strerror or error}")
+        sys.exit(2)
+
+
+#: Errors of the machine, not of the program: a full disk or quota, a read-only file system.
+_USER_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def _caused_by_interrupt(error: BaseException) -> bool:
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _say(line: str) -> None:
+    """One line on stderr, even when a Ctrl-C lands while it is written."""
+    try:
+        typer.echo(line, err=True)
+    except KeyboardInterrupt:
+        typer.echo(line, err=True)

@@ -5,6 +5,7 @@
 'alexnet'
 """
 
+from . import _startup  # noqa: F401  (first: Ctrl-C while the command starts is one line, exit 130)
 from .engine import evaluate, warm_up
 from .errors import QuidamInputError
 from .space import AXES, DATAFLOWS, DesignSpace, Spec, default_space, load_spec
