@@ -1,4 +1,5 @@
-"""``quidam-fast grid``: evaluate a design space on a network, save the dataset, print a summary."""
+"""``quidam-fast grid``: evaluate a design space on a network, save the dataset, print its report
+(:func:`quidam_fast.report`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import typer
 
 import quidam_fast as qf
 from quidam_fast.accuracy import attach_accuracy, load_accuracy_table
-from quidam_fast.analysis import best_design, relative_to, spread
+from quidam_fast.analysis import parse_where
 from quidam_fast.errors import QuidamInputError
 from quidam_fast.space import OBJECTIVES
 
@@ -32,10 +33,14 @@ def grid(
     objective: Annotated[Optional[str], typer.Option(help=f"Row-stationary mapping objective: {', '.join(OBJECTIVES)} (overrides the spec).")] = None,
     accuracy: Annotated[Optional[Path], typer.Option(help="Accuracy table (netCDF) to join; default: the packaged one.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+    where: Annotated[Optional[list[str]], typer.Option(
+        help="Constraint on the printed report, VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10; "
+             "repeatable, all must hold. The saved dataset keeps every point.")] = None,
 ) -> None:
     """Evaluate every design point of a space (default: ResNet-18 over the embedded default space)."""
     # Every input is checked before anything is printed or evaluated: a mistake costs no run.
     _check_out(out)
+    constraints = parse_where(where)
     loaded = qf.load_spec(spec) if spec is not None else None
     objective = objective or (loaded.objective if loaded else "energy")
     if objective not in OBJECTIVES:
@@ -56,10 +61,12 @@ def grid(
     results = attach_accuracy(results, table, network=net)
     seconds = time.perf_counter() - started
     _require_a_valid_point(results)
+    # before writing: a constraint naming no variable of the result, or leaving no point, writes nothing
+    text = qf.report(results, where=constraints).to_text()
     _write(results, out)
     typer.echo(f"evaluated {space.size:,} points x {len(net.layers)} layers in {seconds:.2f} s "
                f"({space.size / seconds / 1e6:.2f} M points/s); wrote {out}", err=True)
-    typer.echo(summary(results))
+    typer.echo(text)
 
 
 def _check_out(out: Path) -> None:
@@ -94,45 +101,6 @@ def _require_a_valid_point(results) -> None:
              for code, count in sorted(zip(codes, counts), key=lambda pair: -pair[1])]
     raise QuidamInputError(f"no design point is valid; of {reason.size:,} points, {'; '.join(parts)}; "
                            "change the space or the technology")
-
-
-def summary(results) -> str:
-    """Best design per PE type by performance per area and by energy, and the spread of each."""
-    lines = []
-    n_valid = int(results.valid.sum())
-    # ws/os/is have no scratchpads: their points differ from each other only in the other axes
-    systolic = [d for d in results.dataflow.values if d != "rs"]
-    distinct = int(results.valid.sel(dataflow=[d for d in results.dataflow.values if d == "rs"]).sum()
-                   + results.valid.sel(dataflow=systolic).isel(spad_ifmap=0, spad_filter=0, spad_psum=0).sum())
-    lines.append(f"{n_valid:,} valid of {results.attrs['design_points']:,} design points ({distinct:,} distinct "
-                 f"designs: ws/os/is ignore the scratchpad axes); "
-                 f"accuracy: {'joined' if 'accuracy' in results else results.attrs.get('accuracy', 'none')}")
-    for metric, label, fmt in (("perf_per_area", "best performance per area (inferences/s/mm2)", "{:.4g}"),
-                               ("energy_per_inference_j", "lowest energy per inference (mJ)", "{:.4g}")):
-        lines.append("")
-        lines.append(label)
-        for row in best_design(results, metric, by="pe_type"):
-            value = row[metric] * (1e3 if metric.startswith("energy") else 1)
-            design = (f"{row['bits']:>2}b {row['rows']}x{row['cols']} {row['dataflow']} glb {row['glb_kib']} KiB"
-                      + (f" spad {row['spad_ifmap']}/{row['spad_filter']}/{row['spad_psum']}" if row["dataflow"] == "rs" else "")
-                      + f" {row['dram_gbps']:g} GB/s {row['clock_mhz']:g} MHz")
-            if "accuracy" in results:
-                top1 = float(results.accuracy.sel(pe_type=row["pe_type"], bits=row["bits"]).max())
-                design += f"  accuracy {top1:.3f}" if top1 == top1 else "  accuracy n/a"
-            lines.append(f"  {row['pe_type']:<9} {fmt.format(value):>10}  {design}")
-        ratios = spread(results, metric, by="pe_type")
-        overall = spread(results, metric)["all"]
-        lines.append("  spread (best/worst): all " + f"{overall:.1f}x; "
-                     + ", ".join(f"{pe} {ratio:.1f}x" for pe, ratio in ratios.items()))
-    if "int" in results.pe_type.values and 16 in results.bits.values and bool(results.valid.sel(pe_type="int", bits=16).any()):
-        lines.append("")
-        lines.append("best of each PE type and precision relative to the best int16 design (perf/area, energy)")
-        area, energy = relative_to(results, "perf_per_area"), relative_to(results, "energy_per_inference_j")
-        for pe_type in results.pe_type.values:
-            cells = [f"{b}b {area[(pe_type, b)]:.2f}x/{energy[(pe_type, b)]:.2f}x" for b in results.bits.values
-                     if (pe_type, int(b)) in area]
-            lines.append(f"  {pe_type:<9} " + ", ".join(cells))
-    return "\n".join(lines)
 
 
 def _write(results, out: Path) -> None:

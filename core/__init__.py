@@ -6,8 +6,10 @@
 """
 
 from . import _startup  # noqa: F401  (first: Ctrl-C while the command starts is one line, exit 130)
+from .analysis import pareto, report
 from .engine import evaluate, warm_up
 from .errors import QuidamInputError
+from .results import open_result
 from .space import AXES, DATAFLOWS, DesignSpace, Spec, default_space, load_spec
 from .tech import PE_TYPES, Technology, load_tech, tech_names
 from .workloads import Layer, Network, load_network, network_names, parse_network_csv
@@ -15,5 +17,5 @@ from .workloads import Layer, Network, load_network, network_names, parse_networ
 __all__ = [
     "AXES", "DATAFLOWS", "PE_TYPES", "DesignSpace", "Layer", "Network", "QuidamInputError", "Spec",
     "Technology", "default_space", "evaluate", "load_network", "load_spec", "load_tech", "network_names",
-    "parse_network_csv", "tech_names", "warm_up",
+    "open_result", "pareto", "parse_network_csv", "report", "tech_names", "warm_up",
 ]

@@ -1,104 +1,763 @@
-"""Analysis of result datasets: best design per group, spread across the space, Pareto front."""
+"""Answers from result datasets: constraints (``where``), Pareto fronts and the headline report.
+
+Everything here works on whatever dimensions a result has (the design axes of
+:data:`~quidam_fast.space.AXES`, and any others such as ``network``): the *design dims* are those of
+its ``valid`` variable. Computations run on flat numpy arrays (a default result has 1.8 M points);
+labels are attached at the end.
+
+- :func:`parse_where` / :func:`select`: ``VARIABLE OP VALUE`` constraints, all of which must hold.
+- :func:`parse_objectives` / :func:`pareto`: the Pareto front over any objectives, each minimized or
+  maximized (kernels in :mod:`quidam_fast._pareto`).
+- :func:`report`: the spread, best designs, gains over the best int16 design at matched accuracy and
+  the Pareto front size, as a :class:`Report` with text, Markdown and JSON forms.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 
+from ._pareto import front_mask
 from .errors import QuidamInputError
 
-#: metric -> True if larger is better
+#: Variable -> True if larger is better (the direction the report and plots use).
 METRIC_DIRECTIONS = {
     "perf_per_area": True,
     "throughput_ips": True,
+    "utilization": True,
+    "accuracy": True,
     "energy_per_inference_j": False,
     "energy_pj": False,
     "latency_s": False,
+    "cycles": False,
     "edp": False,
     "area_mm2": False,
-    "accuracy": True,
+    "dram_bytes": False,
 }
 
+OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
+DIRECTIONS = ("min", "max")
+_NOT_OBJECTIVES = ("valid", "invalid_reason")
+_EXPRESSION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S(?:.*\S)?)\s*$")
 
-def best_design(results: xr.Dataset, metric: str, by: str | None = "pe_type") -> list[dict]:
-    """The best valid design (per value of ``by``) for ``metric``.
 
-    Returns one dict per group with the metric's value and the design's coordinates; groups whose
-    points are all invalid are left out.
+# --------------------------------------------------------------------------------------------------
+# constraints
 
-    >>> import quidam_fast as qf
-    >>> ds = qf.evaluate("alexnet", {"pe_type": ["int", "lightpe1"], "rows": [8, 16]})
-    >>> [row["pe_type"] for row in best_design(ds, "perf_per_area")]
-    ['int', 'lightpe1']
+
+@dataclasses.dataclass(frozen=True)
+class Constraint:
+    """One ``VARIABLE OP VALUE`` test, as parsed by :func:`parse_where`.
+
+    ``value`` is a float when the text is a number, else the text itself (an axis label such as
+    ``lightpe1``); whether the variable takes it is checked against a dataset by :meth:`mask`.
     """
-    if metric not in results:
-        raise QuidamInputError(f"metric {metric!r} is not in the results; allowed: {', '.join(sorted(METRIC_DIRECTIONS))}")
-    maximize = METRIC_DIRECTIONS.get(metric, True)
-    groups = [(None, results)] if by is None else [(value, results.sel({by: value})) for value in results[by].values]
-    rows = []
-    for value, part in groups:
-        data = part[metric].values
-        if np.all(np.isnan(data)):
+
+    variable: str
+    op: str
+    value: float | str
+    text: str
+
+    def mask(self, ds: xr.Dataset) -> xr.DataArray:
+        """Boolean ``DataArray`` on the variable's own dims: where the test holds (False at NaN)."""
+        if self.variable not in ds.variables:
+            raise QuidamInputError(
+                f"where {self.text!r}: unknown variable {self.variable!r}; allowed: {', '.join(constrainable(ds))}"
+            )
+        values = ds[self.variable]
+        if values.dtype.kind in "US O".replace(" ", ""):
+            if self.op not in ("==", "!="):
+                raise QuidamInputError(f"where {self.text!r}: {self.variable} is text; compare it with == or != only")
+            labels = sorted({str(v) for v in np.ravel(values.values)})
+            label = _label_text(self.value)
+            if label not in labels:
+                raise QuidamInputError(
+                    f"where {self.text!r}: {self.variable} has no value {label!r}; values: {', '.join(labels)}"
+                )
+            held = values.astype(str) == label
+            return held if self.op == "==" else ~held
+        if values.dtype.kind not in "biuf":
+            raise QuidamInputError(f"where {self.text!r}: {self.variable} ({values.dtype}) cannot be compared")
+        if isinstance(self.value, str):
+            raise QuidamInputError(f"where {self.text!r}: {self.variable} is numeric; {self.value!r} is not a number")
+        number = self.value
+        return {"<=": values <= number, ">=": values >= number, "<": values < number, ">": values > number,
+                "==": values == number, "!=": (values != number) & values.notnull()}[self.op]
+
+
+def _label_text(value: float | str) -> str:
+    """An axis label as the user typed it (``bits==8`` parses 8 as a number; labels are text)."""
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def parse_where(exprs: str | Sequence[str] | None) -> list[Constraint]:
+    """Parse constraints ``VARIABLE OP VALUE``, ``OP`` one of ``<= >= < > == !=``.
+
+    A string may hold several, separated by commas; all must hold. ``VALUE`` is a number (``1e-3``) or,
+    for a text axis (``pe_type``, ``dataflow``, ``network``), one of its labels.
+
+    >>> parse_where("area_mm2<=10, pe_type==lightpe1")
+    [Constraint(variable='area_mm2', op='<=', value=10.0, text='area_mm2<=10'), Constraint(variable='pe_type', op='==', value='lightpe1', text='pe_type==lightpe1')]
+    >>> parse_where("area_mm2 = 10")
+    Traceback (most recent call last):
+    ...
+    quidam_fast.errors.QuidamInputError: where 'area_mm2 = 10' is not VARIABLE OP VALUE with OP one of <= >= == != < > (e.g. area_mm2<=10, pe_type==lightpe1)
+    """
+    if exprs is None:
+        return []
+    if isinstance(exprs, str):
+        exprs = [exprs]
+    constraints = []
+    for expr in exprs:
+        if isinstance(expr, Constraint):
+            constraints.append(expr)
             continue
-        flat = np.nanargmax(data) if maximize else np.nanargmin(data)
-        position = np.unravel_index(flat, data.shape)
-        row = {dim: part[metric][dim].values[i].item() for dim, i in zip(part[metric].dims, position)}
-        if by is not None:
-            row[by] = value.item() if hasattr(value, "item") else value
-        row[metric] = float(data[position])
-        rows.append(row)
-    return rows
+        if not isinstance(expr, str):
+            raise QuidamInputError(f"where {expr!r} is not a text expression such as 'area_mm2<=10'")
+        for part in expr.split(","):
+            text = part.strip()
+            if not text:
+                if expr.strip():
+                    continue  # a trailing comma
+                raise QuidamInputError("where '' is empty; expected VARIABLE OP VALUE, e.g. area_mm2<=10")
+            match = _EXPRESSION.match(text)
+            if match is None or match.group(3)[:1] in "<>=!":
+                raise QuidamInputError(
+                    f"where {text!r} is not VARIABLE OP VALUE with OP one of {' '.join(OPERATORS)} "
+                    "(e.g. area_mm2<=10, pe_type==lightpe1)"
+                )
+            variable, op, value = match.groups()
+            try:
+                number = float(value)
+            except ValueError:
+                parsed: float | str = value
+            else:
+                if math.isnan(number):
+                    raise QuidamInputError(f"where {text!r}: NaN matches nothing; valid points have numbers")
+                parsed = number
+            constraints.append(Constraint(variable, op, parsed, text.replace(" ", "")))
+    return constraints
 
 
-def spread(results: xr.Dataset, metric: str, by: str | None = None) -> dict:
-    """Ratio of the best to the worst valid value of ``metric`` (overall or per ``by`` value)."""
-    def ratio(array):
-        lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
-        return hi / lo if lo > 0 else float("inf")
-
-    if by is None:
-        return {"all": ratio(results[metric].values)}
-    return {value.item(): ratio(results[metric].sel({by: value}).values) for value in results[by].values
-            if not np.all(np.isnan(results[metric].sel({by: value}).values))}
+def design_dims(ds: xr.Dataset) -> tuple[str, ...]:
+    """The dims of one design point's variables: those of ``valid`` (every result has it)."""
+    if "valid" not in ds.variables:
+        raise QuidamInputError("the dataset has no 'valid' variable: not a quidam-fast result")
+    return tuple(ds["valid"].dims)
 
 
-def relative_to(results: xr.Dataset, metric: str, pe_type: str = "int", bits: int = 16) -> dict:
-    """Best ``metric`` of each (``pe_type``, ``bits``) over the rest of the space, as a multiple of the
-    best design of the reference (``int`` at 16 bits by default; QUIDAM's baseline). Ratios > 1 are
-    better whatever the metric's direction.
+def constrainable(ds: xr.Dataset) -> list[str]:
+    """Variables and coordinates a constraint may name: those on (a subset of) the design dims."""
+    dims = set(design_dims(ds))
+    return sorted(str(name) for name, variable in ds.variables.items()
+                  if set(variable.dims) <= dims and name not in _NOT_OBJECTIVES
+                  and variable.dtype.kind in "biufUSO")
+
+
+def select(ds: xr.Dataset, where: str | Sequence[str] | None = None) -> xr.DataArray:
+    """Boolean ``DataArray`` on the design dims: ``valid`` and every constraint of ``where``.
+
+    Raises
+    ------
+    QuidamInputError
+        For an unknown variable, a malformed expression, a text value for a numeric variable, a label
+        the axis does not have, or when no valid point satisfies the constraints (naming the one that
+        emptied the selection and the range of its variable over the valid points).
 
     >>> import quidam_fast as qf
-    >>> ds = qf.evaluate("alexnet", {"pe_type": ["int", "lightpe1"], "bits": [8, 16]})
-    >>> relative_to(ds, "perf_per_area")[("int", 16)]
-    1.0
+    >>> ds = qf.evaluate("alexnet", {"pe_type": ["int", "lightpe1"], "rows": [8, 16]}, per_layer=False)
+    >>> int(select(ds, "pe_type==int").sum()), int(select(ds, ["pe_type==int", "rows>8"]).sum())
+    (2, 1)
     """
-    maximize = METRIC_DIRECTIONS.get(metric, True)
-    others = [d for d in results[metric].dims if d not in ("pe_type", "bits")]
-    best = results[metric].max(others) if maximize else results[metric].min(others)
-    reference = float(best.sel(pe_type=pe_type, bits=bits))
-    ratios = {}
-    for p in best.pe_type.values:
-        for b in best.bits.values:
-            value = float(best.sel(pe_type=p, bits=b))
-            if value == value:
-                ratios[(str(p), int(b))] = value / reference if maximize else reference / value
-    return ratios
+    dims = design_dims(ds)
+    mask = ds["valid"].astype(bool)
+    if not bool(mask.any()):
+        raise QuidamInputError("the result has no valid design point")
+    for constraint in parse_where(where):
+        held = constraint.mask(ds)
+        extra = [d for d in held.dims if d not in dims]
+        if extra:
+            raise QuidamInputError(f"where {constraint.text!r}: {constraint.variable} has dims {extra} beyond a "
+                                   f"design point's ({', '.join(dims)})")
+        narrowed = (mask & held).transpose(*dims)
+        if not bool(narrowed.any()):
+            raise QuidamInputError(f"where {constraint.text!r} leaves no valid design point"
+                                   + _range_note(ds, constraint.variable, mask))
+        mask = narrowed
+    mask = mask.drop_vars([name for name in mask.coords if name not in dims])
+    mask.name = "selected"
+    mask.attrs = {"units": "1", "long_name": "valid and " + (" and ".join(c.text for c in parse_where(where)) or "unconstrained"),
+                  "where": ", ".join(c.text for c in parse_where(where))}
+    return mask
 
 
-def pareto_front(results: xr.Dataset, objectives=("perf_per_area", "energy_per_inference_j")) -> xr.Dataset:
-    """Valid design points not dominated in ``objectives`` (directions from :data:`METRIC_DIRECTIONS`),
-    as a dataset with one dimension ``point`` and the design coordinates as variables."""
-    stacked = results[list(objectives)].stack(point=[d for d in results[objectives[0]].dims])
-    keep = np.all([np.isfinite(stacked[m].values) for m in objectives], axis=0)
-    stacked = stacked.isel(point=np.flatnonzero(keep))
-    # minimize every objective: negate the ones to maximize
-    values = np.stack([stacked[m].values * (-1.0 if METRIC_DIRECTIONS.get(m, True) else 1.0) for m in objectives], axis=1)
-    order = np.lexsort(values.T[::-1])
-    front, best_second = [], np.inf
-    if len(objectives) != 2:
-        raise QuidamInputError("pareto_front takes exactly two objectives")
-    for index in order:  # sorted by the first objective; keep strict improvements of the second
-        if values[index, 1] < best_second:
-            front.append(index)
-            best_second = values[index, 1]
-    return stacked.isel(point=np.array(front, dtype=int)).reset_index("point")
+def _range_note(ds: xr.Dataset, variable: str, mask: xr.DataArray) -> str:
+    """`` (over the points selected so far, VARIABLE spans a to b UNITS)``, or the labels of a text axis."""
+    values, held = xr.broadcast(ds[variable], mask)
+    data = values.values[held.values]
+    if data.dtype.kind in "biuf":
+        data = data[~np.isnan(data)] if data.dtype.kind == "f" else data
+        if data.size == 0:
+            return f" ({variable} is NaN at every point selected so far)"
+        units = ds[variable].attrs.get("units", "")
+        units = "" if units in ("", "1") else f" {units}"
+        return f" (over the points selected so far, {variable} spans {data.min():.4g} to {data.max():.4g}{units})"
+    return f" (over the points selected so far, {variable} takes {', '.join(sorted({str(v) for v in data}))})"
+
+
+# --------------------------------------------------------------------------------------------------
+# Pareto fronts
+
+
+def objective_names(ds: xr.Dataset | None) -> list[str]:
+    """Variables that can be objectives: numeric, on (a subset of) the design dims."""
+    if ds is None:
+        return sorted(METRIC_DIRECTIONS)
+    dims = set(design_dims(ds)) if "valid" in ds.variables else None
+    return sorted(str(name) for name, variable in ds.variables.items()
+                  if name not in _NOT_OBJECTIVES and variable.dtype.kind in "biuf" and variable.ndim > 0
+                  and (dims is None or set(variable.dims) <= dims) and name not in ds.dims)
+
+
+def parse_objectives(text: str | Mapping[str, str], ds: xr.Dataset | None = None) -> dict[str, str]:
+    """``"energy_per_inference_j:min,perf_per_area:max"`` -> ``{"energy_per_inference_j": "min", ...}``.
+
+    Directions are ``min`` or ``max``; with ``ds``, every variable must be one of its objectives
+    (:func:`objective_names`), else one of the known metrics of :data:`METRIC_DIRECTIONS`.
+
+    >>> parse_objectives("energy_per_inference_j:min, perf_per_area:max")
+    {'energy_per_inference_j': 'min', 'perf_per_area': 'max'}
+    >>> parse_objectives("perf_per_area:up")
+    Traceback (most recent call last):
+    ...
+    quidam_fast.errors.QuidamInputError: objective 'perf_per_area:up': unknown direction 'up'; allowed: min, max
+    """
+    if isinstance(text, Mapping):
+        pairs = [(str(name), str(direction), f"{name}:{direction}") for name, direction in text.items()]
+    else:
+        pairs = []
+        for part in str(text).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            name, colon, direction = part.partition(":")
+            if not colon:
+                raise QuidamInputError(f"objective {part!r} is not VARIABLE:min or VARIABLE:max "
+                                       "(e.g. energy_per_inference_j:min,perf_per_area:max)")
+            pairs.append((name.strip(), direction.strip(), part))
+    if not pairs:
+        raise QuidamInputError("no objective given; expected VARIABLE:min or VARIABLE:max, comma-separated "
+                               "(e.g. energy_per_inference_j:min,perf_per_area:max)")
+    allowed = objective_names(ds)
+    objectives: dict[str, str] = {}
+    for name, direction, part in pairs:
+        if direction not in DIRECTIONS:
+            raise QuidamInputError(f"objective {part!r}: unknown direction {direction!r}; allowed: {', '.join(DIRECTIONS)}")
+        if name not in allowed and (ds is not None or name not in objective_names(None)):
+            if ds is None:
+                raise QuidamInputError(f"objective {part!r}: unknown variable {name!r}; allowed: {', '.join(allowed)}")
+            raise QuidamInputError(f"objective {part!r}: {name!r} is not a numeric variable of the result on its "
+                                   f"design dims; allowed: {', '.join(allowed)}")
+        if name in objectives:
+            raise QuidamInputError(f"objective {name!r} is given twice")
+        objectives[name] = direction
+    return objectives
+
+
+def pareto(ds: xr.Dataset, objectives: Mapping[str, str] | str,
+           where: str | Sequence[str] | None = None) -> xr.DataArray:
+    """The Pareto front of the selected valid designs: True where no other such design is at least as
+    good in every objective and better in one.
+
+    Parameters
+    ----------
+    ds
+        A result (as from :func:`quidam_fast.evaluate` or :func:`quidam_fast.open_result`), or any
+        dataset whose variables are the objectives (then every point with finite objectives counts).
+    objectives
+        ``{variable: "min" | "max"}`` (or the text form of :func:`parse_objectives`), in any number.
+    where
+        Constraints (see :func:`select`); only points satisfying all of them can be on the front.
+
+    Returns
+    -------
+    xarray.DataArray
+        Boolean, named ``pareto``, on the dataset's design dims with its coordinates (units ``"1"``).
+
+    Notes
+    -----
+    Points with a NaN or infinite objective (invalid designs are NaN) are never on the front. Exact
+    duplicates (equal in every objective) do not dominate each other: all of them are on the front or
+    none is (e.g. ws/os/is designs that differ only in the scratchpad sizes they do not use). Two
+    objectives take one sort and a sweep, three a sort and a Fenwick-tree sweep (both O(n log n)); four
+    or more a sort-filter-skyline, O(n log n + n h) for a front of h points
+    (:mod:`quidam_fast._pareto`; timings in ``bench/bench_pareto.py``).
+
+    Examples
+    --------
+    >>> import quidam_fast as qf
+    >>> ds = qf.evaluate("alexnet", {"pe_type": ["int", "lightpe1"], "rows": [8, 16, 32]}, per_layer=False)
+    >>> front = qf.pareto(ds, {"energy_per_inference_j": "min", "perf_per_area": "max"})
+    >>> front.dims == ds.valid.dims, bool(front.any())
+    (True, True)
+    """
+    objectives = parse_objectives(objectives, ds)
+    if "valid" in ds.variables:
+        mask = select(ds, where)
+    else:  # any dataset of objectives: every point counts (non-finite ones drop out below)
+        if where:
+            raise QuidamInputError("where= needs a result with a 'valid' variable")
+        mask = xr.broadcast(*(ds[name].notnull() for name in objectives))[0]
+    dims = mask.dims
+    shape = tuple(mask.sizes[d] for d in dims)
+    candidates = np.flatnonzero(mask.values.reshape(-1))
+    columns = []
+    for name, direction in objectives.items():
+        column = _flat_on(ds[name], dims, shape)[candidates].astype(np.float64)
+        columns.append(-column if direction == "max" else column)
+    values = np.stack(columns, axis=1) if columns else np.empty((0, 0))
+    finite = np.isfinite(values).all(axis=1)
+    on = np.zeros(int(np.prod(shape)), dtype=bool)
+    on[candidates[finite]] = front_mask(values[finite])
+    coords = {name: coord for name, coord in ds.coords.items() if set(coord.dims) <= set(dims)}
+    return xr.DataArray(on.reshape(shape), dims=dims, coords=coords, name="pareto", attrs={
+        "units": "1",
+        "long_name": "on the Pareto front of " + ", ".join(f"{n} ({d})" for n, d in objectives.items()),
+        "objectives": ",".join(f"{n}:{d}" for n, d in objectives.items()),
+        "where": ", ".join(c.text for c in parse_where(where)),
+    })
+
+
+def _flat_on(variable: xr.DataArray, dims: Sequence[str], shape: tuple[int, ...]) -> np.ndarray:
+    """``variable``'s values broadcast over ``dims`` (in that order), flattened; no copy when it has them all."""
+    own = [d for d in dims if d in variable.dims]
+    if len(own) != variable.ndim:
+        raise QuidamInputError(f"{variable.name} has dims {[d for d in variable.dims if d not in dims]} beyond "
+                               f"a design point's ({', '.join(dims)})")
+    data = np.asarray(variable.transpose(*own).values)
+    expanded = data.reshape(tuple(shape[i] if d in own else 1 for i, d in enumerate(dims)))
+    return np.broadcast_to(expanded, shape).reshape(-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# the report
+
+# The two figures of merit of the report: (variable, title, display unit, scale to it, larger is better)
+_REPORT_METRICS = (
+    ("perf_per_area", "performance per area", "inferences/s/mm2", 1.0, True),
+    ("energy_per_inference_j", "energy per inference", "mJ", 1e3, False),
+)
+#: The report's Pareto front: the two figures of merit, each in its better direction.
+REPORT_FRONT = {"perf_per_area": "max", "energy_per_inference_j": "min"}
+#: The reference design of the gain table: QUIDAM's baseline, the best 16-bit integer design.
+REFERENCE = {"pe_type": "int", "bits": 16}
+#: Dims the report treats as separate studies (one section each) rather than design choices.
+SCOPE_DIMS = ("network",)
+
+
+@dataclasses.dataclass
+class Report:
+    """The headline figures of a result (see :func:`report`); render with :meth:`to_text`,
+    :meth:`to_markdown` or :meth:`to_dict` (JSON-serialisable: NaN becomes ``None``)."""
+
+    where: list[str]
+    accuracy_tolerance: float
+    sections: list[dict]
+
+    def to_dict(self) -> dict:
+        return _jsonable({"where": list(self.where), "accuracy_tolerance": self.accuracy_tolerance,
+                          "sections": self.sections})
+
+    def to_text(self) -> str:
+        return "\n\n".join(_section_text(section, markdown=False) for section in self.sections)
+
+    def to_markdown(self) -> str:
+        return "\n\n".join(_section_text(section, markdown=True) for section in self.sections)
+
+
+def report(ds: xr.Dataset, where: str | Sequence[str] | None = None, accuracy_tolerance: float = 0.01) -> Report:
+    """The headline figures of a result, over its valid designs that satisfy ``where``.
+
+    Parameters
+    ----------
+    ds
+        A result with ``perf_per_area`` and ``energy_per_inference_j`` (optionally ``accuracy``).
+    where
+        Constraints (see :func:`select`).
+    accuracy_tolerance
+        Fraction (0.01 = one percentage point): in the gain table, a design counts against the best
+        int16 design only if its accuracy is at most this much below that design's accuracy (more
+        accurate designs count too: they are at least on par).
+
+    Returns
+    -------
+    Report
+        One section per value of each scope dim (``network``; one section when there is none), each a
+        dict with:
+
+        - ``scope``, ``points``, ``valid``, ``selected``, ``distinct``, ``accuracy`` (what is known);
+        - ``metrics``: per figure of merit, its ``spread`` (best / worst over the selection, overall and
+          per ``pe_type``) and the ``best`` design per ``pe_type`` with its value and accuracy;
+        - ``gains``: the best design of each (``pe_type``, ``bits``) against the best int16 design, in
+          performance per area (times higher) and energy (times less), with both accuracies and
+          whether they match, or ``gains_note`` saying why there is no table;
+        - ``pareto``: the size of the front of (performance per area max, energy min).
+
+    Examples
+    --------
+    >>> import quidam_fast as qf
+    >>> ds = qf.evaluate("alexnet", {"pe_type": ["int", "lightpe1"], "bits": [8, 16]}, per_layer=False)
+    >>> r = qf.report(ds)
+    >>> r.sections[0]["gains"]["perf_per_area"]["int:16"]["gain"]
+    1.0
+    >>> "higher is better" in r.to_text()
+    True
+    """
+    constraints = parse_where(where)
+    if not (isinstance(accuracy_tolerance, (int, float)) and 0 <= accuracy_tolerance < 1):
+        raise QuidamInputError(f"accuracy tolerance {accuracy_tolerance!r} is not a fraction in [0, 1) "
+                               "(0.01 = one percentage point)")
+    missing = [name for name, *_ in _REPORT_METRICS if name not in ds.variables]
+    if missing:
+        raise QuidamInputError(f"the result has no {', '.join(missing)}: the report needs perf_per_area and "
+                               "energy_per_inference_j")
+    selected = select(ds, constraints)
+    scopes = [d for d in SCOPE_DIMS if d in selected.dims and selected.sizes[d] > 1]
+    sections = []
+    if scopes:
+        labels = [ds[d].values for d in scopes]
+        for position in np.ndindex(*(len(v) for v in labels)):
+            index = dict(zip(scopes, position))
+            part = selected.isel(index)
+            scope = {d: _plain(labels[i][position[i]]) for i, d in enumerate(scopes)}
+            sections.append(_section(ds.isel(index), part, constraints, accuracy_tolerance, scope))
+    else:
+        sections.append(_section(ds, selected, constraints, accuracy_tolerance, {}))
+    return Report(where=[c.text for c in constraints], accuracy_tolerance=float(accuracy_tolerance), sections=sections)
+
+
+def _plain(value):
+    """A numpy scalar as a Python one (for dicts and JSON)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _section(ds: xr.Dataset, selected: xr.DataArray, constraints: list[Constraint], tolerance: float, scope: dict) -> dict:
+    dims = tuple(selected.dims)
+    shape = tuple(selected.sizes[d] for d in dims)
+    chosen = selected.values.reshape(-1)
+    valid = ds["valid"].transpose(*dims).values.reshape(-1).astype(bool)
+    has_accuracy = "accuracy" in ds.variables and set(ds["accuracy"].dims) <= set(dims)
+    accuracy = _flat_on(ds["accuracy"], dims, shape) if has_accuracy else None
+    if not chosen.any():
+        raise QuidamInputError(f"no valid design point is selected{' for ' + str(scope) if scope else ''}")
+    section: dict = {
+        "scope": scope,
+        "network": _plain(scope.get("network", ds.attrs.get("network", ""))),
+        "tech": ds.attrs.get("tech", ""),
+        "points": int(np.prod(shape)),
+        "valid": int(valid.sum()),
+        "selected": int(chosen.sum()),
+        "where": [c.text for c in constraints],
+        "distinct": _distinct(ds, selected),
+        "accuracy": ("joined" if has_accuracy and bool(np.isfinite(accuracy[chosen]).any()) else
+                     "no accuracy" + (f" ({ds.attrs['accuracy']})" if "accuracy" in ds.attrs else "")),
+        "accuracy_tolerance": tolerance,
+        "metrics": {},
+    }
+    groups = _groups(ds, dims, shape, ["pe_type"])
+    pairs = _groups(ds, dims, shape, ["pe_type", "bits"])
+    flats = {}
+    for name, title, unit, scale, larger in _REPORT_METRICS:
+        values = _flat_on(ds[name], dims, shape).astype(np.float64)
+        flats[name] = values
+        usable = chosen & np.isfinite(values)
+        best_overall = _best_index(values, usable, larger)
+        worst_overall = _best_index(values, usable, not larger)
+        metric = {
+            "title": title, "variable": name, "unit": unit, "scale": scale,
+            "units": ds[name].attrs.get("units", ""), "better": "higher" if larger else "lower",
+            "spread": _ratio(values[best_overall], values[worst_overall], larger),
+            "best_value": float(values[best_overall]) * scale, "worst_value": float(values[worst_overall]) * scale,
+            "best": [], "spread_by_pe_type": {},
+        }
+        for label, members in groups:
+            inside = usable & members
+            if not inside.any():
+                continue
+            best, worst = _best_index(values, inside, larger), _best_index(values, inside, not larger)
+            metric["spread_by_pe_type"][label["pe_type"]] = _ratio(values[best], values[worst], larger)
+            metric["best"].append({
+                "pe_type": label["pe_type"], "value": float(values[best]) * scale,
+                "design": _design(ds, dims, shape, best),
+                "accuracy": float(accuracy[best]) if accuracy is not None else None,
+            })
+        section["metrics"][name] = metric
+    section.update(_gains(ds, dims, shape, chosen, flats, accuracy, pairs, tolerance))
+    section["pareto"] = _front_size(flats, chosen)
+    return section
+
+
+def _groups(ds: xr.Dataset, dims, shape, by: list[str]) -> list[tuple[dict, np.ndarray]]:
+    """``(labels, flat mask)`` per combination of the ``by`` dims (scalar coordinates: one group; absent: none)."""
+    present = [d for d in by if d in dims]
+    scalar = {d: _plain(ds[d].values.item()) for d in by if d not in dims and d in ds.coords and ds[d].ndim == 0}
+    if len(present) + len(scalar) < len(by):
+        return []
+    if not present:
+        return [(scalar, np.ones(int(np.prod(shape)), dtype=bool))]
+    codes = [_flat_on(xr.DataArray(np.arange(len(ds[d])), dims=(d,), name=d), dims, shape) for d in present]
+    groups = []
+    for position in np.ndindex(*(len(ds[d]) for d in present)):
+        members = np.ones(int(np.prod(shape)), dtype=bool)
+        for code, p in zip(codes, position):
+            members &= code == p
+        label = dict(scalar)
+        label.update({d: _plain(ds[d].values[p]) for d, p in zip(present, position)})
+        groups.append(({d: label[d] for d in by}, members))
+    return groups
+
+
+def _best_index(values: np.ndarray, usable: np.ndarray, larger: bool) -> int:
+    """Flat index of the best usable value (the first in flat order among equals)."""
+    masked = np.where(usable, values, -np.inf if larger else np.inf)
+    return int(np.argmax(masked) if larger else np.argmin(masked))
+
+
+def _ratio(best: float, worst: float, larger: bool) -> float:
+    """best / worst as a factor >= 1 whatever the direction (higher: best/worst; lower: worst/best)."""
+    low, high = (worst, best) if larger else (best, worst)
+    return float(high / low) if low > 0 else math.inf
+
+
+def _design(ds: xr.Dataset, dims, shape, flat: int) -> dict:
+    position = np.unravel_index(flat, shape)
+    return {d: _plain(ds[d].values[p]) if d in ds.coords else int(p) for d, p in zip(dims, position)}
+
+
+def _distinct(ds: xr.Dataset, selected: xr.DataArray) -> dict | None:
+    """Designs, counting ws/os/is points that differ only in the scratchpad axes (which they do not use) once."""
+    spads = [d for d in ("spad_ifmap", "spad_filter", "spad_psum") if d in selected.dims]
+    if "dataflow" not in selected.dims or not spads:
+        return None
+    labels = [str(v) for v in ds["dataflow"].values]
+    spatial = [i for i, d in enumerate(labels) if d == "rs"]
+    systolic = [i for i, d in enumerate(labels) if d != "rs"]
+    count = int(selected.isel(dataflow=spatial).sum()) if spatial else 0
+    if systolic:
+        count += int(selected.isel(dataflow=systolic).isel({d: 0 for d in spads}).sum())
+    return {"designs": count, "note": "ws/os/is ignore the scratchpad axes"}
+
+
+def _gains(ds, dims, shape, chosen, flats, accuracy, pairs, tolerance) -> dict:
+    """The best design of each (pe_type, bits) against the best int16 design, per figure of merit."""
+    if not pairs:
+        return {"gains": None, "gains_note": "the result has no pe_type and bits axes"}
+    members = {(label["pe_type"], label["bits"]): mask for label, mask in pairs}
+    key = (REFERENCE["pe_type"], REFERENCE["bits"])
+    reference_name = f"{REFERENCE['pe_type']}{REFERENCE['bits']}"
+    if key not in members or not (members[key] & chosen).any():
+        return {"gains": None, "gains_note": f"the selection has no valid {REFERENCE['pe_type']} {REFERENCE['bits']}-bit "
+                                             "design to compare against"}
+    gains = {}
+    for name, title, unit, scale, larger in _REPORT_METRICS:
+        values = flats[name]
+        usable = chosen & np.isfinite(values)
+        reference = _best_index(values, usable & members[key], larger)
+        reference_accuracy = float(accuracy[reference]) if accuracy is not None else math.nan
+        table = {"reference": {"value": float(values[reference]) * scale, "accuracy": _none_if_nan(reference_accuracy),
+                               "design": _design(ds, dims, shape, reference)}}
+        for (pe_type, bits), inside in members.items():
+            inside = usable & inside
+            if not inside.any():
+                continue
+            cell_accuracy = accuracy[inside] if accuracy is not None else None
+            status = "no accuracy"
+            if accuracy is not None and not math.isnan(reference_accuracy):
+                known = inside & np.isfinite(accuracy)
+                matched = known & (accuracy >= reference_accuracy - tolerance - 1e-12)
+                if matched.any():
+                    inside, status = matched, "matched"
+                elif known.any():
+                    status = "below"
+            best = _best_index(values, inside, larger)
+            gain = values[best] / values[reference] if larger else values[reference] / values[best]
+            table[f"{pe_type}:{bits}"] = {
+                "pe_type": pe_type, "bits": bits, "gain": float(gain), "value": float(values[best]) * scale,
+                "accuracy": _none_if_nan(float(accuracy[best])) if cell_accuracy is not None else None,
+                "status": status, "design": _design(ds, dims, shape, best),
+            }
+        gains[name] = table
+    return {"gains": gains, "gains_note": "", "reference": reference_name}
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def _front_size(flats: dict, chosen: np.ndarray) -> dict:
+    columns = [flats[name] if direction == "min" else -flats[name] for name, direction in REPORT_FRONT.items()]
+    values = np.stack(columns, axis=1)[chosen]
+    values = values[np.isfinite(values).all(axis=1)]
+    on = front_mask(values)
+    return {"objectives": dict(REPORT_FRONT), "points": int(on.sum()),
+            "distinct": int(len(np.unique(values[on], axis=0))), "of": int(len(values))}
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# rendering
+
+
+def describe_design(design: Mapping, skip: Sequence[str] = ("pe_type",)) -> str:
+    """A design point in one line: ``8b 32x64 os glb 64 KiB 12.8 GB/s 200 MHz`` (scratchpads for rs only).
+
+    >>> describe_design({"pe_type": "int", "bits": 8, "rows": 16, "cols": 32, "dataflow": "rs", "glb_kib": 64,
+    ...                  "spad_ifmap": 12, "spad_filter": 224, "spad_psum": 24, "clock_mhz": 200.0})
+    '8b 16x32 rs glb 64 KiB spad 12/224/24 200 MHz'
+    """
+    parts = []
+    d = dict(design)
+    if "network" in d and "network" not in skip:
+        parts.append(str(d["network"]))
+    if "pe_type" in d and "pe_type" not in skip:
+        parts.append(str(d["pe_type"]))
+    if "bits" in d:
+        parts.append(f"{d['bits']}b")
+    if "rows" in d and "cols" in d:
+        parts.append(f"{d['rows']}x{d['cols']}")
+    if "dataflow" in d:
+        parts.append(str(d["dataflow"]))
+    if "glb_kib" in d:
+        parts.append(f"glb {d['glb_kib']} KiB")
+    spads = [d.get(name) for name in ("spad_ifmap", "spad_filter", "spad_psum")]
+    if all(s is not None for s in spads) and d.get("dataflow") == "rs":
+        parts.append("spad " + "/".join(str(s) for s in spads))
+    if "dram_gbps" in d:
+        parts.append(f"{d['dram_gbps']:g} GB/s")
+    if "clock_mhz" in d:
+        parts.append(f"{d['clock_mhz']:g} MHz")
+    known = {"network", "pe_type", "bits", "rows", "cols", "dataflow", "glb_kib", "spad_ifmap", "spad_filter",
+             "spad_psum", "dram_gbps", "clock_mhz"}
+    parts += [f"{k}={v}" for k, v in d.items() if k not in known and k not in skip]
+    return " ".join(parts)
+
+
+def _accuracy_text(value) -> str:
+    return "no accuracy" if value is None or (isinstance(value, float) and math.isnan(value)) else f"accuracy {value:.3f}"
+
+
+def _factor(value: float, up: str, down: str) -> str:
+    """``6.15x less`` / ``1.56x more``: a factor >= 1 and the word that says which way."""
+    if not math.isfinite(value) or value <= 0:
+        return "n/a"
+    return f"{value:.2f}x {up}" if value >= 1 else f"{1 / value:.2f}x {down}"
+
+
+def _section_text(s: dict, markdown: bool) -> str:
+    lines: list[str] = []
+    head = "## " if markdown else ""
+    bullet = "- " if markdown else "  "
+    title = f"{s['network']} on {s['tech']}" if s["network"] or s["tech"] else "result"
+    distinct = (f" ({s['distinct']['designs']:,} distinct designs: {s['distinct']['note']})" if s["distinct"] else "")
+    if s["where"]:
+        lines.append(f"{head}{title}: {s['selected']:,} selected ({' and '.join(s['where'])}) of {s['valid']:,} valid "
+                     f"of {s['points']:,} design points" + distinct)
+    else:
+        lines.append(f"{head}{title}: {s['valid']:,} valid of {s['points']:,} design points" + distinct)
+    lines.append(f"accuracy: {s['accuracy']}")
+    for metric in s["metrics"].values():
+        larger = metric["better"] == "higher"
+        lines.append("")
+        lines.append(f"{'### ' if markdown else ''}Best {metric['title']} per PE type, {metric['unit']} "
+                     f"({metric['better']} is better)")
+        if markdown:
+            lines.append("")
+            lines.append(f"| PE type | {metric['unit']} | design | accuracy |")
+            lines.append("|---|---:|---|---|")
+        for row in metric["best"]:
+            if markdown:
+                lines.append(f"| {row['pe_type']} | {row['value']:.4g} | {describe_design(row['design'])} | "
+                             f"{_accuracy_text(row['accuracy']).replace('accuracy ', '')} |")
+            else:
+                lines.append(f"  {row['pe_type']:<9} {row['value']:>10.4g}  {describe_design(row['design'])}"
+                             + (f"  {_accuracy_text(row['accuracy'])}" if s["accuracy"] == "joined" else ""))
+        if markdown:
+            lines.append("")
+        per_type = ", ".join(f"{pe} {ratio:,.1f}x" for pe, ratio in metric["spread_by_pe_type"].items())
+        what = ("the best selected design has {r} the {t} of the worst" if larger
+                else "the worst selected design uses {r} the {t} of the best")
+        lines.append(f"{bullet}spread (best/worst) {metric['spread']:,.1f}x: "
+                     + what.format(r=f"{metric['spread']:,.1f}x", t=metric["title"])
+                     + f" ({metric['best_value']:.4g} vs {metric['worst_value']:.4g} {metric['unit']}); "
+                     f"within each PE type: {per_type}")
+    lines.append(f"{bullet}the spread shows how much the choice of design matters: it spans array size, precision, "
+                 "dataflow, buffers and clock over the selection; the per-PE-type figures hold the PE type fixed")
+    lines.append("")
+    lines.extend(_gains_text(s, markdown))
+    front = s["pareto"]
+    lines.append("")
+    lines.append(f"{head[:-1] + '# ' if markdown else ''}Pareto front (performance per area: higher is better; energy per "
+                 f"inference: lower is better): {front['points']:,} designs ({front['distinct']:,} distinct "
+                 f"trade-offs) of {front['of']:,} selected; no other selected design beats them in both")
+    return "\n".join(lines)
+
+
+def _gains_text(s: dict, markdown: bool) -> list[str]:
+    head = "### " if markdown else ""
+    if s["gains"] is None:
+        return [f"{head}Gain over the best int16 design: none ({s['gains_note']})"]
+    area, energy = s["gains"]["perf_per_area"], s["gains"]["energy_per_inference_j"]
+    ra, re_ = area["reference"], energy["reference"]
+    tolerance = s["accuracy_tolerance"]
+    matched = s["accuracy"] == "joined" and ra["accuracy"] is not None
+    lines = [f"{head}Best design of each PE type and precision against the best int16 design",
+             f"  performance per area: times higher than int16's best, {ra['value']:.4g} inferences/s/mm2 "
+             f"({describe_design(ra['design'], skip=())}; {_accuracy_text(ra['accuracy'])}); higher is better",
+             f"  energy per inference: times less than int16's best, {re_['value']:.4g} mJ "
+             f"({describe_design(re_['design'], skip=())}; {_accuracy_text(re_['accuracy'])}); higher is better"]
+    if matched:
+        lines.append(f"  at matched accuracy: only designs at most {tolerance * 100:g} points below the int16 design's "
+                     "accuracy count; 'below' marks a precision that misses it (its best design is shown anyway)")
+    else:
+        lines.append("  no accuracy: the figures compare hardware only")
+    if markdown:
+        lines = [lines[0], ""] + [line.strip() for line in lines[1:]] + [""]
+        lines.append("| PE type | bits | performance per area | energy per inference | accuracy | int16 accuracy |")
+        lines.append("|---|---:|---|---|---|---|")
+    else:
+        lines.append(f"  {'PE type':<9} {'bits':>4}  {'perf/area':<16} {'energy':<16} accuracy")
+    for key, cell in area.items():
+        if key == "reference":
+            continue
+        other = energy.get(key)
+        e_text = _factor(other["gain"], "less", "more") if other else "n/a"
+        a_text = _factor(cell["gain"], "higher", "lower")
+        status = cell["status"]
+        acc = "no accuracy" if status == "no accuracy" or cell["accuracy"] is None else (
+            f"{cell['accuracy']:.3f}" + (" (below)" if status == "below" else ""))
+        if markdown:
+            lines.append(f"| {cell['pe_type']} | {cell['bits']} | {a_text} | {e_text} | {acc} | "
+                         f"{'n/a' if ra['accuracy'] is None else format(ra['accuracy'], '.3f')} |")
+        else:
+            lines.append(f"  {cell['pe_type']:<9} {cell['bits']:>4}  {a_text:<16} {e_text:<16} {acc}")
+    return lines

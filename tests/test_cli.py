@@ -37,7 +37,7 @@ def test_grid_with_spec_writes_dataset_and_summary(tmp_path):
     (tmp_path / "spec.toml").write_text(SMALL_SPEC)
     result = run("grid", "--spec", "spec.toml", "--out", "out.nc", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "best performance per area" in result.stdout and "lightpe1" in result.stdout
+    assert "Best performance per area" in result.stdout and "lightpe1" in result.stdout
     ds = xr.load_dataset(tmp_path / "out.nc")
     assert ds.attrs["network"] == "alexnet" and ds.attrs["tech"] == "published-45nm"
     assert dict(ds.sizes)["pe_type"] == 3 and ds.perf_per_area.attrs["units"] == "1/(s mm2)"
@@ -119,7 +119,7 @@ def test_progress_goes_to_stderr_and_stdout_is_the_summary(tmp_path):
     result = run("grid", "--spec", "spec.toml", "--out", "out.nc", cwd=tmp_path)  # no --quiet
     assert result.returncode == 0, result.stderr
     assert "evaluating" not in result.stdout
-    assert re.match(r"\d+ valid of 144 design points \(", result.stdout), result.stdout
+    assert re.match(r"alexnet on published-45nm: \d+ valid of 144 design points \(", result.stdout), result.stdout
 
 
 def test_space_without_a_valid_point_exits_2_with_the_reasons(tmp_path):
