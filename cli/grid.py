@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,6 +14,7 @@ import typer
 import quidam_fast as qf
 from quidam_fast.accuracy import attach_accuracy, load_accuracy_table
 from quidam_fast.analysis import parse_where
+from quidam_fast._files import check_output_path, write_netcdf_atomically, write_store_atomically
 from quidam_fast.errors import QuidamInputError
 from quidam_fast.space import OBJECTIVES
 
@@ -42,14 +40,14 @@ def grid(
     _check_out(out)
     constraints = parse_where(where)
     loaded = qf.load_spec(spec) if spec is not None else None
-    objective = objective or (loaded.objective if loaded else "energy")
+    objective = objective if objective is not None else (loaded.objective if loaded else "energy")  # '' is refused, not defaulted
     if objective not in OBJECTIVES:
         raise QuidamInputError(f"--objective {objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
-    network_name = network or (loaded.network if loaded else "resnet18")
-    tech_name = tech or (loaded.tech if loaded else None)
+    network_name = network if network is not None else (loaded.network if loaded else "resnet18")
+    tech_name = tech if tech is not None else (loaded.tech if loaded else None)
     space = loaded.space if loaded else qf.default_space()
     net = qf.load_network(network_name)
-    technology = qf.load_tech(tech_name) if tech_name else qf.load_tech()
+    technology = qf.load_tech(tech_name) if tech_name is not None else qf.load_tech()
     technology.check_glb_kib(space.axes["glb_kib"], source=str(spec) if spec is not None else "the default space")
     table = load_accuracy_table(accuracy)
     typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e6:,.1f} MMACs; {space.size:,} design points; "
@@ -88,6 +86,9 @@ def _check_out(out: Path) -> None:
             import zarr  # noqa: F401
         except ImportError:
             raise QuidamInputError("--out *.zarr needs the zarr package (pip install zarr); use .nc otherwise") from None
+    # the folder exists and takes files (a probe file: read-only mounts, /proc), the name fits beside its
+    # temporary, no folder or device is in the way; stale temporaries of a killed run are removed
+    check_output_path(out, "--out", store=out.suffix == ".zarr")
 
 
 def _require_a_valid_point(results) -> None:
@@ -104,54 +105,19 @@ def _require_a_valid_point(results) -> None:
 
 
 def _write(results, out: Path) -> None:
-    """Write atomically: a temporary sibling, then rename, so no partial output is ever left at ``out``.
+    """Write atomically (:mod:`quidam_fast._files`): no partial output is ever left at ``out``.
 
-    A ``.zarr`` store is a folder, which ``os.replace`` cannot put over an existing one: the old store
-    is first renamed aside, the new one renamed into place, and only then is the old one removed (if
-    the second rename fails, the old store is renamed back).
+    ``.nc`` is built in memory, then written to a temporary sibling and renamed into place (a full disk
+    is one error line, not a crash inside HDF5). A ``.zarr`` store is built in a temporary sibling
+    folder and exchanged with the old store in one step, so ``out`` is never missing; the old store
+    is removed only then. A failed write leaves an earlier ``out`` as it was.
     """
-    folder = out.parent if str(out.parent) else Path(".")
-    try:
-        if out.suffix == ".nc":
-            handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
-            os.close(handle)
-        else:
-            temporary = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
-    except OSError as error:  # e.g. a folder the user may not write into
-        raise QuidamInputError(f"--out {str(out)!r}: cannot write ({error.strerror or error})") from None
-    try:
-        if out.suffix == ".nc":
-            results.to_netcdf(temporary, engine="h5netcdf")
-        else:
-            # Zarr format 2: its string dtypes and consolidated metadata are in the spec, so any zarr
-            # reader opens the store; format 3 warns that both are not (zarr 3.1, UnstableSpecificationWarning).
-            results.to_zarr(temporary, mode="w", zarr_format=2)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, (0o666 if out.suffix == ".nc" else 0o777) & ~umask)  # mkstemp/mkdtemp made it private
-        if out.suffix == ".zarr" and out.is_dir():
-            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=folder))
-            try:
-                os.rename(out, aside)  # onto the empty folder just made: POSIX allows it, and the name is ours
-            except BaseException:
-                os.rmdir(aside)
-                raise
-            try:
-                os.rename(temporary, out)
-            except BaseException:
-                os.rename(aside, out)
-                raise
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.replace(temporary, out)
-    except BaseException as error:
-        if os.path.isdir(temporary):
-            shutil.rmtree(temporary, ignore_errors=True)
-        elif os.path.exists(temporary):
-            os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise QuidamInputError(f"--out {str(out)!r}: cannot write ({error.strerror or error})") from None
-        raise
+    if out.suffix == ".nc":
+        write_netcdf_atomically(results, out, "--out")
+    else:
+        # Zarr format 2: its string dtypes and consolidated metadata are in the spec, so any zarr
+        # reader opens the store; format 3 warns that both are not (zarr 3.1, UnstableSpecificationWarning).
+        write_store_atomically(lambda temporary: results.to_zarr(temporary, mode="w", zarr_format=2), out, "--out")
 
 
 class _progress:
