@@ -132,18 +132,22 @@ def _kind(mode: int) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-def check_output_path(path: str | Path, what: str, *, folder: bool = False, create_parents: bool = False) -> Path:
+def check_output_path(path: str | Path, what: str, *, folder: bool = False, store: bool = False,
+                      create_parents: bool = False) -> Path:
     """Refuse an output path that cannot be written, before any work starts; return it as a Path.
 
     ``what`` names the option in errors (``"--out"``). A file output (``folder=False``) must not be an
-    existing folder or special file; a folder output must not be an existing file. The folder that will
-    hold the output (with ``create_parents``, the nearest one that exists) must be a folder this process
+    existing folder or special file; a folder output (files are written into it) and a store (a folder
+    replaced as a whole, :func:`write_store_atomically`) must not be an existing file. The folder that
+    will hold the output (with ``create_parents``, the nearest one that exists; for an existing folder
+    output, that folder) must be a folder this process
     can create files in: a temporary file is made there and removed, which catches read-only mounts,
     ``/proc`` and permissions alike (a check of the mode bits would not: root passes those). Stale
     temporaries of the output left by a killed run are removed (:func:`remove_stale_temporaries`).
     """
     text = str(path)
     path = Path(path)
+    folder = folder or store
     if text == "" or text.endswith("/.") or text == "." or (not folder and text.endswith("/")):
         raise QuidamInputError(f"{what} {text!r} names no {'folder' if folder else 'file'}")
     for part in path.parts:
@@ -168,7 +172,7 @@ def check_output_path(path: str | Path, what: str, *, folder: bool = False, crea
             raise QuidamInputError(f"{what} {text!r} is an existing folder; give a file name, or remove the folder")
         if not folder and not stat.S_ISREG(mode):
             raise QuidamInputError(f"{what} {text!r} is a {_kind(mode)}; give the name of a regular file")
-    holder = path if (folder and mode is not None) else (path.parent if str(path.parent) else Path("."))
+    holder = path if (folder and not store and mode is not None) else (path.parent if str(path.parent) else Path("."))
     if create_parents:
         while not holder.exists() and holder != holder.parent:
             holder = holder.parent
@@ -188,7 +192,7 @@ def check_output_path(path: str | Path, what: str, *, folder: bool = False, crea
         raise QuidamInputError(
             f"{what} {text!r}: cannot write in folder {str(holder)!r} ({error.strerror or error})"
         ) from None
-    if mode is None or not folder:
+    if mode is None or not folder or store:
         remove_stale_temporaries(path)
     return path
 
