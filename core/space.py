@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import tomllib
 from pathlib import Path
+
+import numpy as np
 
 from ._files import read_user_text
 from .errors import QuidamInputError
@@ -74,6 +77,11 @@ _LIMITS = {"rows": 4096, "cols": 4096, "spad_ifmap": 1 << 20, "spad_filter": 1 <
            "glb_kib": 1 << 20, "bits": 64}
 
 
+#: Bounds of the real-valued axes: far beyond any real design (a 100 GHz clock, 1 PB/s of DRAM), and
+#: bounded so that energies and latencies stay finite (clock_mhz = 1e308 gave infinite energies).
+_FLOAT_LIMITS = {"dram_gbps": (1e-3, 1e6), "clock_mhz": (1e-3, 1e5)}
+
+
 @dataclasses.dataclass(frozen=True)
 class DesignSpace:
     """An ordered set of named axes; every axis of :data:`AXES` is present.
@@ -86,6 +94,22 @@ class DesignSpace:
     """
 
     axes: dict
+
+    def __post_init__(self):
+        # A space built directly (DesignSpace(axes=...)) is validated like one from a spec: there is no
+        # unvalidated DesignSpace (rows = (-4,) would give negative energies). Values are normalized
+        # (numpy integers to int, lists to tuples) and the axes put in the order of AXES.
+        axes = self.axes
+        if not isinstance(axes, dict):
+            raise QuidamInputError(f"DesignSpace: axes must be a dict of axis name -> values, got {type(axes).__name__}")
+        unknown = [name for name in axes if name not in AXES]
+        if unknown:
+            raise QuidamInputError(f"DesignSpace: unknown axis {unknown[0]!r}; allowed: {', '.join(AXES)}")
+        missing = [name for name in AXES if name not in axes]
+        if missing:
+            raise QuidamInputError(f"DesignSpace: axis {missing[0]!r} is missing; every axis of AXES needs values "
+                                   "(DesignSpace.from_dict fills the others from a base space)")
+        object.__setattr__(self, "axes", {name: _validate_axis(name, axes[name], "DesignSpace") for name in AXES})
 
     @classmethod
     def from_dict(cls, values: dict, base: str = "default", source: str = "design space") -> "DesignSpace":
@@ -126,8 +150,10 @@ def default_space() -> DesignSpace:
 
 def _validate_axis(name: str, given, source: str) -> tuple:
     unit, kind = AXES[name]
-    if isinstance(given, (str, int, float)):
+    if isinstance(given, (str, numbers.Number, np.generic)):
         given = [given]
+    elif isinstance(given, np.ndarray) and given.ndim == 1:
+        given = given.tolist()  # numpy scalars become Python ones
     if not isinstance(given, (list, tuple)):
         raise QuidamInputError(f"{source}: axis {name!r} must be a list of values, got {given!r}")
     if len(given) == 0:
@@ -139,13 +165,19 @@ def _validate_axis(name: str, given, source: str) -> tuple:
             if value not in allowed:
                 raise QuidamInputError(f"{source}: {name} = {value!r} is not allowed; allowed: {', '.join(allowed)}")
         elif kind is int:
+            if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+                value = int(value)  # numpy integers (np.int64 from an array) are integers too
             if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > _LIMITS[name]:
                 raise QuidamInputError(
                     f"{source}: {name} = {value!r} is not allowed; it must be an integer from 1 to {_LIMITS[name]}"
                 )
         else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
-                raise QuidamInputError(f"{source}: {name} = {value!r} is not allowed; it must be a positive number")
+            low, high = _FLOAT_LIMITS[name]
+            if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+                    or not (0 < value < math.inf) or not low <= value <= high):
+                raise QuidamInputError(
+                    f"{source}: {name} = {value!r} is not allowed; it must be a positive number from {low:g} to {high:g} {unit}"
+                )
             value = float(value)
         values.append(value)
     if len(set(values)) != len(values):
