@@ -41,13 +41,17 @@ def train(
     qat_epochs: Annotated[Optional[float], typer.Option(help="Fine-tuning epochs per cell (fractions allowed).")] = None,
     train_subset: Annotated[Optional[int], typer.Option(help="Use only the first N training images (quick runs).")] = None,
     threads: Annotated[int, typer.Option(help="torch CPU threads (1 keeps runs bit-for-bit repeatable).")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT's checkpoint (FILE.partial.nc) of the same command: its cells are kept, the rest are trained.")] = False,
 ) -> None:
     """Train FP32 networks, fine-tune them at each (pe_type, bits) cell, and write the accuracy table.
 
     OUTPUT is written only when every run has finished (attribute complete = "yes"). After each
-    (network, seed) run, what is done so far is saved to OUTPUT with suffix .partial.nc (complete =
-    "no ..."; the accuracy join refuses it), which the finished table then replaces. There is no
-    resuming: an interrupted run starts over.
+    cell, what is done so far is saved to OUTPUT with suffix .partial.nc (complete = "no ..."; the
+    accuracy join refuses it), which the finished table then replaces. An interrupted run continues
+    with the same command and --resume: the checkpoint's cells are kept (it must have been made by the
+    same command), the FP32 model of an unfinished (network, seed) is retrained (seeded, so the same
+    model) and the missing cells are trained. Without --resume an existing checkpoint is refused, so
+    hours of training are never overwritten by mistake.
     """
     import dataclasses
 
@@ -79,7 +83,11 @@ def train(
         + [f"--{key.replace('_', '-')}={value}" for key, value in overrides.items()]
         + ([f"--threads={threads}"] if threads != 1 else [])
     )
-    started = time.perf_counter()
+    # Checkpoints never touch OUTPUT (an earlier finished table there stays valid until this run
+    # finishes); they go to a sibling file that load_accuracy_table refuses (complete != "yes").
+    partial = partial_path(output)
+    records, done, before = _resume(partial, command, _schedules_text(schedules), resume)
+    started, cpu_started = time.perf_counter(), time.process_time()
     state = {"done": 0, "total": 0}
 
     def progress(event: dict) -> None:  # a line per finished step; dots while training
@@ -100,33 +108,84 @@ def train(
                 err=True,
             )
 
-    records = []
     attrs = {
         "command": command,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "schedules": "; ".join(f"{n}: {dataclasses.asdict(s)}" for n, s in schedules.items()),
+        "created": before.get("created", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")),
+        "schedules": _schedules_text(schedules),
+        "seeds": ",".join(map(str, seed_list)),
         "torch_threads": threads,
     }
-    # Checkpoints never touch OUTPUT (an earlier finished table there stays valid until this run
-    # finishes); they go to a sibling file that load_accuracy_table refuses (complete != "yes").
-    partial = partial_path(output)
-    checkpointed = False
+
+    def times() -> dict:
+        """Wall and CPU seconds of the whole table, summed over the sessions that trained it."""
+        return {
+            "runtime_s": round(before.get("runtime_s", 0.0) + time.perf_counter() - started, 1),
+            "cpu_s": round(before.get("cpu_s", 0.0) + time.process_time() - cpu_started, 1),
+            "sessions": before.get("sessions", 0) + 1,
+        }
+
+    checkpointed = bool(records)
     try:
-        for record in qt.iter_accuracy_records(networks, cell_list, seed_list, schedules, progress):
-            records.append(record)
-            if record["pe_type"] == cell_list[-1][0] and record["bits"] == cell_list[-1][1]:  # a run finished: save what we have
-                qt.write_table(qt.records_to_dataset(records, {**attrs, "complete": "no (partial, still running)"}), partial)
-                checkpointed = True
+        for record in qt.iter_accuracy_records(networks, cell_list, seed_list, schedules, progress, done=done):
+            records.append(record)  # a cell finished: save what we have (a few ms next to minutes of training)
+            qt.write_table(qt.records_to_dataset(records, {**attrs, **times(), "complete": "no (partial, still running)"}), partial)
+            checkpointed = True
     except BaseException:
         if checkpointed:
-            typer.echo(f"\nstopped; the runs finished so far are in {partial} (not {output}; complete = no)", err=True)
+            typer.echo(f"\nstopped; the cells finished so far are in {partial} (not {output}; complete = no); "
+                       "continue with the same command and --resume", err=True)
         raise
-    runtime = time.perf_counter() - started
-    qt.write_table(qt.records_to_dataset(records, {**attrs, "complete": "yes", "runtime_s": round(runtime, 1)}), output)
+    spent = times()
+    qt.write_table(qt.records_to_dataset(records, {**attrs, **spent, "complete": "yes"}), output)
     if checkpointed:
         partial.unlink(missing_ok=True)
-    typer.echo(f"\nwrote {output} ({len(records)} cells, {runtime / 60:.1f} min)", err=True)
+    typer.echo(f"\nwrote {output} ({len(records)} cells, {spent['runtime_s'] / 60:.1f} min wall, "
+               f"{spent['cpu_s'] / 60:.1f} min CPU over {spent['sessions']} session(s))", err=True)
     _print_summary(qt.records_to_dataset(records))
+
+
+def _schedules_text(schedules: dict) -> str:
+    """The schedules as the table's ``schedules`` attribute writes them (one ``name: {...}`` per network)."""
+    import dataclasses
+
+    return "; ".join(f"{n}: {dataclasses.asdict(s)}" for n, s in schedules.items())
+
+
+def _resume(partial: Path, command: str, schedules: str, resume: bool) -> tuple[list[dict], set, dict]:
+    """The records, done-cell keys and time attributes of the checkpoint to continue (none to start afresh)."""
+    if not partial.exists():
+        if resume:
+            typer.echo(f"no checkpoint {partial} to resume: starting from the beginning", err=True)
+        return [], set(), {}
+    if not resume:
+        raise QuidamInputError(
+            f"checkpoint {partial} exists (an interrupted run): continue it with the same command and --resume, "
+            "or delete it to start over"
+        )
+    import xarray as xr
+
+    from quidam_fast.quant import train as qt
+
+    try:
+        ds = xr.load_dataset(partial, engine="h5netcdf")
+    except (OSError, ValueError) as error:
+        raise QuidamInputError(f"checkpoint {partial}: not a readable netCDF file ({error}); delete it to start over") from None
+    made_by = ds.attrs.get("command")
+    if made_by != command:
+        raise QuidamInputError(
+            f"checkpoint {partial} was made by {made_by!r}, not by this command ({command!r}); "
+            "resume it with that command, or delete it to start over"
+        )
+    if ds.attrs.get("schedules") != schedules:  # the defaults of the code changed since the checkpoint
+        raise QuidamInputError(
+            f"checkpoint {partial} was trained with schedules {ds.attrs.get('schedules')!r}, this command's are "
+            f"{schedules!r}; resume it with the code that made it, or delete it to start over"
+        )
+    records = qt.records_from_dataset(ds)
+    done = {(r["network"], r["seed"], r["pe_type"], r["bits"]) for r in records}
+    before = {key: ds.attrs[key] for key in ("created", "runtime_s", "cpu_s", "sessions") if key in ds.attrs}
+    typer.echo(f"resuming {partial}: {len(records)} cells done", err=True)
+    return records, done, before
 
 
 def _seeds_note(count: int, n_seeds: int) -> str:

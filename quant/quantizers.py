@@ -22,6 +22,10 @@ negative ones (the most negative code is unused, so the grid is symmetric): a si
 ``max|w_c| / (2**(bits-1) - 1)``; activation scales are learned (LSQ, Esser et al. 2020). Activations
 are signed even after a ReLU, so a b-bit layer input has ``2**(b-1) - 1`` positive levels: this is the
 honest cost of a signed MAC, and it is visible at 2 and 4 bits.
+The fake quantization computes in float32, whose 24-bit significand holds every code up to
+``2**24``: from 25 bits on (the default space's ``int``/32) the rounding error is below float32's own,
+so an ``int`` cell that wide trains and scores as float32 arithmetic would -- which is what a 32-bit
+integer PE with a per-channel scale computes to within its accumulator's rounding.
 
 *LightPE* weights (Ding et al., "LightNN", 2017; QUIDAM's LightPE-1/-2) are made of *terms*, each
 either zero or a signed power of two ``±2**e`` with ``e`` in a window of :data:`POW2_EXPONENTS` (8)
@@ -45,7 +49,7 @@ POW2_EXPONENTS = 8
 
 #: ``pe_type`` values and the ``bits`` each accepts.
 PE_TYPES = ("fp", "int", "lightpe1", "lightpe2")
-INT_BITS = range(2, 17)
+INT_BITS = range(2, 33)  # 32: as wide as the technology's integer PEs go (the default space's int32)
 FP_BITS = (16, 32)
 
 

@@ -21,7 +21,7 @@ import dataclasses
 import math
 import time
 import zlib
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -36,12 +36,18 @@ from .layers import set_precision
 from .models import MODELS
 
 #: The cells of the default table: (pe_type, bits); for LightPE, ``bits`` is the activation width.
+#: Every (pe_type, bits) the default design space evaluates and the default technology characterizes
+#: (:data:`quidam_fast.space.DEFAULT_AXES`; ``fp`` exists only as binary16 and binary32), so every valid
+#: point of the default co-exploration has an accuracy (``tests/test_coexploration.py`` checks it).
 DEFAULT_CELLS = (
     ("fp", 32), ("fp", 16),
-    ("int", 16), ("int", 8), ("int", 4), ("int", 2),
-    ("lightpe1", 8), ("lightpe1", 4),
-    ("lightpe2", 8), ("lightpe2", 4),
+    ("int", 32), ("int", 16), ("int", 12), ("int", 8), ("int", 6), ("int", 4),
+    ("lightpe1", 32), ("lightpe1", 16), ("lightpe1", 12), ("lightpe1", 8), ("lightpe1", 6), ("lightpe1", 4),
+    ("lightpe2", 32), ("lightpe2", 16), ("lightpe2", 12), ("lightpe2", 8), ("lightpe2", 6), ("lightpe2", 4),
 )  # fmt: skip
+
+#: The seeds of the default table.
+DEFAULT_SEEDS = (0, 1, 2)
 
 
 #: Images in the Fashion-MNIST training split: the largest ``train_subset``.
@@ -90,9 +96,13 @@ class Schedule:
             )
 
 
-#: Schedules of the default table, measured to fit the whole table in under an hour on one CPU core.
+#: Schedules of the default table (the model family, :data:`~quidam_fast.quant.models.FAMILY`), chosen
+#: so that the whole table -- 4 networks x 20 cells x 3 seeds -- trains in about 80 minutes of one CPU
+#: core (measured per epoch on this project's machine, torch 2.13.0, one thread; quant/data/accuracy.md).
 DEFAULT_SCHEDULES = {
     "lenet5_fmnist": Schedule(epochs=8, qat_epochs=1, lr=2e-3, qat_lr=5e-4),
+    "vgg7_half_fmnist": Schedule(epochs=6, qat_epochs=0.5, lr=2e-3, qat_lr=5e-4),
+    "resnet8_fmnist": Schedule(epochs=5, qat_epochs=0.5, lr=2e-3, qat_lr=5e-4),
     "vgg7_fmnist": Schedule(epochs=4, qat_epochs=0.5, lr=2e-3, qat_lr=5e-4),
 }
 
@@ -183,53 +193,96 @@ def finetune(fp32_model: nn.Module, pe_type: str, bits: int, seed: int, schedule
 def iter_accuracy_records(
     networks: Sequence[str],
     cells: Iterable[tuple[str, int]] = DEFAULT_CELLS,
-    seeds: Sequence[int] = (0, 1, 2),
+    seeds: Sequence[int] = DEFAULT_SEEDS,
     schedules: dict[str, Schedule] | None = None,
     progress: Callable[[dict], None] | None = None,
+    done: Collection[tuple[str, int, str, int]] = (),
 ) -> Iterator[dict]:
     """Run the protocol and yield one record per (network, seed, cell) as it completes.
 
     Each record holds ``network``, ``seed``, ``pe_type``, ``bits``, ``accuracy`` (fraction of the 10k
     test images), ``base_accuracy`` (the FP32 model before fine-tuning), ``train_s`` (fine-tuning +
-    evaluation seconds) and ``base_train_s``. ``progress`` receives event dicts (``kind`` = ``start``,
-    ``tick``, ``base``, ``cell``) for a display.
+    evaluation seconds, wall clock), ``train_cpu_s`` (the same in CPU seconds of this process: on a
+    shared machine, the time the work itself took), ``base_train_s`` and ``base_train_cpu_s``.
+    ``progress`` receives event dicts (``kind`` = ``start``, ``tick``, ``base``, ``cell``) for a display.
+
+    ``done`` holds ``(network, seed, pe_type, bits)`` keys of cells already trained (resuming a run
+    from its checkpoint): they are skipped, and a (network, seed) whose cells are all done skips its
+    FP32 training too. Every cell's fine-tuning is seeded by the seed and the cell alone and starts
+    from the seeded FP32 model, so a resumed table equals an uninterrupted one.
     """
     cells = [qz.validate(p, b) for p, b in cells]
     schedules = {**DEFAULT_SCHEDULES, **(schedules or {})}
     for network in networks:
         if network not in MODELS:
             raise QuidamInputError(f"unknown network {network!r}; allowed: {', '.join(MODELS)}")
+    done = {(str(n), int(s), str(p), int(b)) for n, s, p, b in done}
+    todo = {(n, s): [c for c in cells if (n, s, *c) not in done] for n in networks for s in seeds}
     x_test, y_test = fashion_mnist("test")
     emit = progress or (lambda event: None)
-    emit({"kind": "start", "runs": len(networks) * len(seeds), "cells": len(networks) * len(seeds) * len(cells)})
+    emit({"kind": "start", "runs": sum(1 for left in todo.values() if left), "cells": sum(map(len, todo.values()))})
     tick = lambda: emit({"kind": "tick"})  # noqa: E731
     for network in networks:
         schedule = schedules.get(network, Schedule())
         for seed in seeds:
-            t0 = time.perf_counter()
+            if not todo[network, seed]:
+                continue
+            t0, c0 = time.perf_counter(), time.process_time()
             base = train_fp32(network, seed, schedule, tick)
             base_accuracy = evaluate(base, x_test, y_test)
-            base_s = time.perf_counter() - t0
+            base_s, base_cpu_s = time.perf_counter() - t0, time.process_time() - c0
             emit({"kind": "base", "network": network, "seed": seed, "accuracy": base_accuracy, "seconds": base_s})
-            for pe_type, bits in cells:
-                t0 = time.perf_counter()
+            for pe_type, bits in todo[network, seed]:
+                t0, c0 = time.perf_counter(), time.process_time()
                 model = finetune(base, pe_type, bits, seed, schedule, tick)
                 accuracy = evaluate(model, x_test, y_test)
                 record = {
                     "network": network, "seed": seed, "pe_type": pe_type, "bits": bits,
                     "accuracy": accuracy, "base_accuracy": base_accuracy,
-                    "train_s": time.perf_counter() - t0, "base_train_s": base_s,
+                    "train_s": time.perf_counter() - t0, "train_cpu_s": time.process_time() - c0,
+                    "base_train_s": base_s, "base_train_cpu_s": base_cpu_s,
                 }  # fmt: skip
                 emit({"kind": "cell", **record})
                 yield record
+
+
+def records_from_dataset(ds) -> list[dict]:
+    """The records of a table (a checkpoint being resumed): one per trained (non-NaN) cell.
+
+    The inverse of :func:`records_to_dataset`; a table written before CPU times were recorded reads
+    them as NaN.
+    """
+    records = []
+    accuracy = ds["accuracy"].transpose("network", "pe_type", "bits", "seed")
+
+    def value(name, **where):
+        return float(ds[name].sel(**where)) if name in ds else float("nan")
+
+    for n in ds["network"].values:
+        for p in ds["pe_type"].values:
+            for b in ds["bits"].values:
+                for s in ds["seed"].values:
+                    cell = {"network": n, "pe_type": p, "bits": b, "seed": s}
+                    a = float(accuracy.sel(cell))
+                    if a != a:
+                        continue
+                    records.append({
+                        "network": str(n), "seed": int(s), "pe_type": str(p), "bits": int(b), "accuracy": a,
+                        "base_accuracy": value("base_accuracy", network=n, seed=s),
+                        "train_s": value("train_s", **cell), "train_cpu_s": value("train_cpu_s", **cell),
+                        "base_train_s": value("base_train_s", network=n, seed=s),
+                        "base_train_cpu_s": value("base_train_cpu_s", network=n, seed=s),
+                    })  # fmt: skip
+    return records
 
 
 def records_to_dataset(records: Sequence[dict], attrs: dict | None = None):
     """The accuracy table: an ``xr.Dataset`` with dims ``network, pe_type, bits, seed``.
 
     Variables: ``accuracy`` (fraction correct on the 10k test images, NaN where no cell was run),
-    ``train_s`` (seconds of fine-tuning and evaluation per cell), ``base_accuracy`` and
-    ``base_train_s`` (the FP32 model before fine-tuning, per network and seed). Every variable and
+    ``train_s`` and ``train_cpu_s`` (seconds of fine-tuning and evaluation per cell, wall clock and
+    CPU), ``base_accuracy``, ``base_train_s`` and ``base_train_cpu_s`` (the FP32 model before
+    fine-tuning, per network and seed). Every variable and
     coordinate has a ``units`` attribute (``""`` for the labels ``network`` and ``pe_type``, as the
     hardware results' ``pe_type`` has). ``attrs`` are copied into the dataset; a table is a finished
     one for :func:`quidam_fast.accuracy.load_accuracy_table` only with ``attrs["complete"] == "yes"``.
@@ -243,19 +296,23 @@ def records_to_dataset(records: Sequence[dict], attrs: dict | None = None):
     bits = sorted({int(r["bits"]) for r in records})
     seeds = sorted({int(r["seed"]) for r in records})
     shape = (len(networks), len(pe_types), len(bits), len(seeds))
-    accuracy, train_s = np.full(shape, np.nan), np.full(shape, np.nan)
-    base_accuracy, base_s = np.full(shape[:1] + shape[3:], np.nan), np.full(shape[:1] + shape[3:], np.nan)
+    accuracy, train_s, train_cpu_s = (np.full(shape, np.nan) for _ in range(3))
+    base_accuracy, base_s, base_cpu_s = (np.full(shape[:1] + shape[3:], np.nan) for _ in range(3))
     for r in records:
         n, p, b, s = networks.index(r["network"]), pe_types.index(r["pe_type"]), bits.index(int(r["bits"])), seeds.index(int(r["seed"]))
         accuracy[n, p, b, s], train_s[n, p, b, s] = r["accuracy"], r["train_s"]
+        train_cpu_s[n, p, b, s] = r.get("train_cpu_s", np.nan)
         base_accuracy[n, s], base_s[n, s] = r["base_accuracy"], r["base_train_s"]
+        base_cpu_s[n, s] = r.get("base_train_cpu_s", np.nan)
     dims = ("network", "pe_type", "bits", "seed")
     ds = xr.Dataset(
         {
             "accuracy": (dims, accuracy, {"units": "1", "long_name": "test accuracy (fraction of the 10,000 Fashion-MNIST test images)"}),
-            "train_s": (dims, train_s, {"units": "s", "long_name": "fine-tuning and evaluation time of the cell"}),
+            "train_s": (dims, train_s, {"units": "s", "long_name": "fine-tuning and evaluation time of the cell (wall clock)"}),
+            "train_cpu_s": (dims, train_cpu_s, {"units": "s", "long_name": "fine-tuning and evaluation time of the cell (CPU time of the training process)"}),
             "base_accuracy": (("network", "seed"), base_accuracy, {"units": "1", "long_name": "test accuracy of the FP32 model before fine-tuning"}),
-            "base_train_s": (("network", "seed"), base_s, {"units": "s", "long_name": "FP32 training and evaluation time"}),
+            "base_train_s": (("network", "seed"), base_s, {"units": "s", "long_name": "FP32 training and evaluation time (wall clock)"}),
+            "base_train_cpu_s": (("network", "seed"), base_cpu_s, {"units": "s", "long_name": "FP32 training and evaluation time (CPU time of the training process)"}),
         },
         coords={
             "network": ("network", np.array(networks, dtype=object), {"units": "", "long_name": "network (a quidam_fast.load_network name)"}),

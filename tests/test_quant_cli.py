@@ -41,7 +41,7 @@ def test_networks_from_torch_with_explicit_shape_and_name(tmp_path):
         (["networks", "--from-torch", "torch.nn:Linear"], "nn.Module"),  # needs constructor arguments
         (["networks", "--from-torch", "quidam_fast.quant.models:lenet5_fmnist", "--input-shape", "1,x"], "comma-separated"),
         (["networks", "alexnet", "--save"], "go with --from-torch"),
-        (["quant", "train", "-o", "x.nc", "-c", "int:1"], "2 to 16"),
+        (["quant", "train", "-o", "x.nc", "-c", "int:1"], "2 to 32"),
         (["quant", "train", "-o", "x.nc", "-c", "posit:8"], "unknown pe_type"),
         (["quant", "train", "-o", "x.nc", "-n", "alexnet", "-c", "int:8"], "unknown network"),
         (["quant", "train", "-o", "x.nc", "--seeds", "a"], "comma-separated integers"),
@@ -114,7 +114,7 @@ def _fake_training(monkeypatch, output, fail_in_run=None):
 
     seen = []
 
-    def records(networks, cells, seeds, schedules, progress):
+    def records(networks, cells, seeds, schedules, progress, done=()):
         for run, (network, seed) in enumerate((n, s) for n in networks for s in seeds):
             seen.append({
                 "run": run,
@@ -125,6 +125,8 @@ def _fake_training(monkeypatch, output, fail_in_run=None):
             for i, (pe_type, bits) in enumerate(cells):
                 if run == fail_in_run and i == 1:
                     raise RuntimeError("killed")
+                if (network, seed, pe_type, bits) in done:
+                    continue
                 yield {"network": network, "seed": seed, "pe_type": pe_type, "bits": bits, "accuracy": 0.8 + seed / 100 + i / 1000,
                        "base_accuracy": 0.85, "train_s": 1.0, "base_train_s": 2.0}  # fmt: skip
 
@@ -170,9 +172,73 @@ def test_interrupted_run_leaves_file_alone_and_its_checkpoint_is_refused(tmp_pat
     partial = tmp_path / "acc.partial.nc"
     assert f"in {partial}" in result.output
     checkpoint = xr.load_dataset(partial, engine="h5netcdf")
-    assert checkpoint.attrs["complete"].startswith("no") and checkpoint.sizes["seed"] == 2  # runs 0 and 1
+    assert checkpoint.attrs["complete"].startswith("no")  # runs 0 and 1, and the first cell of run 2
+    assert int(checkpoint.accuracy.notnull().sum()) == 5 and np.isnan(float(checkpoint.accuracy.sel(seed=2, pe_type="int")))
     with pytest.raises(QuidamInputError, match="acc.partial.nc: not a finished accuracy table"):
         load_accuracy_table(partial)
+
+
+def test_resume_keeps_the_checkpoint_and_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    whole = tmp_path / "whole" / "acc.nc"
+    whole.parent.mkdir()
+    _fake_training(monkeypatch, whole)
+    assert runner.invoke(app, TRAIN + ["-o", str(whole)]).exit_code == 0
+    out = tmp_path / "acc.nc"
+    _fake_training(monkeypatch, out, fail_in_run=1)
+    assert isinstance(runner.invoke(app, TRAIN + ["-o", str(out)]).exception, RuntimeError)
+    # an existing checkpoint is never overwritten by a fresh start, nor resumed by another command
+    refused = runner.invoke(app, TRAIN + ["-o", str(out)])
+    assert refused.exit_code == 2 and "--resume" in refused.output and "acc.partial.nc exists" in refused.output
+    other = runner.invoke(app, ["quant", "train", "-n", "lenet5_fmnist", "-c", "fp:32", "--seeds", "0,1,2", "-o", str(out), "--resume"])
+    assert other.exit_code == 2 and "was made by" in other.output
+    other = runner.invoke(app, TRAIN + ["-o", str(out), "--resume", "--epochs", "1"])
+    assert other.exit_code == 2 and "was made by" in other.output
+    seen = _fake_training(monkeypatch, out)
+    resumed = runner.invoke(app, TRAIN + ["-o", str(out), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming" in resumed.output and "3 cells done" in resumed.output
+    table, reference = load_accuracy_table(out), load_accuracy_table(whole)
+    xr.testing.assert_equal(table.accuracy, reference.accuracy)
+    assert table.attrs["sessions"] == 2 and table.attrs["runtime_s"] >= 0 and table.attrs["seeds"] == "0,1,2"
+    assert len(seen) == 3  # the fake loop was handed the done cells; the real one skips them (test below)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acc.nc", "whole"]
+
+
+def test_resume_without_a_checkpoint_starts_afresh(tmp_path, monkeypatch):
+    out = tmp_path / "acc.nc"
+    _fake_training(monkeypatch, out)
+    result = runner.invoke(app, TRAIN + ["-o", str(out), "--resume"])
+    assert result.exit_code == 0 and "starting from the beginning" in result.output
+    assert load_accuracy_table(out).accuracy.notnull().all()
+
+
+def test_real_loop_skips_done_cells_and_runs(monkeypatch):
+    """iter_accuracy_records trains only what ``done`` lacks, and no FP32 model for a finished run."""
+    import torch
+
+    from quidam_fast.quant import train as qt
+
+    trained = []
+    monkeypatch.setattr(qt, "fashion_mnist", lambda split: (torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.int64)))
+    monkeypatch.setattr(qt, "train_fp32", lambda network, seed, schedule, tick=None: trained.append((network, seed)) or object())
+    monkeypatch.setattr(qt, "finetune", lambda base, p, b, seed, schedule, tick=None: base)
+    monkeypatch.setattr(qt, "evaluate", lambda model, x, y: 0.5)
+    done = {("lenet5_fmnist", 0, "fp", 32), ("lenet5_fmnist", 0, "int", 8), ("lenet5_fmnist", 1, "fp", 32)}
+    records = list(qt.iter_accuracy_records(["lenet5_fmnist"], [("fp", 32), ("int", 8)], [0, 1], done=done))
+    assert trained == [("lenet5_fmnist", 1)]
+    assert [(r["seed"], r["pe_type"], r["bits"]) for r in records] == [(1, "int", 8)]
+
+
+def test_records_round_trip_through_the_table():
+    from quidam_fast.quant import train as qt
+
+    records = [{"network": n, "seed": s, "pe_type": p, "bits": b, "accuracy": 0.8 + s / 100 + b / 1000, "base_accuracy": 0.85 + s / 100,
+                "train_s": 1.0 + b, "train_cpu_s": 0.5 + b, "base_train_s": 2.0 + s, "base_train_cpu_s": 1.5 + s}
+               for n in ("lenet5_fmnist", "vgg7_fmnist") for s in (0, 1) for p, b in (("fp", 32), ("int", 8))
+               if (n, s, p) != ("vgg7_fmnist", 1, "int")]  # fmt: skip
+    back = qt.records_from_dataset(qt.records_to_dataset(records))
+    key = lambda r: (r["network"], r["seed"], r["pe_type"], r["bits"])  # noqa: E731
+    assert sorted(back, key=key) == sorted(records, key=key)
 
 
 def test_written_table_has_units_on_every_variable_and_coordinate(tmp_path):

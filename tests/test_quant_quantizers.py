@@ -99,7 +99,7 @@ def test_activation_gradient_is_zero_outside_the_clipping_range():
     np.testing.assert_array_equal(x.grad.numpy(), [0, 1, 1, 1, 0])
 
 
-@pytest.mark.parametrize("pe_type,bits,message", [("posit", 8, "unknown pe_type"), ("int", 1, "2 to 16"), ("int", 17, "2 to 16"), ("fp", 8, "16 or 32"), ("lightpe1", "x", "not an integer")])
+@pytest.mark.parametrize("pe_type,bits,message", [("posit", 8, "unknown pe_type"), ("int", 1, "2 to 32"), ("int", 33, "2 to 32"), ("fp", 8, "16 or 32"), ("lightpe1", "x", "not an integer")])
 def test_bad_precision_is_a_clear_error(pe_type, bits, message):
     with pytest.raises(QuidamInputError, match=message):
         qz.validate(pe_type, bits)

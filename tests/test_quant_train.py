@@ -65,8 +65,8 @@ def test_table_round_trip_and_join(smoke_records, tmp_path):
 def test_bad_arguments():
     with pytest.raises(QuidamInputError, match="unknown network"):
         list(qt.iter_accuracy_records(["alexnet"], [("int", 8)], [0]))
-    with pytest.raises(QuidamInputError, match="2 to 16"):
-        list(qt.iter_accuracy_records(["lenet5_fmnist"], [("int", 32)], [0]))
+    with pytest.raises(QuidamInputError, match="2 to 32"):
+        list(qt.iter_accuracy_records(["lenet5_fmnist"], [("int", 33)], [0]))
     with pytest.raises(QuidamInputError, match="pe_type:bits"):
         qt.parse_cell("int8")
     with pytest.raises(QuidamInputError, match="epochs = 0"):
