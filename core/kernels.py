@@ -165,7 +165,10 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         dram_weight, dram_psum = _allocate(filter_words, weight_bits, n_col, psum_tile_bits, out_words * (n_row - 1),
                                            psum_bits, glb_bits)
     folds = n_row * n_col
-    compute_cycles = groups * folds * per_fold - 1
+    # SCALE-Sim's "- 1" (the last cycle's index, not a count) holds only where a fold has a pipeline fill
+    # to overlap it: an os fold on a 1 x 1 array is T MACs in T cycles (per_fold = T), and the "- 1"
+    # there gave cycles = MACs - 1, below MACs / PEs (test_os_on_one_pe_takes_a_cycle_per_mac).
+    compute_cycles = groups * folds * per_fold - (0 if dataflow == OS and rows == 1 and cols == 1 else 1)
     return (compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum_reads,
             groups * glb_psum_writes, groups * out_words, groups * dram_act, groups * dram_weight,
             groups * dram_psum, groups * dram_psum, groups * out_words)

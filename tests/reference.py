@@ -65,7 +65,10 @@ def systolic_reference(layer, dataflow, rows, cols, glb_bits, act_bits, weight_b
                                           weight_bits, psum_bits)
         for key, value in per_group.items():
             count[key] += value
+    # SCALE-Sim reports the last cycle's index (one less than the count) ...
     count["compute_cycles"] -= 1
+    # ... which cannot undercut the law: one PE does at most one MAC per cycle
+    count["compute_cycles"] = max(count["compute_cycles"], -(-count["macs"] // (rows * cols)))
     return count
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import quidam_fast as qf
 from quidam_fast import kernels
-from quidam_fast.workloads import Layer
+from quidam_fast.workloads import Layer, Network
 from reference import systolic_reference
 
 DATAFLOW_CODES = {"ws": kernels.WS, "os": kernels.OS, "is": kernels.IS}
@@ -63,7 +63,19 @@ def test_more_buffer_never_adds_dram_traffic(layer, dataflow, rows, cols, glb_bi
 def test_cycles_at_least_macs_per_pe(layer, dataflow, rows, cols):
     counts = kernel_counts(layer, dataflow, rows, cols, 10**9, 8, 8, 24)
     assert counts["macs"] == layer.macs
-    assert counts["compute_cycles"] + 1 >= layer.macs / (rows * cols)
+    assert counts["compute_cycles"] >= layer.macs / (rows * cols)  # no slack: one MAC per PE per cycle at most
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_os_on_one_pe_takes_a_cycle_per_mac(dataflow):
+    # one PE does one MAC a cycle: SCALE-Sim's "- 1" gave os on a 1 x 1 array cycles = MACs - 1
+    layer = Layer("L", H=6, W=5, C=3, K=4, R=3, S=2, stride=1, padding=0, groups=1, N=2)
+    counts = kernel_counts(layer, dataflow, 1, 1, 10**9, 8, 8, 24)
+    assert counts["compute_cycles"] >= layer.macs
+    if dataflow == "os":  # no fill or drain on one PE: exactly one cycle per MAC
+        assert counts["compute_cycles"] == layer.macs
+    results = qf.evaluate(Network("one", (layer,)), {"rows": [1], "cols": [1], "dataflow": [dataflow]})
+    assert float(results.utilization.max()) <= 1.0
 
 
 def test_energy_is_the_sum_of_its_parts_and_units_everywhere():
