@@ -10,6 +10,7 @@ import errno
 import signal
 import sys
 import threading
+from typing import Annotated
 
 import typer
 
@@ -22,11 +23,29 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: paragraphs rewrapped to the terminal, flags without a <bool> placeholder,
+    # and "[space]" in a help text printed as typed (rich markup would swallow it)
+    rich_markup_mode=None,
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"quidam-fast {version('quidam-fast')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("quidam-fast (not installed: no version metadata)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """Quantization-aware DNN-accelerator and model co-exploration."""
 
 
@@ -40,6 +59,10 @@ def _register_commands() -> None:
     from quidam_fast.cli import characterize
 
     app.command("characterize")(characterize.characterize)
+    from quidam_fast.cli import export, plot
+
+    app.command("plot")(plot.plot)
+    app.command("export")(export.export)
 
 
 _register_commands()
