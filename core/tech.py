@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+import types
 from importlib import resources
 from pathlib import Path
 
@@ -215,6 +216,7 @@ def load_tech(name_or_path: str | Path = DEFAULT_TECH) -> Technology:
     except tomllib.TOMLDecodeError as error:
         raise QuidamInputError(f"{source}: not valid TOML ({error})") from None
     _check_schema(data, source)
+    _check_values(data, source)
     return Technology(name=data["name"], node_nm=data["node_nm"], summary=data.get("summary", ""),
                       data=data, source_text=text)
 
@@ -315,6 +317,115 @@ def _check_schema(data: dict, source: str) -> None:
         )
     number(need(data, "noc", "top level"), "energy_pj_per_bit", "noc")
     number(need(data, "dram", "top level"), "energy_pj_per_bit", "dram")
+
+
+#: The widest operand a technology may claim: the ``bits`` axis's limit (quidam_fast.space).
+MAX_BITS = 64
+#: The widest accumulator (partial sum) a technology may give: wider than any real one, and small enough
+#: that word counts times widths stay far inside the kernels' integers.
+MAX_ACCUMULATOR_BITS = 256
+#: The largest value a cost model may give: per event (pJ), per PE (um2, uW), per path (ns) or per
+#: macro (mW, mm2). Far above any circuit; bounded so that counts up to 1e19 times costs stay finite.
+MAX_COST = 1e9
+
+#: Every key a technology file may have, per table; ``source`` strings everywhere. A key not listed is
+#: refused (a misspelt key would otherwise be silently ignored). Extend this table with the schema.
+_ALLOWED_KEYS = {
+    "top level": {"name", "node_nm", "summary", "provenance", "pe", "spad", "register", "glb", "noc", "dram"},
+    "pe": {"bits_range", "bits_values", "weight_bits", "source", "measured", "critical_path_ns", *_PE_KEYS},
+    "spad": {"source", *_SPAD_KEYS},
+    "register": {"source", *_REGISTER_KEYS},
+    "glb": {"source", *_GLB_KEYS},
+    "noc": {"source", "energy_pj_per_bit"},
+    "dram": {"source", "energy_pj_per_bit"},
+}
+
+
+def _check_values(data: dict, source: str) -> None:
+    """The values a schema-valid technology gives are physical over everything it claims.
+
+    Unknown keys and non-string ``name``/``summary``/``provenance``/``source`` are refused; every PE
+    type's widths (range, values and measured widths) lie in 1..:data:`MAX_BITS`, ``weight_bits`` too;
+    at every claimed width the MAC's area, energy, leakage and critical path (polynomials, or the
+    measured values) are finite, non-negative (the critical path positive) and at most
+    :data:`MAX_COST`, and the accumulator is 1..:data:`MAX_ACCUMULATOR_BITS` bits; the pipeline
+    register and the SRAM table are the same at every word width the PEs use. (Scratchpad models depend
+    on capacities too, which the design space gives: the engine checks them there.) A fitted polynomial
+    may have negative terms, but not negative values where it is used.
+    """
+
+    def refuse(where, message):
+        return QuidamInputError(f"{source}: [{where}] {message}")
+
+    def known(table, where, allowed):
+        unknown = sorted(str(key) for key in set(table) - allowed)
+        if unknown:
+            raise refuse(where, f"has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+        for key in ("source", "summary", "provenance"):
+            if key in table and not isinstance(table[key], str):
+                raise refuse(where, f"{key} = {_short(table[key])} must be a string")
+
+    def physical(value, where, what, at, positive=False, limit=MAX_COST):
+        if not (math.isfinite(value) and (value > 0 if positive else value >= 0) and value <= limit):
+            raise refuse(where, f"{what} = {value:.6g}{' at ' + at if at else ''}: it must be finite, {'> 0' if positive else '>= 0'} "
+                                f"and at most {limit:g}" + (" over every width the technology claims" if at else ""))
+
+    known(data, "top level", _ALLOWED_KEYS["top level"])
+    known(data["pe"], "pe", set(PE_TYPES))
+    if data["node_nm"] > 1e6:
+        raise refuse("top level", f"node_nm = {data['node_nm']!r} is not allowed; it must be at most 1e6 nm")
+    used_widths = set()
+    for pe_type in PE_TYPES:
+        where, pe = f"pe.{pe_type}", data["pe"][pe_type]
+        known(pe, where, _ALLOWED_KEYS["pe"])
+        measured = pe.get("measured", {})
+        if measured:
+            known(measured, f"{where}.measured", {"bits", "source", *_MEASURED_KEYS})
+        widths = set(measured.get("bits", ()))
+        if "bits_range" in pe:
+            lo, hi = pe["bits_range"]
+            if hi > MAX_BITS:
+                raise refuse(where, f"bits_range = {_short(pe['bits_range'])} is not allowed; widths go up to {MAX_BITS}")
+            widths |= set(range(lo, hi + 1))
+        else:
+            widths |= set(pe["bits_values"])
+        if max(widths) > MAX_BITS:
+            raise refuse(where, f"width {max(widths)} is not allowed; widths go up to {MAX_BITS}")
+        if pe["weight_bits"] > MAX_BITS:
+            raise refuse(where, f"weight_bits = {pe['weight_bits']} is not allowed; it must be 0 to {MAX_BITS} (0: the same as bits)")
+        for bits in sorted(widths):
+            at = f"bits = {bits}"
+            values = {key: _poly1(pe[key], bits) for key in ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw")}
+            if "critical_path_ns" in pe:
+                values["critical_path_ns"] = _poly1(pe["critical_path_ns"], bits)
+            if bits in measured.get("bits", ()):
+                index = measured["bits"].index(bits)
+                values.update({key: float(measured[key][index]) for key in _MEASURED_KEYS if key in measured})
+            for key, value in values.items():
+                physical(value, where, key, at, positive=key == "critical_path_ns", limit=MAX_COST * 1e3 if "area" in key else MAX_COST)
+            accumulator = _poly1(pe["accumulator_bits"], bits)
+            if not (math.isfinite(accumulator) and 1 <= math.ceil(accumulator) <= MAX_ACCUMULATOR_BITS):
+                raise refuse(where, f"accumulator_bits = {accumulator:.6g} at {at}: it must be from 1 to "
+                                    f"{MAX_ACCUMULATOR_BITS} bits over every width the technology claims")
+            used_widths |= {bits, pe["weight_bits"] or bits, math.ceil(accumulator)}
+    for section in ("spad", "register", "glb", "noc", "dram"):
+        known(data[section], section, _ALLOWED_KEYS[section])
+    for width in sorted(used_widths):
+        for key in _REGISTER_KEYS:
+            physical(_poly1(data["register"][key], width), "register", key, f"a width of {width} bits",
+                     limit=MAX_COST * 1e3 if "area" in key else MAX_COST)
+    glb = data["glb"]
+    for key in ("read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2"):
+        if max(glb[key]) > MAX_COST:
+            raise refuse("glb", f"{key} = {max(glb[key]):.6g}: it must be at most {MAX_COST:g}")
+    capacities = np.unique(glb["capacity_bytes"]).astype(float)
+    table = types.SimpleNamespace(name=data["name"], data=data)  # what Technology.glb_cost reads
+    for width in sorted(used_widths | {64}):  # 64: the macro width the engine costs leakage and area at
+        for key, values in Technology.glb_cost(table, capacities, width).items():
+            worst = float(np.min(values)) if np.all(np.isfinite(values)) else math.nan
+            physical(worst, "glb", key, f"a width of {width} bits (extrapolated from the table's widths)")
+    for section in ("noc", "dram"):
+        physical(float(data[section]["energy_pj_per_bit"]), section, "energy_pj_per_bit", "")
 
 
 def _check_measured(pe: dict, where: str, source: str, bad, number_list, int_list) -> None:
