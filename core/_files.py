@@ -83,14 +83,18 @@ def read_user_bytes(path: str | Path, what: str, max_bytes: int = MAX_TEXT_BYTES
     """The bytes of the user's regular file ``path``, refused above ``max_bytes``."""
     path = check_input_file(path, what)
     try:
-        # O_NONBLOCK: should the name turn into a FIFO after the check, the open still returns
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
+        with _open_for_reading(path) as file:
             data = file.read(max_bytes + 1)
     except OSError as error:  # unreadable: permissions, an I/O error
         raise QuidamInputError(f"{what} {str(path)!r} cannot be read: {error.strerror or error}") from None
     if len(data) > max_bytes:
         raise QuidamInputError(f"{what} {str(path)!r} is larger than {max_bytes >> 20} MiB; it cannot be a {what}")
     return data
+
+
+def _open_for_reading(path: Path):
+    # O_NONBLOCK: should the name turn into a FIFO after the check, the open still returns
+    return open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb")
 
 
 def read_user_text(path: str | Path, what: str, encoding: str = "utf-8") -> str:

@@ -73,10 +73,10 @@ def test_topology_file_errors_from_the_file_system(tmp_path, monkeypatch):
         qf.load_network(tmp_path / "folder.csv")
     (tmp_path / "net.csv").write_text(OWN_CSV)
 
-    def unreadable(self, *args, **kwargs):
+    def unreadable(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("pathlib.Path.read_text", unreadable)  # root reads any file: simulate the denial
+    monkeypatch.setattr("quidam_fast._files._open_for_reading", unreadable)  # root reads any file: simulate the denial
     with pytest.raises(qf.QuidamInputError, match=r"network file '.*net.csv' cannot be read: Permission denied"):
         qf.load_network(tmp_path / "net.csv")
     with pytest.raises(qf.QuidamInputError, match=r"spec file '.*net.csv' cannot be read: Permission denied"):
