@@ -64,9 +64,10 @@ def test_rows_and_values_equal_a_point_by_point_reference(small):
 def test_columns_are_axes_then_variables_with_units_and_no_per_layer_variables(small):
     frame = design_table(small, small.valid)
     columns = list(frame.columns)
-    assert columns[:11] == ["pe_type", "bits [bit]", "rows [PE]", "cols [PE]", "spad_ifmap [word]",
-                            "spad_filter [word]", "spad_psum [word]", "glb_kib [KiB]", "dataflow",
-                            "dram_gbps [GB/s]", "clock_mhz [MHz]"]
+    dims = small.valid.dims
+    assert columns[:len(dims)] == [column_name(d, small[d].attrs.get("units", qf.AXES[d][0])) for d in dims]
+    assert {"pe_type", "bits [bit]", "rows [PE]", "glb_kib [KiB]", "dataflow", "dram_gbps [GB/s]",
+            "clock_mhz [MHz]"} <= set(columns[:len(dims)])
     assert {"area_mm2 [mm2]", "energy_per_inference_j [J]", "perf_per_area [1/(s mm2)]", "utilization",
             "accuracy"} <= set(columns)
     assert not [c for c in columns if c.startswith(("layer", "valid", "invalid_reason"))]
@@ -75,7 +76,7 @@ def test_columns_are_axes_then_variables_with_units_and_no_per_layer_variables(s
 
 def test_columns_select_variables_in_the_given_order_and_unknown_names_list_the_allowed(small):
     frame = design_table(small, small.valid, columns=["energy_pj", "bits", "area_mm2", "energy_pj"])
-    assert list(frame.columns[11:]) == ["energy_pj [pJ]", "area_mm2 [mm2]"]
+    assert list(frame.columns[small.valid.ndim:]) == ["energy_pj [pJ]", "area_mm2 [mm2]"]
     with pytest.raises(QuidamInputError, match=r"column 'area' is not .* allowed: cycles, .*area_mm2"):
         design_table(small, small.valid, columns=["area"])
     with pytest.raises(QuidamInputError, match="column 'layer_cycles'"):
@@ -161,3 +162,70 @@ def test_docstring_examples():
 
     result = doctest.testmod(quidam_fast.export, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# the command
+
+
+@pytest.fixture(scope="module")
+def result_file(small, tmp_path_factory):
+    path = tmp_path_factory.mktemp("result") / "r.nc"
+    small.to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+def invoke(*args):
+    from typer.testing import CliRunner
+
+    from quidam_fast.cli.main import app
+
+    return CliRunner().invoke(app, ["export", *map(str, args)])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export_command_writes_the_selected_points(small, result_file, tmp_path, suffix):
+    out = tmp_path / f"t{suffix}"
+    outcome = invoke(result_file, "--out", out, "--where", "pe_type==int", "--where", "area_mm2<=1",
+                     "--columns", "area_mm2,energy_per_inference_j")
+    assert outcome.exit_code == 0, outcome.output
+    table = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    expected = small.valid & (small.pe_type == "int") & (small.area_mm2 <= 1)
+    assert len(table) == int(expected.sum()) > 0
+    assert list(table.columns[-2:]) == ["area_mm2 [mm2]", "energy_per_inference_j [J]"]
+    assert set(table["pe_type"].astype(str)) == {"int"} and (table["area_mm2 [mm2]"] <= 1).all()
+    assert os.listdir(tmp_path) == [out.name]
+
+
+def test_export_pareto_writes_the_front(small, result_file, tmp_path):
+    out = tmp_path / "front.csv"
+    outcome = invoke(result_file, "--out", out, "--pareto", "energy_per_inference_j:min,perf_per_area:max")
+    assert outcome.exit_code == 0, outcome.output
+    table = pd.read_csv(out)
+    energy, ppa = table["energy_per_inference_j [J]"].values, table["perf_per_area [1/(s mm2)]"].values
+    # brute force: no valid point of the whole result dominates a row, and no row dominates another
+    dims = small.valid.dims
+    all_e = small.energy_per_inference_j.transpose(*dims).values[small.valid.values]
+    all_p = small.perf_per_area.transpose(*dims).values[small.valid.values]
+    for e, p in zip(energy, ppa):
+        assert not np.any((all_e <= e) & (all_p >= p) & ((all_e < e) | (all_p > p)))
+    assert len(table) >= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.nc", "--out", "t.csv"], "result file 'missing.nc' does not exist"),
+    (["corrupt.nc", "--out", "t.csv"], "cannot be read"),
+    (["r.nc", "--out", "t.xlsx"], "unknown suffix '.xlsx'; allowed: .csv, .parquet"),
+    (["r.nc", "--out", "/proc/t.csv"], "cannot write in folder '/proc'"),
+    (["r.nc", "--out", "t.csv", "--columns", "area,energy_pj"], "column 'area' is not"),
+    (["r.nc", "--out", "t.csv", "--pareto", "energy_pj:lowest"], "unknown direction 'lowest'"),
+    (["r.nc", "--out", "t.csv", "--where", "area_mm2<=-1"], "leaves no valid design point"),
+])
+def test_export_command_refuses_bad_input_and_writes_nothing(result_file, tmp_path, monkeypatch, args, message):
+    (tmp_path / "r.nc").write_bytes(result_file.read_bytes())
+    (tmp_path / "corrupt.nc").write_bytes(result_file.read_bytes()[:3000])
+    monkeypatch.chdir(tmp_path)
+    outcome = invoke(*args)
+    assert isinstance(outcome.exception, QuidamInputError), outcome.output
+    assert message in str(outcome.exception) and "\n" not in str(outcome.exception)
+    assert sorted(os.listdir(tmp_path)) == ["corrupt.nc", "r.nc"]
