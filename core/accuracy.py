@@ -15,8 +15,10 @@ topology that merely reuses the name ``lenet5_fmnist`` gets no accuracy.
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import xarray as xr
@@ -27,6 +29,10 @@ from .workloads import LAYER_COLUMNS, Network, load_network
 #: Where the packaged table lives, inside the package ``quidam_fast.quant`` (whose ``__init__`` imports no torch).
 PACKAGED_TABLE = ("quidam_fast.quant", "data/accuracy.nc")
 _JOIN_COORDS = ("pe_type", "bits")
+
+
+class AccuracyCoverageWarning(UserWarning):
+    """Valid design points got NaN accuracy: the table lacks their network or ``(pe_type, bits)`` cell."""
 
 
 def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
@@ -87,8 +93,17 @@ def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
     return table
 
 
-def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None, network: Network | None = None) -> xr.Dataset:
+def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None,
+                    network: Network | Sequence[Network] | None = None) -> xr.Dataset:
     """Add ``accuracy``, ``accuracy_std`` and ``accuracy_seeds`` to hardware ``results``, matched by labels.
+
+    Results with a ``network`` dimension (:func:`quidam_fast.evaluate` of a list of networks) join on
+    ``(network, pe_type, bits)``, each network by its label; ``network`` is then the list of the
+    evaluated :class:`~quidam_fast.Network` objects (any order; matched by name). A network the table
+    does not cover, or whose layers differ from the library network of its name, is joined as NaN.
+    In both forms, valid points left NaN -- a network or a ``(pe_type, bits)`` cell the table lacks
+    -- are never silent: one :class:`AccuracyCoverageWarning` line names them, and the variables'
+    ``missing`` attribute lists them.
 
     Parameters
     ----------
@@ -128,6 +143,7 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None, networ
     --------
     >>> from quidam_fast import load_network
     >>> results = xr.Dataset(coords={"pe_type": ["int", "fp"], "bits": [8, 32]}, attrs={"network": "lenet5_fmnist"})
+    >>> results["valid"] = (results.pe_type != "fp") | (results.bits == 32)  # no 8-bit fp PE
     >>> out = attach_accuracy(results, network=load_network("lenet5_fmnist"))
     >>> bool(out.accuracy.sel(pe_type="int", bits=8) > 0.8), bool(np.isnan(out.accuracy.sel(pe_type="fp", bits=8)))
     (True, True)
@@ -136,6 +152,8 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None, networ
     """
     if table is None:
         table = load_accuracy_table()
+    if "network" in results.dims:
+        return _attach_networks(results, table, network)
     out = results.copy()
     name = results.attrs.get("network")
     if network is not None:
@@ -204,7 +222,126 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None, networ
     out.attrs["accuracy"] = (
         f"attached from {source}; missing cells: {common['missing']}; fewer seeds: {common['fewer_seeds']}; network check: {check}"
     )
+    _warn_uncovered(results, out["accuracy_seeds"], source)
     return out
+
+
+def _attach_networks(results: xr.Dataset, table: xr.Dataset, given) -> xr.Dataset:
+    """:func:`attach_accuracy` for results with a ``network`` dimension: every cell found by its labels."""
+    absent = [coord for coord in _JOIN_COORDS if coord not in results.coords]
+    if absent:
+        raise QuidamInputError(f"results have no {' or '.join(absent)} coordinate to join the accuracy table on")
+    names = [str(n) for n in results["network"].values]
+    given = {} if given is None else {net.name: net for net in ([given] if isinstance(given, Network) else given)}
+    stray = sorted(set(given) - set(names))
+    if stray:
+        raise QuidamInputError(f"network {stray[0]!r} given, but the results are of networks {', '.join(names)}")
+    source = table.attrs.get("source", "given")
+    covered = {str(n) for n in table["network"].values}
+    n_seeds = int(table["accuracy"].sizes.get("seed", 1))
+
+    pe_type, bits = xr.broadcast(results["pe_type"], results["bits"])
+    pairs = sorted({(str(p), int(b)) for p, b in zip(np.ravel(pe_type.values), np.ravel(bits.values))})
+    wanted_pe, wanted_bits = sorted({p for p, _ in pairs}), sorted({b for _, b in pairs})
+    shape = (len(names), len(wanted_pe), len(wanted_bits))
+    mean, std, count = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
+    checks, refused = [], {}
+    for i, name in enumerate(names):
+        if name not in covered:
+            refused[name] = "not in the table"
+            continue
+        verdict, check = _check_network(_one_network(results, name), name, given.get(name))
+        if verdict is not None:
+            refused[name] = verdict
+            continue
+        checks.append(f"{name}: {check}")
+        cells = table["accuracy"].sel(network=name).drop_vars("network")
+        cells = cells.assign_coords(pe_type=cells["pe_type"].astype(str), bits=cells["bits"].astype(np.int64))
+        m, s, c = (v.reindex(pe_type=wanted_pe, bits=wanted_bits) for v in seed_statistics(cells))
+        mean[i], std[i] = m.transpose("pe_type", "bits").values, s.transpose("pe_type", "bits").values
+        count[i] = c.fillna(0).transpose("pe_type", "bits").values.astype(np.int64)
+    coords = {"network": names, "pe_type": wanted_pe, "bits": wanted_bits}
+
+    def pick(values: np.ndarray) -> xr.DataArray:
+        """Each point's cell by its own labels (the network by position along the shared dimension)."""
+        grid = xr.DataArray(values, dims=("network", "pe_type", "bits"), coords=coords)
+        return grid.isel(
+            pe_type=_positions(wanted_pe, results["pe_type"], str),
+            bits=_positions(wanted_bits, results["bits"], int),
+        ).drop_vars(["pe_type", "bits"]).assign_coords(network=results["network"])
+
+    fewer = [f"{names[i]} {wanted_pe[p]}:{wanted_bits[b]} ({count[i, p, b]} of {n_seeds})"
+             for i, p, b in zip(*np.nonzero((count > 0) & (count < n_seeds)))]  # fmt: skip
+    common = {
+        "units": "1",
+        "table": source,
+        "seeds": n_seeds,
+        "fewer_seeds": ("cells over fewer seeds than the table's " + str(n_seeds) + ": " + ", ".join(fewer)) if fewer else "none",
+        "network_check": "; ".join(checks) or "none",
+        "not_joined": "; ".join(f"{n}: {why}" for n, why in refused.items()) or "none",
+    }
+    over = f"over the seeds the table holds for the cell (accuracy_seeds; the table has {n_seeds})"
+    out = results.copy()
+    out["accuracy"] = pick(mean).assign_attrs(long_name=f"test accuracy of the point's network (fraction), mean {over}", **common)
+    out["accuracy_std"] = pick(std).assign_attrs(
+        long_name=f"sample standard deviation (ddof=1) of the test accuracy {over}; NaN below two seeds", **common
+    )
+    out["accuracy_seeds"] = pick(count).assign_attrs(
+        long_name="number of seeds the accuracy mean and std are over (NaN table entries not counted)", **common
+    )
+    missing = _warn_uncovered(results, out["accuracy_seeds"], source, refused)
+    for name in ("accuracy", "accuracy_std", "accuracy_seeds"):
+        out[name].attrs["missing"] = missing
+    out.attrs["accuracy"] = (
+        f"attached from {source}; missing: {missing}; not joined: {common['not_joined']}; "
+        f"fewer seeds: {common['fewer_seeds']}; network check: {common['network_check']}"
+    )
+    return out
+
+
+def _one_network(results: xr.Dataset, name: str) -> xr.Dataset:
+    """What :func:`_check_network` reads, for one network of results with a ``network`` dimension: its
+    layer count and MACs as attributes, and its per-layer coordinates cut to its own layers."""
+    out = xr.Dataset()
+    if "network_layers" not in results.coords or "network_macs" not in results.coords:
+        return out
+    n_layers = int(results["network_layers"].sel(network=name))
+    out.attrs.update(network_layers=n_layers, network_macs=int(results["network_macs"].sel(network=name)))
+    if all(f"layer_{column}" in results.coords for column in LAYER_COLUMNS):
+        for column in LAYER_COLUMNS:
+            out = out.assign_coords({f"layer_{column}": ("layer", results[f"layer_{column}"].sel(network=name).values[:n_layers])})
+    return out
+
+
+def _warn_uncovered(results: xr.Dataset, seeds: xr.DataArray, source: str, refused: dict | None = None) -> str:
+    """Warn (one line) about the valid points whose accuracy is NaN; returns the list it names, or ``"none"``.
+
+    Points that are invalid anyway (e.g. ``fp`` at 8 bits, which the technology does not have) are
+    not designs, so their NaN is not reported.
+    """
+    missing = seeds == 0
+    if "valid" in results:
+        missing = missing & results["valid"]
+    keep = [d for d in ("network", "pe_type", "bits") if d in missing.dims]
+    if not keep:
+        return "none"
+    missing = missing.any([d for d in missing.dims if d not in keep]) if len(keep) < missing.ndim else missing
+    if not bool(missing.any()):
+        return "none"
+    stacked = missing.stack(cell=keep) if len(keep) > 1 else missing.rename({keep[0]: "cell"})
+    cells = [tuple(c) if isinstance(c, tuple) else (c,) for c, m in zip(stacked["cell"].values, stacked.values) if m]
+    refused = refused or {}
+    per_network: dict[str, list[str]] = {}
+    for cell in cells:
+        labels = dict(zip(keep, cell))
+        network = str(labels.get("network", results.attrs.get("network", "")))
+        per_network.setdefault(network, []).append(":".join(str(labels[d]) for d in ("pe_type", "bits") if d in labels))
+    parts = [f"{network} {'every cell (' + refused[network] + ')' if network in refused else ', '.join(found)}"
+             for network, found in per_network.items()]
+    text = "; ".join(parts)
+    warnings.warn(f"accuracy is NaN at valid points the accuracy table ({source}) does not cover: {text}",
+                  AccuracyCoverageWarning, stacklevel=3)
+    return text
 
 
 def seed_statistics(accuracy: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from typing import Sequence
 
 import numpy as np
 import xarray as xr
@@ -30,10 +31,10 @@ INVALID_REASONS = {
 }
 
 _TOTALS = {  # name: (kernel column, units, description)
-    "cycles": (k.TOTAL_CYCLES, "cycle", "cycles of one inference, stalls included"),
+    "cycles": (k.TOTAL_CYCLES, "cycle", "cycles of one batch (one inference at batch 1), stalls included"),
     "compute_cycles": (k.TOTAL_COMPUTE_CYCLES, "cycle", "cycles with unlimited DRAM bandwidth (SCALE-Sim's compute cycles for ws/os/is)"),
     "stall_cycles": (k.TOTAL_STALL_CYCLES, "cycle", "cycles waiting for DRAM"),
-    "macs": (k.TOTAL_MACS, "MAC", "multiply-accumulates of one inference"),
+    "macs": (k.TOTAL_MACS, "MAC", "multiply-accumulates of one batch"),
     "energy_mac_pj": (k.TOTAL_ENERGY_MAC, "pJ", "arithmetic energy"),
     "energy_spad_pj": (k.TOTAL_ENERGY_SPAD, "pJ", "PE scratchpad / register energy"),
     "energy_noc_pj": (k.TOTAL_ENERGY_NOC, "pJ", "array network energy (buffer <-> PEs, PE <-> PE)"),
@@ -71,7 +72,7 @@ assert tuple(_OBJECTIVE_CODES) == OBJECTIVES
 
 
 def evaluate(
-    network: Network | str = "resnet18",
+    network: Network | str | Sequence[Network | str] = "resnet18",
     space: DesignSpace | dict | None = None,
     tech: Technology | str | None = None,
     *,
@@ -85,7 +86,10 @@ def evaluate(
     Parameters
     ----------
     network
-        A :class:`~quidam_fast.workloads.Network` or a name/path for :func:`~quidam_fast.load_network`.
+        A :class:`~quidam_fast.workloads.Network` or a name/path for :func:`~quidam_fast.load_network`;
+        or a list of them, to co-explore DNN configurations with the hardware: one dataset with a
+        ``network`` dimension (see Returns). Names must be distinct: a duplicate, or a library name
+        and a file that load as the same name, raise :class:`~quidam_fast.QuidamInputError`.
     space
         A :class:`~quidam_fast.space.DesignSpace`, a dict of axis lists (other axes take the value of
         :data:`~quidam_fast.space.SINGLE_DESIGN`), or ``None`` for the embedded default space.
@@ -118,6 +122,18 @@ def evaluate(
         ``perf_per_area`` (inferences/s/mm2), ``energy_per_inference_j``, ``edp`` (J s), ``valid`` and
         ``invalid_reason`` (code; meanings in its attrs). Invalid points are NaN.
 
+        A single network (not in a list) gives exactly these dimensions, its name, layer count, MACs
+        and weight count in ``attrs`` (``network``, ``network_layers``, ``network_macs``,
+        ``network_params``). A *list* of networks -- even of one -- adds a leading dimension
+        ``network`` (labels: the networks' names, in the order given), on which every total and
+        ``valid`` live, with the coordinates ``network_layers``, ``network_macs`` and
+        ``network_params`` (units ``1``, ``MAC``, ``1``): a sub-selection of networks equals the same
+        slice of the whole. Per-layer variables then have a ``layer`` dimension of the longest
+        network's length, indexed by position (``layer`` = 0, 1, ...): a network's layers fill the
+        first ``network_layers`` positions, the rest are NaN; the layer-table coordinates
+        (``layer_name``, ``layer_N``, ``layer_K``, ..., ``layer_macs``) are on ``(network, layer)``,
+        ``""`` and ``-1`` past a network's last layer.
+
     Notes
     -----
     Systolic cycle counts equal SCALE-Sim's compute cycles (Samajdar et al., ISPASS 2020); energy =
@@ -136,35 +152,78 @@ def evaluate(
         raise QuidamInputError(f"objective {objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
     if rs_mapping is not None and (len(rs_mapping) != 2 or min(rs_mapping) < 1):
         raise QuidamInputError(f"rs_mapping = {rs_mapping!r}: expected (filters_per_pe, channels_per_pe), both >= 1")
-    network = network if isinstance(network, Network) else load_network(network)
+    networks, several = _networks(network)
     if space is None:
         space = default_space()
     elif isinstance(space, dict):
         space = DesignSpace.from_dict(space, base="small")
     tech = tech if isinstance(tech, Technology) else load_tech(tech) if tech is not None else load_tech()
     arrays = _flatten(space, tech)
-    layers = np.stack([network.table()[column] for column in LAYER_COLUMNS], axis=1)
-    w_used, real_row_pairs = _row_stationary_inputs(network)
-    n_points, n_layers = space.size, layers.shape[0]
-    if per_layer and n_points * n_layers * len(_PER_LAYER) * 8 > 8 << 30:
+    n_points, n_layers = space.size, max(len(net.layers) for net in networks)
+    if per_layer and len(networks) * n_points * n_layers * len(_PER_LAYER) * 8 > 8 << 30:
         raise QuidamInputError(
-            f"per-layer results of {n_points} points x {n_layers} layers would take over 8 GiB; "
-            "evaluate without per-layer results or on a smaller space"
+            f"per-layer results of {len(networks)} network(s) x {n_points} points x {n_layers} layers would take "
+            "over 8 GiB; evaluate without per-layer results or on a smaller space"
         )
-    _check_memory(n_points)
-    totals = np.empty((n_points, k.N_TOTALS))
-    layer_out = np.empty((n_points, n_layers, k.N_LAYER_RESULTS) if per_layer else (1, 1, k.N_LAYER_RESULTS))
-    for start in range(0, n_points, CHUNK_POINTS):
-        stop = min(start + CHUNK_POINTS, n_points)
-        run_chunk(arrays, layers, w_used, real_row_pairs, tech, _OBJECTIVE_CODES[objective], start, stop,
-                  totals[start:stop], layer_out[start:stop] if per_layer else layer_out, per_layer,
-                  rs_mapping=rs_mapping)
-        if progress is not None:
-            progress(stop, n_points)
-    results = _to_dataset(totals, layer_out if per_layer else None, space, network, tech,
+    _check_memory(len(networks) * n_points)
+    # one block of rows per network, in order: reshaped, the leading axis is the network dimension
+    totals = np.empty((len(networks) * n_points, k.N_TOTALS))
+    if per_layer and len(networks) > 1:  # padded to the longest network (NaN past each one's last layer)
+        layer_out = np.full((len(networks) * n_points, n_layers, k.N_LAYER_RESULTS), np.nan)
+    else:
+        layer_out = np.empty((n_points, n_layers, k.N_LAYER_RESULTS) if per_layer else (1, 1, k.N_LAYER_RESULTS))
+    for i, net in enumerate(networks):
+        layers = np.stack([net.table()[column] for column in LAYER_COLUMNS], axis=1)
+        w_used, real_row_pairs = _row_stationary_inputs(net)
+        offset = i * n_points
+        # the kernel writes C-contiguous blocks: a shorter network's layers go through its own block
+        own = layer_out if not per_layer or len(networks) == 1 else (
+            np.empty((min(CHUNK_POINTS, n_points), len(net.layers), k.N_LAYER_RESULTS)))
+        for start in range(0, n_points, CHUNK_POINTS):
+            stop = min(start + CHUNK_POINTS, n_points)
+            if not per_layer:
+                block = layer_out
+            elif own is layer_out:
+                block = layer_out[start:stop]
+            else:
+                block = own[: stop - start]
+            run_chunk(arrays, layers, w_used, real_row_pairs, tech, _OBJECTIVE_CODES[objective], start, stop,
+                      totals[offset + start:offset + stop], block, per_layer, rs_mapping=rs_mapping)
+            if per_layer and own is not layer_out:
+                layer_out[offset + start:offset + stop, : len(net.layers)] = block
+            if progress is not None:
+                progress(offset + stop, len(networks) * n_points)
+    results = _to_dataset(totals, layer_out if per_layer else None, space, networks if several else networks[0], tech,
                           seconds=time.perf_counter() - started)
     results.attrs["rs_objective"] = objective
     return results
+
+
+def _networks(network) -> tuple[list[Network], bool]:
+    """The networks to evaluate and whether a list was given (a ``network`` dimension)."""
+    if isinstance(network, (Network, str, os.PathLike)):
+        return [network if isinstance(network, Network) else load_network(network)], False
+    try:
+        given = list(network)
+    except TypeError:
+        raise QuidamInputError(f"network = {network!r}: give a Network, a library name or CSV path, or a list of them") from None
+    if not given:
+        raise QuidamInputError("the list of networks is empty; give at least one network")
+    networks, first = [], {}
+    for item in given:
+        if not isinstance(item, (Network, str, os.PathLike)):
+            raise QuidamInputError(f"network {item!r} in the list is not a Network, a library name or a CSV path")
+        net = item if isinstance(item, Network) else load_network(item)
+        label = item.name if isinstance(item, Network) else str(item)
+        if net.name in first:
+            again = "is given twice" if first[net.name] == label else f"and {label!r} both load as network {net.name!r}"
+            raise QuidamInputError(
+                f"network {first[net.name]!r} {again}; each network of a co-exploration must have its own name "
+                "(rename the CSV file or the Network)"
+            )
+        first[net.name] = label
+        networks.append(net)
+    return networks, True
 
 
 def run_chunk(arrays, layers, w_used, real_row_pairs, tech, objective_code, start, stop, totals, layer_out,
@@ -173,9 +232,9 @@ def run_chunk(arrays, layers, w_used, real_row_pairs, tech, objective_code, star
     k.evaluate_chunk(
         start, stop, arrays["shape"], arrays["pe_index_of"], arrays["rows_of"], arrays["cols_of"],
         arrays["spad_ifmap_of"], arrays["spad_filter_of"], arrays["spad_psum_of"], arrays["glb_kib_of"],
-        arrays["dataflow_of"], arrays["dram_gbps_of"], arrays["clock_mhz_of"], arrays["pe_table"],
+        arrays["dataflow_of"], arrays["batch_of"], arrays["dram_gbps_of"], arrays["clock_mhz_of"], arrays["pe_table"],
         arrays["glb_table"], arrays["spad_ifmap_table"], arrays["spad_filter_table"], arrays["spad_psum_table"],
-        layers, w_used, real_row_pairs, tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit, objective_code,
+        layers, w_used, real_row_pairs, tech.wire_energy_pj_per_bit_mm, tech.dram_energy_pj_per_bit, objective_code,
         *(rs_mapping or (0, 0)), totals,
         layer_out, per_layer,
     )
@@ -217,15 +276,16 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
             row[k.PE_MAC_ENERGY] = cost["mac_energy_pj"]
             row[k.PE_MAC_AREA] = cost["mac_area_um2"]
             row[k.PE_MAC_LEAK_UW] = cost["mac_leakage_uw"]
-            row[k.PE_CRITICAL_NS] = cost["critical_path_ns"]
+            row[k.PE_CRITICAL_NS] = cost["min_clock_period_ns"]  # the critical path plus the file's margin
             # systolic PE: an activation and a weight register (the partial sum's is the MAC's own
             # accumulator, in the MAC costs); which of them is loaded every MAC depends on the dataflow
             row[k.PE_REG_ACT_ENERGY] = register[a]["write_energy_pj"]
             row[k.PE_REG_WEIGHT_ENERGY] = register[w]["write_energy_pj"]
             row[k.PE_REG_AREA] = register[a]["area_um2"] + register[w]["area_um2"]
             row[k.PE_REG_LEAK_UW] = register[a]["leakage_uw"] + register[w]["leakage_uw"]
+            # per word at the SRAM's physical row width: a narrow word is its share of a row access
             for operand, width in (("ACT", a), ("WEIGHT", w), ("PSUM", p)):
-                cost_glb = tech.glb_cost(glb_bytes, width)
+                cost_glb = tech.glb_word_cost(glb_bytes, width)
                 glb_table[:, i, j, getattr(k, f"GLB_READ_{operand}")] = cost_glb["read_energy_pj"]
                 glb_table[:, i, j, getattr(k, f"GLB_WRITE_{operand}")] = cost_glb["write_energy_pj"]
             for name, width in (("spad_ifmap", a), ("spad_filter", w), ("spad_psum", p)):
@@ -235,8 +295,8 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
                 table[:, k.SPAD_WRITE] = cost_spad["write_energy_pj"]
                 table[:, k.SPAD_AREA] = cost_spad["area_um2"]
                 table[:, k.SPAD_LEAK_UW] = cost_spad["leakage_uw"]
-            # the macro's leakage and area: a 64-bit-wide SRAM of that capacity
-            macro = tech.glb_cost(glb_bytes, 64)
+            # the macro's leakage and area: an SRAM of that capacity with rows of the file's row_bits
+            macro = tech.glb_word_cost(glb_bytes, tech.glb_row_bits)
             glb_table[:, i, j, k.GLB_LEAK_MW] = macro["leakage_mw"]
             glb_table[:, i, j, k.GLB_AREA_MM2] = macro["area_mm2"]
     return {
@@ -249,6 +309,7 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
         "spad_filter_of": np.array(axes["spad_filter"], dtype=np.int64),
         "spad_psum_of": np.array(axes["spad_psum"], dtype=np.int64),
         "dataflow_of": np.array([DATAFLOWS.index(d) for d in axes["dataflow"]], dtype=np.int64),
+        "batch_of": np.array(axes["batch"], dtype=np.int64),
         "dram_gbps_of": np.array(axes["dram_gbps"], dtype=np.float64),
         "clock_mhz_of": np.array(axes["clock_mhz"], dtype=np.float64),
         "pe_table": pe_table,
@@ -259,10 +320,15 @@ def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:
     }
 
 
-def _to_dataset(totals, per_layer, space: DesignSpace, network: Network, tech: Technology, seconds: float) -> xr.Dataset:
-    dims = tuple(space.axes)
-    shape = tuple(len(v) for v in space.axes.values())
+def _to_dataset(totals, per_layer, space: DesignSpace, network: Network | list[Network], tech: Technology,
+                seconds: float) -> xr.Dataset:
+    networks = network if isinstance(network, list) else None  # a list: the ``network`` dimension
+    dims = (("network",) if networks else ()) + tuple(space.axes)
+    shape = ((len(networks),) if networks else ()) + tuple(len(v) for v in space.axes.values())
     coords = {}
+    if networks:
+        coords["network"] = xr.Variable("network", np.array([net.name for net in networks], dtype=str),
+                                        {"units": "", "long_name": "network (DNN configuration)"})
     for name, values in space.axes.items():
         unit, kind = AXES[name]
         coords[name] = xr.Variable(name, np.array(values, dtype=object if kind is str else None).astype(
@@ -279,23 +345,26 @@ def _to_dataset(totals, per_layer, space: DesignSpace, network: Network, tech: T
     ds = xr.Dataset(data, coords=coords)
     clock_hz = ds.clock_mhz * 1e6
     n_pe = ds.rows * ds.cols
-    ds["latency_s"] = _derived(ds.cycles / clock_hz, "s", "latency of one inference")
+    ds["latency_s"] = _derived(ds.cycles / clock_hz, "s", "latency of one batch (every image's result is ready at its end)")
     ds["utilization"] = _derived(ds.macs / (ds.cycles * n_pe), "1", "MACs / (cycles x PEs)")
     energy_parts = [f"energy_{part}_pj" for part in ("mac", "spad", "noc", "glb", "dram", "leak")]
-    ds["energy_pj"] = _derived(sum(ds[name] for name in energy_parts), "pJ", "energy of one inference (sum of the energy_*_pj parts)")
+    ds["energy_pj"] = _derived(sum(ds[name] for name in energy_parts), "pJ", "energy of one batch (sum of the energy_*_pj parts)")
     ds["area_pe_array_mm2"] = _derived(ds.area_mac_mm2 + ds.area_pe_storage_mm2, "mm2", "PE array area (MACs + PE storage)")
     ds["area_mm2"] = _derived(ds.area_pe_array_mm2 + ds.area_glb_mm2, "mm2",
                               "accelerator area (PE array + global buffer; control and wiring not modeled)")
     ds["dram_bytes"] = _derived(ds.dram_read_bytes + ds.dram_write_bytes, "byte", "DRAM bytes moved (read + write)")
-    ds["throughput_ips"] = _derived(1.0 / ds.latency_s, "1/s", "inferences per second")
+    ds["throughput_ips"] = _derived(ds.batch / ds.latency_s, "1/s", "inferences (images) per second")
     ds["perf_per_area"] = _derived(ds.throughput_ips / ds.area_mm2, "1/(s mm2)", "inferences per second per mm2")
-    ds["energy_per_inference_j"] = _derived(ds.energy_pj * 1e-12, "J", "energy of one inference")
-    ds["edp"] = _derived(ds.energy_per_inference_j * ds.latency_s, "J s", "energy-delay product of one inference")
+    ds["energy_per_inference_j"] = _derived(ds.energy_pj * 1e-12 / ds.batch, "J", "energy of one inference (one image)")
+    ds["edp"] = _derived(ds.energy_per_inference_j * ds.latency_s, "J s", "energy of one inference x latency of its batch")
     if per_layer is not None:
         layer_dims = dims + ("layer",)
         for name, (column, units, description) in _PER_LAYER.items():
             ds[name] = xr.Variable(layer_dims, per_layer[:, :, column].reshape(shape + (per_layer.shape[1],)),
                                    {"units": units, "long_name": description})
+    if networks:
+        return _label_networks(ds, networks, per_layer is not None, space, tech, seconds)
+    if per_layer is not None:
         table = network.table()
         ds = ds.assign_coords(layer=("layer", [layer.name for layer in network.layers],
                                        {"units": "", "long_name": "layer name"}))
@@ -306,11 +375,55 @@ def _to_dataset(totals, per_layer, space: DesignSpace, network: Network, tech: T
         "network": network.name,
         "network_layers": len(network.layers),
         "network_macs": network.macs,
+        "network_params": network.params,
         "tech": tech.name,
         "tech_node_nm": tech.node_nm,
         "tech_summary": tech.summary,
         "space": "; ".join(f"{name}={list(values)}" for name, values in space.axes.items()),
         "design_points": space.size,
+        "evaluation_seconds": round(seconds, 3),
+        "producer": "quidam_fast.evaluate",
+    })
+    return ds
+
+
+def _label_networks(ds: xr.Dataset, networks: list[Network], per_layer: bool, space: DesignSpace, tech: Technology,
+                    seconds: float) -> xr.Dataset:
+    """Coordinates and attributes of a dataset with a ``network`` dimension (see :func:`evaluate`)."""
+    ds = ds.assign_coords(
+        network_layers=("network", np.array([len(net.layers) for net in networks], dtype=np.int64),
+                        {"units": "1", "long_name": "number of layers"}),
+        network_macs=("network", np.array([net.macs for net in networks], dtype=np.int64),
+                      {"units": "MAC", "long_name": "multiply-accumulates of one inference"}),
+        network_params=("network", np.array([net.params for net in networks], dtype=np.int64),
+                        {"units": "1", "long_name": "weights of the conv and FC layers (biases and batch norm excluded)"}),
+    )
+    if per_layer:
+        n_layers = ds.sizes["layer"]
+        names = np.full((len(networks), n_layers), "", dtype=object)
+        columns = {column: np.full((len(networks), n_layers), -1, dtype=np.int64) for column in LAYER_COLUMNS + ("macs",)}
+        for i, net in enumerate(networks):
+            table = net.table()
+            names[i, : len(net.layers)] = [layer.name for layer in net.layers]
+            for column in LAYER_COLUMNS:
+                columns[column][i, : len(net.layers)] = table[column]
+            columns["macs"][i, : len(net.layers)] = [layer.macs for layer in net.layers]
+        ds = ds.assign_coords(layer=("layer", np.arange(n_layers, dtype=np.int64),
+                                     {"units": "1", "long_name": "layer position in its network (0: first)"}))
+        ds = ds.assign_coords(layer_name=(("network", "layer"), names.astype(str),
+                                          {"units": "", "long_name": "layer name (empty past the network's last layer)"}))
+        for column in LAYER_COLUMNS + ("macs",):
+            ds = ds.assign_coords({f"layer_{column}": (("network", "layer"), columns[column],
+                                                       {"units": "MAC" if column == "macs" else "1",
+                                                        "long_name": "-1 past the network's last layer"})})
+    ds.attrs.update({
+        "network": ", ".join(net.name for net in networks),
+        "tech": tech.name,
+        "tech_node_nm": tech.node_nm,
+        "tech_summary": tech.summary,
+        "space": "; ".join(f"{name}={list(values)}" for name, values in space.axes.items()),
+        "design_points": space.size,
+        "networks": len(networks),
         "evaluation_seconds": round(seconds, 3),
         "producer": "quidam_fast.evaluate",
     })

@@ -145,6 +145,11 @@ class Layer:
         return self.N * self.K * (self.C // self.groups) * self.R * self.S * self.P * self.Q
 
     @property
+    def params(self) -> int:
+        """Weights of the layer: ``K * (C / groups) * R * S`` (biases, applied with requantization, excluded)."""
+        return self.K * (self.C // self.groups) * self.R * self.S
+
+    @property
     def kind(self) -> str:
         """``fc``, ``depthwise``, ``grouped`` or ``conv``."""
         if self.H == self.W == self.R == self.S == 1:
@@ -183,6 +188,11 @@ class Network:
     def macs(self) -> int:
         """Multiply-accumulates of one inference."""
         return sum(layer.macs for layer in self.layers)
+
+    @property
+    def params(self) -> int:
+        """Weights of the conv and FC layers (:attr:`Layer.params`): the words a PE array stores."""
+        return sum(layer.params for layer in self.layers)
 
     def table(self) -> dict[str, np.ndarray]:
         """Column arrays (``int64``, one entry per layer) keyed by :data:`LAYER_COLUMNS`."""
@@ -226,6 +236,24 @@ def alexnet() -> Network:
             _conv("conv3", 13, 192, 384, 3),
             _conv("conv4", 13, 384, 256, 3),
             _conv("conv5", 13, 256, 256, 3),
+            _fc("fc6", 256 * 6 * 6, 4096),
+            _fc("fc7", 4096, 4096),
+            _fc("fc8", 4096, 1000),
+        ),
+    )
+
+
+def alexnet_caffe() -> Network:
+    """AlexNet as in Caffe's BVLC reference model (Krizhevsky et al. 2012, two towers as groups, 227 x 227):
+    the network Eyeriss ran (Chen et al., JSSC 2017)."""
+    return Network(
+        "alexnet_caffe",
+        (
+            _conv("conv1", 227, 3, 96, 11, stride=4, padding=0),
+            _conv("conv2", 27, 96, 256, 5, padding=2, groups=2),
+            _conv("conv3", 13, 256, 384, 3),
+            _conv("conv4", 13, 384, 384, 3, groups=2),
+            _conv("conv5", 13, 384, 256, 3, groups=2),
             _fc("fc6", 256 * 6 * 6, 4096),
             _fc("fc7", 4096, 4096),
             _fc("fc8", 4096, 1000),
@@ -306,6 +334,7 @@ def mobilenet_v2() -> Network:
 
 _BUILDERS = {
     "alexnet": alexnet,
+    "alexnet_caffe": alexnet_caffe,
     "vgg16": vgg16,
     "resnet18": resnet18,
     "resnet50": resnet50,
