@@ -63,6 +63,10 @@ def _register_commands() -> None:
 
     app.command("plot")(plot.plot)
     app.command("export")(export.export)
+    from quidam_fast.cli import pareto, report
+
+    app.command("report")(report.report)
+    app.command("pareto")(pareto.pareto)
 
 
 _register_commands()

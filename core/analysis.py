@@ -43,6 +43,7 @@ METRIC_DIRECTIONS = {
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 DIRECTIONS = ("min", "max")
 _NOT_OBJECTIVES = ("valid", "invalid_reason")
+_TEXT_KINDS = "USOT"  # numpy dtype kinds of text labels (T: numpy 2's StringDType, as pandas makes)
 _EXPRESSION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S(?:.*\S)?)\s*$")
 
 
@@ -70,7 +71,7 @@ class Constraint:
                 f"where {self.text!r}: unknown variable {self.variable!r}; allowed: {', '.join(constrainable(ds))}"
             )
         values = ds[self.variable]
-        if values.dtype.kind in "US O".replace(" ", ""):
+        if values.dtype.kind in _TEXT_KINDS:
             if self.op not in ("==", "!="):
                 raise QuidamInputError(f"where {self.text!r}: {self.variable} is text; compare it with == or != only")
             labels = sorted({str(v) for v in np.ravel(values.values)})
@@ -79,7 +80,10 @@ class Constraint:
                 raise QuidamInputError(
                     f"where {self.text!r}: {self.variable} has no value {label!r}; values: {', '.join(labels)}"
                 )
-            held = values.astype(str) == label
+            # compared as Python strings: text coordinates come as str, object or StringDType arrays
+            # (numpy cannot cast the last to str), and they are short (one entry per axis value)
+            equal = np.array([str(v) == label for v in np.ravel(values.values)], dtype=bool).reshape(values.shape)
+            held = values.copy(data=equal)
             return held if self.op == "==" else ~held
         if values.dtype.kind not in "biuf":
             raise QuidamInputError(f"where {self.text!r}: {self.variable} ({values.dtype}) cannot be compared")
@@ -158,7 +162,7 @@ def constrainable(ds: xr.Dataset) -> list[str]:
     dims = set(design_dims(ds))
     return sorted(str(name) for name, variable in ds.variables.items()
                   if set(variable.dims) <= dims and name not in _NOT_OBJECTIVES
-                  and variable.dtype.kind in "biufUSO")
+                  and variable.dtype.kind in "biuf" + _TEXT_KINDS)
 
 
 def select(ds: xr.Dataset, where: str | Sequence[str] | None = None) -> xr.DataArray:
@@ -229,8 +233,9 @@ def objective_names(ds: xr.Dataset | None) -> list[str]:
 def parse_objectives(text: str | Mapping[str, str], ds: xr.Dataset | None = None) -> dict[str, str]:
     """``"energy_per_inference_j:min,perf_per_area:max"`` -> ``{"energy_per_inference_j": "min", ...}``.
 
-    Directions are ``min`` or ``max``; with ``ds``, every variable must be one of its objectives
-    (:func:`objective_names`), else one of the known metrics of :data:`METRIC_DIRECTIONS`.
+    Directions are ``min`` or ``max``. With ``ds``, every variable must be one of its objectives
+    (:func:`objective_names`: numeric, one value per design point); without it, only the form is
+    checked (a result file's variables are known once it is read; :func:`pareto` checks them).
 
     >>> parse_objectives("energy_per_inference_j:min, perf_per_area:max")
     {'energy_per_inference_j': 'min', 'perf_per_area': 'max'}
@@ -255,16 +260,17 @@ def parse_objectives(text: str | Mapping[str, str], ds: xr.Dataset | None = None
     if not pairs:
         raise QuidamInputError("no objective given; expected VARIABLE:min or VARIABLE:max, comma-separated "
                                "(e.g. energy_per_inference_j:min,perf_per_area:max)")
-    allowed = objective_names(ds)
+    allowed = objective_names(ds) if ds is not None else []
     objectives: dict[str, str] = {}
     for name, direction, part in pairs:
         if direction not in DIRECTIONS:
             raise QuidamInputError(f"objective {part!r}: unknown direction {direction!r}; allowed: {', '.join(DIRECTIONS)}")
-        if name not in allowed and (ds is not None or name not in objective_names(None)):
-            if ds is None:
-                raise QuidamInputError(f"objective {part!r}: unknown variable {name!r}; allowed: {', '.join(allowed)}")
-            raise QuidamInputError(f"objective {part!r}: {name!r} is not a numeric variable of the result on its "
-                                   f"design dims; allowed: {', '.join(allowed)}")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise QuidamInputError(f"objective {part!r}: {name!r} is not a variable name (e.g. perf_per_area, "
+                                   f"{', '.join(objective_names(None))})")
+        if ds is not None and name not in allowed:
+            what = "unknown variable" if name not in ds.variables else "not a numeric variable of the result on its design dims:"
+            raise QuidamInputError(f"objective {part!r}: {what} {name!r}; allowed: {', '.join(allowed)}")
         if name in objectives:
             raise QuidamInputError(f"objective {name!r} is given twice")
         objectives[name] = direction
@@ -436,6 +442,8 @@ def report(ds: xr.Dataset, where: str | Sequence[str] | None = None, accuracy_to
         for position in np.ndindex(*(len(v) for v in labels)):
             index = dict(zip(scopes, position))
             part = selected.isel(index)
+            if not bool(part.any()):  # e.g. where network==... picked another network
+                continue
             scope = {d: _plain(labels[i][position[i]]) for i, d in enumerate(scopes)}
             sections.append(_section(ds.isel(index), part, constraints, accuracy_tolerance, scope))
     else:
@@ -468,6 +476,8 @@ def _section(ds: xr.Dataset, selected: xr.DataArray, constraints: list[Constrain
         "selected": int(chosen.sum()),
         "where": [c.text for c in constraints],
         "distinct": _distinct(ds, selected),
+        # axes of one value: said once in the header, left out of each design's description
+        "fixed": {d: _plain(ds[d].values[0]) if d in ds.coords else 0 for d in dims if selected.sizes[d] == 1},
         "accuracy": ("joined" if has_accuracy and bool(np.isfinite(accuracy[chosen]).any()) else
                      "no accuracy" + (f" ({ds.attrs['accuracy']})" if "accuracy" in ds.attrs else "")),
         "accuracy_tolerance": tolerance,
@@ -491,7 +501,8 @@ def _section(ds: xr.Dataset, selected: xr.DataArray, constraints: list[Constrain
         }
         for label, members in groups:
             inside = usable & members
-            if not inside.any():
+            if not inside.any():  # said in the report rather than silently left out
+                metric["best"].append({"pe_type": label["pe_type"], "value": None, "design": None, "accuracy": None})
                 continue
             best, worst = _best_index(values, inside, larger), _best_index(values, inside, not larger)
             metric["spread_by_pe_type"][label["pe_type"]] = _ratio(values[best], values[worst], larger)
@@ -629,36 +640,28 @@ def _jsonable(value):
 
 
 def describe_design(design: Mapping, skip: Sequence[str] = ("pe_type",)) -> str:
-    """A design point in one line: ``8b 32x64 os glb 64 KiB 12.8 GB/s 200 MHz`` (scratchpads for rs only).
+    """A design point in one line: ``8b 32x64 os glb 64 KiB 12.8 GB/s 200 MHz`` (scratchpads for rs only;
+    axes in ``skip`` left out; axes this function does not know as ``name=value``).
 
     >>> describe_design({"pe_type": "int", "bits": 8, "rows": 16, "cols": 32, "dataflow": "rs", "glb_kib": 64,
-    ...                  "spad_ifmap": 12, "spad_filter": 224, "spad_psum": 24, "clock_mhz": 200.0})
-    '8b 16x32 rs glb 64 KiB spad 12/224/24 200 MHz'
+    ...                  "spad_ifmap": 12, "spad_filter": 224, "spad_psum": 24, "clock_mhz": 200.0, "batch": 4})
+    '8b 16x32 rs glb 64 KiB spad 12/224/24 200 MHz batch=4'
     """
-    parts = []
-    d = dict(design)
-    if "network" in d and "network" not in skip:
-        parts.append(str(d["network"]))
-    if "pe_type" in d and "pe_type" not in skip:
-        parts.append(str(d["pe_type"]))
-    if "bits" in d:
-        parts.append(f"{d['bits']}b")
+    d = {k: v for k, v in design.items() if k not in skip}
+    formats = {"network": "{}", "pe_type": "{}", "bits": "{}b", "dataflow": "{}", "glb_kib": "glb {} KiB"}
+    parts = [formats[k].format(d[k]) for k in ("network", "pe_type", "bits") if k in d]
     if "rows" in d and "cols" in d:
         parts.append(f"{d['rows']}x{d['cols']}")
-    if "dataflow" in d:
-        parts.append(str(d["dataflow"]))
-    if "glb_kib" in d:
-        parts.append(f"glb {d['glb_kib']} KiB")
-    spads = [d.get(name) for name in ("spad_ifmap", "spad_filter", "spad_psum")]
-    if all(s is not None for s in spads) and d.get("dataflow") == "rs":
-        parts.append("spad " + "/".join(str(s) for s in spads))
-    if "dram_gbps" in d:
-        parts.append(f"{d['dram_gbps']:g} GB/s")
-    if "clock_mhz" in d:
-        parts.append(f"{d['clock_mhz']:g} MHz")
+    else:
+        parts += [f"{k}={d[k]}" for k in ("rows", "cols") if k in d]
+    parts += [formats[k].format(d[k]) for k in ("dataflow", "glb_kib") if k in d]
+    spads = [name for name in ("spad_ifmap", "spad_filter", "spad_psum") if name in d]
+    if spads and design.get("dataflow") == "rs":  # ws/os/is do not use them
+        parts.append("spad " + "/".join(str(d[name]) for name in spads))
+    parts += [f"{d[k]:g} {unit}" for k, unit in (("dram_gbps", "GB/s"), ("clock_mhz", "MHz")) if k in d]
     known = {"network", "pe_type", "bits", "rows", "cols", "dataflow", "glb_kib", "spad_ifmap", "spad_filter",
              "spad_psum", "dram_gbps", "clock_mhz"}
-    parts += [f"{k}={v}" for k, v in d.items() if k not in known and k not in skip]
+    parts += [f"{k}={v}" for k, v in d.items() if k not in known]
     return " ".join(parts)
 
 
@@ -684,6 +687,8 @@ def _section_text(s: dict, markdown: bool) -> str:
                      f"of {s['points']:,} design points" + distinct)
     else:
         lines.append(f"{head}{title}: {s['valid']:,} valid of {s['points']:,} design points" + distinct)
+    if s["fixed"]:
+        lines.append("every design has " + ", ".join(f"{d} = {v}" for d, v in s["fixed"].items()))
     lines.append(f"accuracy: {s['accuracy']}")
     for metric in s["metrics"].values():
         larger = metric["better"] == "higher"
@@ -695,11 +700,15 @@ def _section_text(s: dict, markdown: bool) -> str:
             lines.append(f"| PE type | {metric['unit']} | design | accuracy |")
             lines.append("|---|---:|---|---|")
         for row in metric["best"]:
+            if row["value"] is None:
+                lines.append(f"| {row['pe_type']} | | no valid selected design | |" if markdown
+                             else f"  {row['pe_type']:<9} {'-':>10}  no valid selected design")
+                continue
             if markdown:
-                lines.append(f"| {row['pe_type']} | {row['value']:.4g} | {describe_design(row['design'])} | "
+                lines.append(f"| {row['pe_type']} | {row['value']:.4g} | {describe_design(row['design'], skip=('pe_type', *s['fixed']))} | "
                              f"{_accuracy_text(row['accuracy']).replace('accuracy ', '')} |")
             else:
-                lines.append(f"  {row['pe_type']:<9} {row['value']:>10.4g}  {describe_design(row['design'])}"
+                lines.append(f"  {row['pe_type']:<9} {row['value']:>10.4g}  {describe_design(row['design'], skip=('pe_type', *s['fixed']))}"
                              + (f"  {_accuracy_text(row['accuracy'])}" if s["accuracy"] == "joined" else ""))
         if markdown:
             lines.append("")
@@ -707,7 +716,7 @@ def _section_text(s: dict, markdown: bool) -> str:
         what = ("the best selected design has {r} the {t} of the worst" if larger
                 else "the worst selected design uses {r} the {t} of the best")
         lines.append(f"{bullet}spread (best/worst) {metric['spread']:,.1f}x: "
-                     + what.format(r=f"{metric['spread']:,.1f}x", t=metric["title"])
+                     + what.format(r=f"{metric['spread']:,.1f} times", t=metric["title"])
                      + f" ({metric['best_value']:.4g} vs {metric['worst_value']:.4g} {metric['unit']}); "
                      f"within each PE type: {per_type}")
     lines.append(f"{bullet}the spread shows how much the choice of design matters: it spans array size, precision, "
@@ -732,9 +741,9 @@ def _gains_text(s: dict, markdown: bool) -> list[str]:
     matched = s["accuracy"] == "joined" and ra["accuracy"] is not None
     lines = [f"{head}Best design of each PE type and precision against the best int16 design",
              f"  performance per area: times higher than int16's best, {ra['value']:.4g} inferences/s/mm2 "
-             f"({describe_design(ra['design'], skip=())}; {_accuracy_text(ra['accuracy'])}); higher is better",
+             f"({describe_design(ra['design'], skip=tuple(s['fixed']))}; {_accuracy_text(ra['accuracy'])}); higher is better",
              f"  energy per inference: times less than int16's best, {re_['value']:.4g} mJ "
-             f"({describe_design(re_['design'], skip=())}; {_accuracy_text(re_['accuracy'])}); higher is better"]
+             f"({describe_design(re_['design'], skip=tuple(s['fixed']))}; {_accuracy_text(re_['accuracy'])}); higher is better"]
     if matched:
         lines.append(f"  at matched accuracy: only designs at most {tolerance * 100:g} points below the int16 design's "
                      "accuracy count; 'below' marks a precision that misses it (its best design is shown anyway)")

@@ -193,6 +193,8 @@ class Spec:
     tech: str
     space: DesignSpace
     objective: str = "energy"
+    #: sizes for an ONNX network's dynamic dimensions or a torch model's input (``load_network``'s ``input_shape``)
+    input_shape: tuple[int, ...] | dict[str, int] | None = None
 
 
 OBJECTIVES = ("energy", "latency", "edp", "dram")  # what the row-stationary mapping search minimizes
@@ -201,8 +203,10 @@ OBJECTIVES = ("energy", "latency", "edp", "dram")  # what the row-stationary map
 def load_spec(path: str | Path) -> Spec:
     """Read a TOML spec: ``network``, ``tech``, optional ``objective`` and a ``[space]`` table.
 
-    Axes omitted from ``[space]`` take the default space's values. Relative network CSV paths are
-    resolved against the spec file's folder.
+    Axes omitted from ``[space]`` take the default space's values. Relative network paths (``.csv``,
+    ``.onnx``, a torch model's ``file.py:attr``) are resolved against the spec file's folder. An
+    optional ``input_shape`` (a list such as ``[1, 3, 32, 32]``, or a table of ONNX dimension sizes such
+    as ``{batch = 1, seq = 128}``) goes with an ONNX or torch network (see :func:`~quidam_fast.load_network`).
     """
     path = Path(path)
     text = read_user_text(path, "spec file")
@@ -210,15 +214,14 @@ def load_spec(path: str | Path) -> Spec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise QuidamInputError(f"{path}: not valid TOML ({error})") from None
-    allowed = {"network", "tech", "space", "objective"}
+    allowed = {"network", "tech", "space", "objective", "input_shape"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise QuidamInputError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
     network = data.get("network", "resnet18")
     if not isinstance(network, str):
         raise QuidamInputError(f"{path}: network = {network!r} must be a string (a library name or a CSV path)")
-    if network.lower().endswith(".csv") and not Path(network).is_absolute():
-        network = str(path.parent / network)
+    network = _beside_spec(network, path.parent)
     tech = data.get("tech", DEFAULT_TECH)
     if not isinstance(tech, str):
         raise QuidamInputError(f"{path}: tech = {tech!r} must be a string")
@@ -226,4 +229,28 @@ def load_spec(path: str | Path) -> Spec:
     if objective not in OBJECTIVES:
         raise QuidamInputError(f"{path}: objective = {objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
     space = DesignSpace.from_dict(data.get("space", {}), source=str(path))
-    return Spec(network=network, tech=tech, space=space, objective=objective)
+    input_shape = _spec_input_shape(data.get("input_shape"), path)
+    return Spec(network=network, tech=tech, space=space, objective=objective, input_shape=input_shape)
+
+
+def _beside_spec(network: str, folder: Path) -> str:
+    """A relative ``.csv``/``.onnx`` path or torch ``file.py:attr`` of a spec, resolved against its folder."""
+    file_part, colon, attribute = network.rpartition(":") if ":" in network else (network, "", "")
+    if colon and file_part.lower().endswith(".py") and not Path(file_part).is_absolute():
+        return f"{folder / file_part}:{attribute}"
+    if network.lower().endswith((".csv", ".onnx")) and not Path(network).is_absolute():
+        return str(folder / network)
+    return network
+
+
+def _spec_input_shape(value, path: Path) -> tuple[int, ...] | dict[str, int] | None:
+    """A spec's ``input_shape``: a list of sizes, or a table of dimension name = size."""
+    if value is None:
+        return None
+    sizes = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else None
+    if (not sizes or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 or v > 2**31 - 1 for v in sizes)):
+        raise QuidamInputError(
+            f"{path}: input_shape = {value!r} is not allowed; it must be a list of positive integers, batch first "
+            "(e.g. [1, 3, 32, 32]), or a table of ONNX dimension sizes (e.g. {batch = 1, seq = 128})"
+        )
+    return dict(value) if isinstance(value, dict) else tuple(value)
