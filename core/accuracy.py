@@ -16,6 +16,9 @@ topology that merely reuses the name ``lenet5_fmnist`` gets no accuracy.
 from __future__ import annotations
 
 import warnings
+import gc
+import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -23,7 +26,9 @@ from typing import Sequence
 import numpy as np
 import xarray as xr
 
+from ._files import check_input_file
 from .errors import QuidamInputError
+from .tech import PE_TYPES
 from .workloads import LAYER_COLUMNS, Network, load_network
 
 #: Where the packaged table lives, inside the package ``quidam_fast.quant`` (whose ``__init__`` imports no torch).
@@ -70,20 +75,13 @@ def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
             table = xr.load_dataset(real, engine="h5netcdf")
         table.attrs["source"] = "packaged table quidam_fast.quant/data/accuracy.nc"
     else:
-        path = Path(path)
-        if not path.is_file():
-            raise QuidamInputError(f"accuracy table {str(path)!r} does not exist")
-        try:
-            table = xr.load_dataset(path, engine="h5netcdf")
-        except (OSError, ValueError) as error:
-            raise QuidamInputError(f"{path}: not a readable netCDF accuracy table ({error})") from None
+        path = check_input_file(path, "accuracy table")  # a folder, FIFO or device is refused unopened
+        if path.stat().st_size > MAX_TABLE_BYTES:
+            raise QuidamInputError(f"accuracy table {str(path)!r} is larger than {MAX_TABLE_BYTES >> 20} MiB; "
+                                   "accuracy tables are kilobytes")
+        table = _read_netcdf(path)
         table.attrs["source"] = str(path)
-    missing = [name for name in ("network", "pe_type", "bits") if name not in table.coords]
-    if "accuracy" not in table.data_vars or missing:
-        raise QuidamInputError(
-            f"{table.attrs['source']}: not an accuracy table (needs an 'accuracy' variable and coordinates "
-            f"network, pe_type, bits; missing {missing or ['accuracy']})"
-        )
+    _check_table(table, table.attrs["source"])
     complete = table.attrs.get("complete")
     if complete != "yes":
         raise QuidamInputError(
@@ -91,6 +89,90 @@ def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
             "a checkpoint of an interrupted or running 'quidam-fast quant train' cannot be joined: finish or rerun it"
         )
     return table
+
+
+#: The largest accuracy table read: tables are kilobytes (the packaged one 10 kB).
+MAX_TABLE_BYTES = 64 << 20
+
+
+def _read_netcdf(path: Path) -> xr.Dataset:
+    """The dataset in netCDF file ``path``; corrupt bytes are one :class:`QuidamInputError`.
+
+    h5py and h5netcdf report corrupt bytes as any of several exceptions (``KeyError`` "incorrect
+    metadata checksum", ``RuntimeError``, ``AttributeError``, ...), and the half-opened file they leave
+    prints "Exception ignored" tracebacks when it is collected: it is collected here, quietly, before
+    the error is raised. Decoding warnings on odd files are ignored: the schema check decides.
+    """
+    reason, unraisable_hook = None, sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return xr.load_dataset(path, engine="h5netcdf")
+        except (OSError, KeyError, RuntimeError, AttributeError, TypeError, ValueError, IndexError,
+                OverflowError, MemoryError) as error:
+            reason = " ".join(str(error).split()) or type(error).__name__
+        gc.collect()  # the half-opened file, now unreferenced: its close errors go nowhere
+    finally:
+        sys.unraisablehook = unraisable_hook
+    raise QuidamInputError(f"{path}: not a readable netCDF accuracy table ({reason[:200]})")
+
+
+def _check_table(table: xr.Dataset, source: str) -> None:
+    """The whole schema of an accuracy table, one line naming the variable on the first failure.
+
+    ``accuracy`` is a numeric variable over ``network, pe_type, bits`` (and optionally ``seed``), each
+    a one-dimensional coordinate of distinct labels: networks and PE types strings (PE types from
+    :data:`~quidam_fast.tech.PE_TYPES`), widths integers 1 to 64, seeds integers; its values are
+    fractions in [0, 1] or NaN (a cell not trained), not all NaN. ``base_accuracy``, where present, is
+    a fraction too.
+    """
+    missing = [name for name in ("network", "pe_type", "bits") if name not in table.coords]
+    if "accuracy" not in table.data_vars or missing:
+        raise QuidamInputError(
+            f"{source}: not an accuracy table (needs an 'accuracy' variable and coordinates "
+            f"network, pe_type, bits; missing {missing or ['accuracy']})"
+        )
+    accuracy = table["accuracy"]
+    allowed = ("network", "pe_type", "bits", "seed")
+    if not set(accuracy.dims) <= set(allowed) or not {"network", "pe_type", "bits"} <= set(accuracy.dims):
+        raise QuidamInputError(f"{source}: variable 'accuracy' has dimensions {tuple(accuracy.dims)}; "
+                               "allowed: network, pe_type, bits and optionally seed")
+    for name, kinds, what in (("network", "USO", "strings"), ("pe_type", "USO", "strings"), ("bits", "iu", "integers"),
+                              ("seed", "iu", "integers")):
+        if name not in table.coords:
+            continue
+        labels = table[name]
+        if labels.dims != (name,):
+            raise QuidamInputError(f"{source}: coordinate {name!r} has dimensions {tuple(labels.dims)}; "
+                                   f"it must be one-dimensional along {name!r}")
+        values = labels.values.tolist()
+        if labels.dtype.kind not in kinds or (what == "strings" and not all(isinstance(v, str) for v in values)):
+            raise QuidamInputError(f"{source}: coordinate {name!r} holds {labels.dtype} values; it must hold {what}")
+        if len(set(values)) != len(values):
+            raise QuidamInputError(f"{source}: coordinate {name!r} repeats a label: {values}")
+        if name == "pe_type" and not set(values) <= set(PE_TYPES):
+            bad = sorted(set(values) - set(PE_TYPES))[0]
+            raise QuidamInputError(f"{source}: coordinate 'pe_type' has {bad!r}; allowed: {', '.join(PE_TYPES)}")
+        if name == "bits" and not all(1 <= v <= 64 for v in values):
+            raise QuidamInputError(f"{source}: coordinate 'bits' has {min(values)}..{max(values)}; widths are 1 to 64")
+    for name in ("accuracy", "base_accuracy"):
+        if name not in table.data_vars:
+            continue
+        variable = table[name]
+        if variable.dtype.kind not in "fiu":
+            raise QuidamInputError(f"{source}: variable {name!r} holds {variable.dtype} values; it must hold numbers "
+                                   "(fractions in [0, 1], NaN where a cell was not trained)")
+        values = np.asarray(variable.values, dtype=np.float64)
+        present = values[~np.isnan(values)]
+        if name == "accuracy" and present.size == 0:
+            raise QuidamInputError(f"{source}: variable 'accuracy' is NaN everywhere; the table holds no accuracy")
+        if present.size and not (np.all(np.isfinite(present)) and present.min() >= 0 and present.max() <= 1):
+            low, high = float(present.min()), float(present.max())
+            hint = "; it looks like percent: accuracy is a fraction" if 1 < high <= 100 and low >= 0 else ""
+            raise QuidamInputError(f"{source}: variable {name!r} ranges from {low:g} to {high:g}; it must be a "
+                                   f"fraction in [0, 1] (NaN where a cell was not trained){hint}")
 
 
 def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None,
