@@ -15,7 +15,6 @@ topology that merely reuses the name ``lenet5_fmnist`` gets no accuracy.
 
 from __future__ import annotations
 
-import warnings
 import gc
 import sys
 import warnings
