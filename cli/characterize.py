@@ -19,6 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from quidam_fast import characterize as qc
+from quidam_fast._files import check_output_path
 
 
 def characterize(
@@ -47,6 +48,11 @@ def characterize(
     ] = None,
 ) -> None:
     """Characterize the PE types and scratchpads by synthesis and fit the polynomial PPA models."""
+    # Where the results and the logs go is checked before any synthesis (minutes to a quarter hour):
+    # a file, /proc or a read-only folder is refused now, not when the outputs are written.
+    check_output_path(out, "--out", folder=True, create_parents=True)
+    if workdir is not None:
+        check_output_path(workdir, "--workdir", folder=True, create_parents=True)
     args = [f"--liberty {shlex.quote(str(liberty))}"] if liberty else []
     args += [f"--node-nm {node_nm:g}"] if node_nm is not None else []
     args += [f"--bits {b}" for b in bits or []]

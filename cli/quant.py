@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from quidam_fast._files import check_output_path
 from quidam_fast.errors import QuidamInputError
 
 app = typer.Typer(help="Quantization-aware training: the accuracy table the hardware results join on.", no_args_is_help=True)
@@ -54,6 +55,11 @@ def train(
     hours of training are never overwritten by mistake.
     """
     import dataclasses
+
+    # The table and its checkpoint must be writable before any training (hours) starts: '' or a folder,
+    # /proc, a read-only folder or a name too long are refused now.
+    check_output_path(output, "--output")
+    check_output_path(partial_path(output), "--output (its checkpoint)")
 
     import torch
 
