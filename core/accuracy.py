@@ -258,6 +258,8 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None,
         raise QuidamInputError(f"results have no {' or '.join(absent)} coordinate to join the accuracy table on")
 
     cells = table["accuracy"].sel(network=name).drop_vars("network")
+    if "seed" in cells.dims:  # the mean's summation order by seed label: a reordered table gives the same bits
+        cells = cells.sortby("seed")
     n_seeds = int(cells.sizes.get("seed", 1))
     mean, std, count = seed_statistics(cells)
 
@@ -337,6 +339,8 @@ def _attach_networks(results: xr.Dataset, table: xr.Dataset, given) -> xr.Datase
             continue
         checks.append(f"{name}: {check}")
         cells = table["accuracy"].sel(network=name).drop_vars("network")
+        if "seed" in cells.dims:  # the mean's summation order by seed label: a reordered table gives the same bits
+            cells = cells.sortby("seed")
         cells = cells.assign_coords(pe_type=cells["pe_type"].astype(str), bits=cells["bits"].astype(np.int64))
         m, s, c = (v.reindex(pe_type=wanted_pe, bits=wanted_bits) for v in seed_statistics(cells))
         mean[i], std[i] = m.transpose("pe_type", "bits").values, s.transpose("pe_type", "bits").values

@@ -203,27 +203,46 @@ def _networks(network) -> tuple[list[Network], bool]:
     """The networks to evaluate and whether a list was given (a ``network`` dimension)."""
     if isinstance(network, (Network, str, os.PathLike)):
         return [network if isinstance(network, Network) else load_network(network)], False
+    return load_networks(network), True
+
+
+def load_networks(items, *, input_shape=None) -> list[Network]:
+    """Networks to co-explore: each item a :class:`~quidam_fast.Network` or a name/path for
+    :func:`~quidam_fast.load_network` (``input_shape`` is passed on to those); their names must differ.
+
+    Raises
+    ------
+    QuidamInputError
+        An empty list, an item that is no network, an unknown name or bad file (from
+        :func:`~quidam_fast.load_network`), or two items with the same name -- given twice, or a library
+        name and a file that load as the same name -- in one line naming both.
+    """
+    if isinstance(items, (Network, str, os.PathLike)):
+        items = [items]
     try:
-        given = list(network)
+        given = list(items)
     except TypeError:
-        raise QuidamInputError(f"network = {network!r}: give a Network, a library name or CSV path, or a list of them") from None
+        raise QuidamInputError(f"network = {items!r}: give a Network, a library name or path, or a list of them") from None
     if not given:
         raise QuidamInputError("the list of networks is empty; give at least one network")
     networks, first = [], {}
     for item in given:
         if not isinstance(item, (Network, str, os.PathLike)):
-            raise QuidamInputError(f"network {item!r} in the list is not a Network, a library name or a CSV path")
-        net = item if isinstance(item, Network) else load_network(item)
-        label = item.name if isinstance(item, Network) else str(item)
+            raise QuidamInputError(f"network {item!r} in the list is not a Network, a library name or a path")
+        if isinstance(item, Network):
+            net, label = item, item.name
+        else:
+            net = load_network(item) if input_shape is None else load_network(item, input_shape=input_shape)
+            label = str(item)
         if net.name in first:
             again = "is given twice" if first[net.name] == label else f"and {label!r} both load as network {net.name!r}"
             raise QuidamInputError(
-                f"network {first[net.name]!r} {again}; each network of a co-exploration must have its own name "
-                "(rename the CSV file or the Network)"
+                f"network {first[net.name]!r} {again}; each network of a co-exploration must appear once, under its "
+                "own name (rename the file or the Network)"
             )
         first[net.name] = label
         networks.append(net)
-    return networks, True
+    return networks
 
 
 def run_chunk(arrays, layers, w_used, real_row_pairs, tech, objective_code, start, stop, totals, layer_out,

@@ -66,6 +66,18 @@ DEFAULT_AXES = {
     "clock_mhz": (50.0, 100.0, 200.0),
 }
 
+#: The model family QUIDAM co-explores with the hardware: Fashion-MNIST DNN configurations over a 13x range
+#: of MACs, each a library network built from its torch module (``quidam_fast.quant.models.FAMILY``) and
+#: trained by ``quidam-fast quant train`` for the packaged accuracy table (``quant/data/accuracy.md``).
+MODEL_FAMILY = ("lenet5_fmnist", "vgg7_half_fmnist", "resnet8_fmnist", "vgg7_fmnist")
+
+#: What ``quidam-fast grid`` and a spec without ``network`` evaluate: a name (one network, no ``network``
+#: dimension) or a tuple (a ``network`` dimension). ResNet-18 (hardware only: ImageNet cannot be trained
+#: offline here, so it has no accuracy) until the packaged accuracy table covers every valid point of
+#: MODEL_FAMILY x the default space; then this line becomes ``DEFAULT_NETWORK = MODEL_FAMILY``
+#: (``tests/test_coexploration.py::test_default_network_has_accuracy_everywhere`` guards the switch).
+DEFAULT_NETWORK: str | tuple[str, ...] = "resnet18"
+
 #: One value per axis: what ``base="small"`` starts from (an Eyeriss-like INT8 design).
 SINGLE_DESIGN = {
     "pe_type": ("int",), "bits": (8,), "rows": (16,), "cols": (16,), "spad_ifmap": (12,),
@@ -187,9 +199,13 @@ def _validate_axis(name: str, given, source: str) -> tuple:
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
-    """A spec file's content: the network, the technology and the design space."""
+    """A spec file's content: the network(s), the technology and the design space.
 
-    network: str
+    ``network`` is one name or path (a result without a ``network`` dimension) or a tuple of them (a
+    co-exploration: a ``network`` dimension), as the spec wrote it.
+    """
+
+    network: str | tuple[str, ...]
     tech: str
     space: DesignSpace
     objective: str = "energy"
@@ -203,6 +219,8 @@ OBJECTIVES = ("energy", "latency", "edp", "dram")  # what the row-stationary map
 def load_spec(path: str | Path) -> Spec:
     """Read a TOML spec: ``network``, ``tech``, optional ``objective`` and a ``[space]`` table.
 
+    ``network`` is a string, or a list of strings to co-explore networks (``network = ["lenet5_fmnist",
+    "vgg7_fmnist"]``: a result with a ``network`` dimension); without it, :data:`DEFAULT_NETWORK`.
     Axes omitted from ``[space]`` take the default space's values. Relative network paths (``.csv``,
     ``.onnx``, a torch model's ``file.py:attr``) are resolved against the spec file's folder. An
     optional ``input_shape`` (a list such as ``[1, 3, 32, 32]``, or a table of ONNX dimension sizes such
@@ -218,10 +236,18 @@ def load_spec(path: str | Path) -> Spec:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise QuidamInputError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
-    network = data.get("network", "resnet18")
-    if not isinstance(network, str):
-        raise QuidamInputError(f"{path}: network = {network!r} must be a string (a library name or a CSV path)")
-    network = _beside_spec(network, path.parent)
+    network = data.get("network", DEFAULT_NETWORK)
+    if isinstance(network, (list, tuple)):
+        if not network or not all(isinstance(n, str) for n in network):
+            raise QuidamInputError(f"{path}: network = {network!r} must be a non-empty list of strings (library names or paths)")
+        repeated = sorted({n for n in network if list(network).count(n) > 1})
+        if repeated:
+            raise QuidamInputError(f"{path}: network {repeated[0]!r} is listed twice; each network of a co-exploration once")
+        network = tuple(_beside_spec(n, path.parent) for n in network)
+    elif isinstance(network, str):
+        network = _beside_spec(network, path.parent)
+    else:
+        raise QuidamInputError(f"{path}: network = {network!r} must be a string or a list of strings (library names or paths)")
     tech = data.get("tech", DEFAULT_TECH)
     if not isinstance(tech, str):
         raise QuidamInputError(f"{path}: tech = {tech!r} must be a string")
