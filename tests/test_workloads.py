@@ -191,3 +191,131 @@ def test_measured_points_are_checked(tmp_path, edit, message):
 def test_shipped_technologies_pass_the_checks():
     for name in qf.tech_names():
         assert qf.load_tech(name).name == name
+
+
+# --- size limits: what would overflow the kernels' 64-bit counts is refused when the layer is built ---
+
+@pytest.mark.parametrize("fields, message", [
+    ({"C": 2**63 - 1}, r"layer 'big': C = 9223372036854775807 is too large; .* at most 2\^31 - 1 = 2147483647"),
+    ({"padding": 2**62}, r"layer 'big': padding = 4611686018427387904 is too large"),
+    ({"C": 3 * 10**9, "K": 3 * 10**9}, r"layer 'big': C = 3000000000 is too large"),
+    ({"C": 2**30, "K": 2**30}, r"layer 'big': MACs \(N K C/groups R S P Q\) = 1.15e\+18 is too large; one layer may count at most 2\^45"),
+    ({"H": 2**20, "W": 2**20, "C": 2**6, "K": 1, "R": 1, "S": 1, "stride": 2**20},
+     r"layer 'big': input words \(N C H W\) = 7.04e\+13 is too large"),
+    ({"H": 2**16, "W": 2**16, "C": 1, "K": 2**14, "stride": 2**8},  # few MACs: the stride skips most inputs
+     r"layer 'big': input re-reads \(N C H W K/groups\) = 7.04e\+13 is too large"),
+])
+def test_layers_beyond_the_kernels_counting_range_are_refused(fields, message):
+    values = {"H": 1, "W": 1, "C": 1, "K": 1, **fields}
+    with pytest.raises(qf.QuidamInputError, match=message):
+        Layer("big", **values)
+
+
+def test_the_largest_allowed_layer_evaluates_with_exact_macs():
+    from quidam_fast.workloads import MAX_COUNT
+
+    # a 2^45-MAC matrix product: every count the kernels form stays in int64, the MAC total exact in float64
+    layer = Layer("edge", H=2**13, W=1, C=2**16, K=2**16)
+    assert layer.macs == MAX_COUNT
+    results = qf.evaluate(Network("edge", (layer,)), {"dataflow": ["ws", "os", "is", "rs"], "rows": [1, 128]},
+                          tech="published-45nm", per_layer=False)
+    assert bool(results.valid.all()) and (results.macs.values == float(2**45)).all()
+    assert bool((results.cycles >= 2**45 / (results.rows * results.cols)).all())
+    assert bool((results.energy_pj > 0).all() and (results.dram_bytes > 0).all())
+
+
+def test_a_topology_csv_with_an_overflowing_layer_is_one_line(tmp_path):
+    (tmp_path / "net.csv").write_text(f"name,H,W,C,K,R,S,stride,padding,groups,N\nhuge,8,8,{2**63 - 1},4,3,3,1,1,1,1\n")
+    with pytest.raises(qf.QuidamInputError, match=r"net.csv, line 2: layer 'huge': C = 9223372036854775807 is too large"):
+        qf.load_network(tmp_path / "net.csv")
+
+
+# --- where networks come from: library names with parameters, files, torch models ------------------
+
+def test_batch_parameter_scales_every_library_network():
+    for name in ("alexnet", "mobilenetv2", "lenet5_fmnist"):
+        single, four = qf.load_network(name), qf.load_network(f"{name}@batch=4")
+        assert four.macs == 4 * single.macs and four.name == f"{name}@batch=4"
+        assert [layer.N for layer in four.layers] == [4 * layer.N for layer in single.layers]
+
+
+def test_input_shape_goes_only_with_imported_models():
+    with pytest.raises(qf.QuidamInputError, match=r"an input shape applies only to an .onnx file or a torch model"):
+        qf.load_network("resnet18", input_shape=(1, 3, 224, 224))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1,3,32,32", (1, 3, 32, 32)), (" 2, 8 ", (2, 8)), ("batch=1,seq=128", {"batch": 1, "seq": 128}),
+])
+def test_input_shapes_parse(text, expected):
+    from quidam_fast.workloads import parse_input_shape
+
+    assert parse_input_shape(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1,x", "0,3", "batch=0", "=4", "1,seq=2", f"{2**31}"])
+def test_bad_input_shapes_are_one_line(text):
+    from quidam_fast.workloads import parse_input_shape
+
+    with pytest.raises(qf.QuidamInputError, match=r"must be comma-separated positive integers"):
+        parse_input_shape(text)
+
+
+TORCH_MODEL = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8 * 16 * 16, 10)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).flatten(1))
+"""
+
+
+def test_torch_models_load_by_file_and_attribute(tmp_path):
+    pytest.importorskip("torch")
+    (tmp_path / "model.py").write_text(TORCH_MODEL)
+    net = qf.load_network(f"{tmp_path / 'model.py'}:Net", input_shape=(2, 3, 16, 16))
+    assert [(l.name, l.N, l.macs) for l in net.layers] == [
+        ("conv", 2, 2 * 8 * 3 * 9 * 16 * 16), ("fc", 2, 2 * 8 * 16 * 16 * 10)]
+    with pytest.raises(qf.QuidamInputError, match=r"model.py:Net declares no input_shape; give one, batch first"):
+        qf.load_network(f"{tmp_path / 'model.py'}:Net")
+
+
+def test_spec_network_and_input_shape_resolve_beside_the_spec(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "spec.toml").write_text('network = "model.py:Net"\ninput_shape = [1, 3, 16, 16]\n')
+    spec = qf.load_spec(tmp_path / "sub" / "spec.toml")
+    assert spec.network == f"{tmp_path / 'sub' / 'model.py'}:Net" and spec.input_shape == (1, 3, 16, 16)
+    (tmp_path / "sub" / "spec.toml").write_text('network = "m.onnx"\ninput_shape = {batch = 2}\n')
+    spec = qf.load_spec(tmp_path / "sub" / "spec.toml")
+    assert spec.network == str(tmp_path / "sub" / "m.onnx") and spec.input_shape == {"batch": 2}
+    (tmp_path / "sub" / "spec.toml").write_text('network = "m.onnx"\ninput_shape = [1, 0]\n')
+    with pytest.raises(qf.QuidamInputError, match=r"spec.toml: input_shape = \[1, 0\] is not allowed; it must be a list of positive integers"):
+        qf.load_spec(tmp_path / "sub" / "spec.toml")
+
+
+def test_grid_takes_a_torch_model_and_an_input_shape(tmp_path):
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    import xarray as xr
+
+    (tmp_path / "model.py").write_text(TORCH_MODEL)
+    space = ('[space]\nrows = [8]\ncols = [8]\ndataflow = ["ws", "os"]\npe_type = ["int"]\nbits = [8]\nglb_kib = [64]\n'
+             'spad_ifmap = [12]\nspad_filter = [224]\nspad_psum = [24]\ndram_gbps = [25.6]\nclock_mhz = [100]\n')
+    (tmp_path / "spec.toml").write_text('tech = "published-45nm"\n' + space)
+    command = [sys.executable, "-P", "-m", "quidam_fast.cli", "grid", "--spec", "spec.toml", "--quiet"]
+    done = subprocess.run(command + ["--network", "model.py:Net", "--input-shape", "1,3,16,16", "--out", "a.nc"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert xr.load_dataset(tmp_path / "a.nc").attrs["network_macs"] == 8 * 3 * 9 * 16 * 16 + 8 * 16 * 16 * 10
+    refused = subprocess.run(command + ["--network", "model.py:Net", "--out", "b.nc"], cwd=tmp_path, capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+        "error: model.py:Net declares no input_shape; give one, batch first (--input-shape 1,3,32,32)"]
+    assert not (tmp_path / "b.nc").exists()
