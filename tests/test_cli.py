@@ -172,6 +172,7 @@ def test_zarr_swap_keeps_the_old_store_when_the_new_one_cannot_be_put_in_place(t
     import os
 
     import quidam_fast.cli.grid as grid_cli
+    from quidam_fast import _files
 
     out = tmp_path / "out.zarr"
     old = xr.Dataset({"a": ("x", [1.0, 2.0])})
@@ -183,7 +184,9 @@ def test_zarr_swap_keeps_the_old_store_when_the_new_one_cannot_be_put_in_place(t
             raise OSError(28, "No space left on device")
         return real_rename(source, target)
 
-    monkeypatch.setattr(grid_cli.os, "rename", failing_rename)
+    # the two-rename swap of systems without an atomic exchange
+    monkeypatch.setattr(_files, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(_files.os, "rename", failing_rename)
     with pytest.raises(QuidamInputError, match="--out .*out.zarr.*: cannot write \\(No space left on device\\)"):
         grid_cli._write(xr.Dataset({"a": ("x", [3.0])}), out)
     xr.testing.assert_identical(xr.open_zarr(out).load(), old)
