@@ -41,6 +41,8 @@ def main() -> None:
     sections.append(("`python bench/bench_engine.py --repeats 5`", bench))
     eyeriss, _ = run([sys.executable, "bench/eyeriss_check.py"], ROOT)
     sections.append(("`python bench/eyeriss_check.py`", eyeriss))
+    phases, _ = run([sys.executable, "bench/workload_phases.py"], ROOT)
+    sections.append(("`python bench/workload_phases.py` (an ONNX file, GPT-2 prefill and decode: best dataflow)", phases))
     stamp = (f"Measured {datetime.date.today().isoformat()} on {platform.machine()} "
              f"({os.cpu_count()} cores, one used), Python {platform.python_version()}.")
     body = "\n\n".join(f"{title}:\n\n```text\n{output}\n```" for title, output in sections)
