@@ -201,6 +201,14 @@ class Network:
             for column in LAYER_COLUMNS
         }
 
+    def batched(self, batch: int) -> tuple[Layer, ...]:
+        """The layers with ``N`` multiplied by ``batch``, each checked against the size limits.
+
+        Whatever multiplies ``N`` in the kernels (a batch axis) must stay within :data:`MAX_COUNT`:
+        this raises the one-line :class:`QuidamInputError` naming the layer and the field if not.
+        """
+        return tuple(dataclasses.replace(layer, N=layer.N * int(batch)) for layer in self.layers)
+
     def to_csv(self) -> str:
         """The project's own CSV format (read back by :func:`load_network`)."""
         out = io.StringIO()
@@ -412,8 +420,7 @@ def _with_batch(network: Network, batch: int) -> Network:
     """``network`` with every layer's batch ``N`` multiplied by ``batch``."""
     if batch == 1:
         return network
-    layers = tuple(dataclasses.replace(layer, N=layer.N * batch) for layer in network.layers)
-    return Network(f"{network.name}@batch={batch}", layers, network.notes)
+    return Network(f"{network.name}@batch={batch}", network.batched(batch), network.notes)
 
 
 def load_network(name_or_path: str | Path, *, input_shape=None) -> Network:
