@@ -263,3 +263,46 @@ def test_shapes_inference_cannot_make_concrete_are_refused(tmp_path):
     path = _save(tmp_path, _model(nodes, inputs, [_tensor("y", None)], [_weights("w", (16, 8))]))
     with pytest.raises(qf.QuidamInputError, match=r"node 'mm' \(MatMul\): shape inference could not make the shape of its input 0 'r' concrete"):
         qf.load_network(path)
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+def _cli(*args, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-P", "-m", "quidam_fast.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_networks_prints_and_saves_an_onnx_layer_table(tmp_path):
+    path = next(p for p in LIGHT if p.endswith("light_squeezenet.onnx"))
+    done = _cli("networks", path, "--output", "sq.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("light_squeezenet: 26 layers, ")
+    assert lines[1].startswith("MAC-free operators, not in the layer table: ConstantOfShape x 39, Relu x 26")
+    assert qf.load_network(tmp_path / "sq.csv").macs == qf.load_network(path).macs
+
+
+def test_bad_onnx_files_are_one_line_exit_2_and_write_nothing(tmp_path):
+    (tmp_path / "bad.onnx").write_bytes(b"not a model\n")
+    _save(tmp_path, _dynamic_model(), "dynamic.onnx")
+    grid = _cli("grid", "--network", "bad.onnx", "--out", "out.nc", "--quiet", cwd=tmp_path)
+    assert grid.returncode == 2 and grid.stderr.strip().splitlines() == [
+        "error: bad.onnx: not an ONNX model (the file does not parse: Error parsing message with type "
+        "'onnx.ModelProto': Wire format was corrupt)"]
+    saved = _cli("networks", "dynamic.onnx", "--output", "table.csv", cwd=tmp_path)
+    assert saved.returncode == 2 and saved.stderr.strip().splitlines() == [
+        "error: dynamic.onnx: input 'x' has a dynamic dimension 0 'batch' with no size; give it one with "
+        "--input-shape batch=SIZE (Python: input_shape={'batch': SIZE})"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.onnx", "dynamic.onnx"]
+    fixed = _cli("networks", "dynamic.onnx", "--input-shape", "batch=2,seq=3", cwd=tmp_path)
+    assert fixed.returncode == 0 and fixed.stdout.startswith("dynamic: 1 layers")
+
+
+def test_module_examples():
+    import doctest
+
+    import quidam_fast.onnx_import
+
+    assert doctest.testmod(quidam_fast.onnx_import).failed == 0
