@@ -28,21 +28,47 @@ def run(command: list[str], cwd: Path, env: dict | None = None) -> tuple[str, fl
     return (result.stdout + result.stderr).strip(), time.perf_counter() - started
 
 
+#: The README's figures, drawn from the default grid's result by the command the README shows:
+#: (``quidam-fast plot`` arguments after the result file, the committed image).
+FIGURES = ((("--kind", "tradeoff"), "bench/figures/tradeoff.png"),)
+#: Answers timed on the default result (arguments after the result file; outputs go to a temporary folder).
+ANSWERS = (("export", "--where", "area_mm2<=10", "--out", "{folder}/designs.parquet"),)
+
+
+def figures(result: Path) -> list[tuple[str, str]]:
+    """Draw :data:`FIGURES` from ``result`` (the default grid's) into the repository and time
+    :data:`ANSWERS` on it; returns README sections (title, output) with the wall times."""
+    sections = []
+    for arguments, image in FIGURES:
+        (ROOT / image).parent.mkdir(parents=True, exist_ok=True)
+        output, seconds = run(["quidam-fast", "plot", str(result), *arguments, "--out", str(ROOT / image)], ROOT)
+        sections.append((f"`quidam-fast plot quidam-grid.nc {' '.join(arguments)} --out {Path(image).name}` "
+                         f"(wall {seconds:.1f} s; the figure above)", output.replace(str(ROOT / image), Path(image).name)))
+    with tempfile.TemporaryDirectory() as folder:
+        for command, *arguments in ANSWERS:
+            arguments = [a.format(folder=folder) for a in arguments]
+            output, seconds = run(["quidam-fast", command, str(result), *arguments], ROOT)
+            shown = " ".join(a.replace(f"{folder}/", "") for a in arguments)
+            sections.append((f"`quidam-fast {command} quidam-grid.nc {shown}` (wall {seconds:.1f} s)",
+                             output.replace(f"{folder}/", "")))
+    return sections
+
+
 def main() -> None:
     sections = []
     # first, so that the children's peak memory is the grid's; an empty numba cache folder makes it a
     # cold start, as on a fresh install (every kernel compiled)
     with tempfile.TemporaryDirectory() as folder:
         grid, seconds = run(["quidam-fast", "grid", "--quiet"], Path(folder), env={"NUMBA_CACHE_DIR": folder})
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before any other child
+        answers = figures(Path(folder) / "quidam-grid.nc")
     sections.append((f"`quidam-fast grid` (wall {seconds:.1f} s with JIT compilation from an empty cache; "
                      f"peak memory {peak_mib:.0f} MiB)", grid))
+    sections.extend(answers)
     bench, _ = run([sys.executable, "bench/bench_engine.py", "--repeats", "5"], ROOT)
     sections.append(("`python bench/bench_engine.py --repeats 5`", bench))
     eyeriss, _ = run([sys.executable, "bench/eyeriss_check.py"], ROOT)
     sections.append(("`python bench/eyeriss_check.py`", eyeriss))
-    phases, _ = run([sys.executable, "bench/workload_phases.py"], ROOT)
-    sections.append(("`python bench/workload_phases.py` (an ONNX file, GPT-2 prefill and decode: best dataflow)", phases))
     stamp = (f"Measured {datetime.date.today().isoformat()} on {platform.machine()} "
              f"({os.cpu_count()} cores, one used), Python {platform.python_version()}.")
     body = "\n\n".join(f"{title}:\n\n```text\n{output}\n```" for title, output in sections)

@@ -56,10 +56,10 @@ def networks(
     if source is None:
         if output is not None or save or input_shape is not None or network_name is not None:
             raise QuidamInputError("--input-shape, --name, --output and --save go with a network NAME or --from-torch")
-        typer.echo(f"{'network':<20}{'layers':>8}{'GMACs':>10}")
+        typer.echo(f"{'network':<20}{'layers':>8}{'MACs':>15}")
         for library_name in qf.network_names():
             net = qf.load_network(library_name)
-            typer.echo(f"{library_name:<20}{len(net.layers):>8}{net.macs / 1e9:>10.3f}")
+            typer.echo(f"{library_name:<20}{len(net.layers):>8}{format_macs(net.macs):>15}")
         return
     imported = from_torch is not None or source.lower().endswith(".onnx") or ":" in source
     if not imported and (output is not None or save or network_name is not None):
@@ -99,8 +99,22 @@ def _write_atomically(path: Path, text: str, hint: str = "") -> None:
         raise QuidamInputError(f"cannot write {str(path)!r}: {error.strerror or error}{hint}") from None
 
 
+def format_macs(macs: float) -> str:
+    """A MAC count in the unit that keeps three or four significant digits visible (a LeNet is not
+    "0.000 GMACs").
+
+    >>> format_macs(1_814_073_344), format_macs(422_000), format_macs(6_210)
+    ('1.814 GMACs', '0.422 MMACs', '6.21 kMACs')
+    """
+    if macs >= 1e9:
+        return f"{macs / 1e9:.3f} GMACs"
+    if macs >= 1e5:
+        return f"{macs / 1e6:.3f} MMACs"
+    return f"{macs / 1e3:.3g} kMACs"
+
+
 def _print_layers(net: qf.Network) -> None:
-    typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e9:.3f} GMACs")
+    typer.echo(f"{net.name}: {len(net.layers)} layers, {format_macs(net.macs)}")
     if net.notes:
         typer.echo(net.notes)
     typer.echo(f"{'layer':<22}{'kind':<10}{'H':>5}{'W':>5}{'C':>6}{'K':>6}{'R':>3}{'S':>3}{'str':>4}{'pad':>4}{'grp':>5}{'P':>5}{'Q':>5}{'MMACs':>10}")

@@ -127,7 +127,7 @@ def tradeoff(ds: xr.Dataset, where=None, bins: int = 120) -> Figure:
         y = _masked(part, "perf_per_area", front)
         order = np.argsort(x, kind="stable")
         axes.plot(x[order], y[order], "-o", color=_colour(pe_type), markersize=3, linewidth=1.5,
-                  label=f"{pe_type} Pareto front ({x.size})")
+                  label=f"{pe_type} Pareto front")
     axes.set_xscale("log")
     axes.set_yscale("log")
     # the mesh pins the limits to its edges, where the fronts' end markers would be cut in half
