@@ -143,6 +143,7 @@ def load_onnx(path: str | Path, *, input_shape=None, name: str | None = None) ->
     """
     try:
         import onnx
+        import onnx.inliner
         from onnx import shape_inference
     except ImportError as error:
         raise QuidamInputError(f"{path}: reading ONNX files needs the onnx package ({error}); pip install onnx") from None
@@ -154,11 +155,17 @@ def load_onnx(path: str | Path, *, input_shape=None, name: str | None = None) ->
         raise QuidamInputError(f"{source}: not an ONNX model (the file does not parse: {_one_line(error)})") from None
     if not model.graph.node or model.ir_version < 1:
         raise QuidamInputError(f"{source}: not an ONNX model (no graph nodes or no IR version)")
+    if model.functions:  # model-local functions (an exporter's custom blocks): their bodies are standard ops
+        try:
+            model = onnx.inliner.inline_local_functions(model)
+        except Exception as error:
+            raise QuidamInputError(f"{source}: the model's local functions cannot be inlined: {_one_line(error)}") from None
+    weights = _external_weights_as_inputs(model)
     try:
         onnx.checker.check_model(model)
     except Exception as error:  # ValidationError; a model too large for the checker's proto copy
         raise QuidamInputError(f"{source}: the ONNX checker rejects the model: {_one_line(error)}") from None
-    _fix_input_dims(model, input_shape, source)
+    _fix_input_dims(model, input_shape, source, weights)
     try:
         inferred = shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as error:  # InferenceError: inconsistent shapes, an operator inference does not know
@@ -172,15 +179,36 @@ def _one_line(error: Exception, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _graph_inputs(graph) -> list:
-    """The graph's real inputs (old IRs list initializers among the inputs too)."""
-    initializers = {tensor.name for tensor in graph.initializer}
+def _external_weights_as_inputs(model) -> set[str]:
+    """Turn initializers stored in external data files into graph inputs of the same shape.
+
+    Only shapes are needed, and the weights' files may be absent (a model shared without its weights)
+    or relative to a folder the checker does not look in; as graph inputs with their dims, shape
+    inference sees the same shapes. Returns their names (they are not the user's inputs).
+    """
+    from onnx import TensorProto, helper
+
+    external = [t for t in model.graph.initializer if t.data_location == TensorProto.EXTERNAL]
+    listed = {value.name for value in model.graph.input}
+    for tensor in external:
+        if tensor.name not in listed:
+            model.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    kept = [t for t in model.graph.initializer if t.data_location != TensorProto.EXTERNAL]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    return {tensor.name for tensor in external}
+
+
+def _graph_inputs(graph, weights: set[str] = frozenset()) -> list:
+    """The graph's real inputs (old IRs list initializers among the inputs too; ``weights`` are
+    external initializers made inputs)."""
+    initializers = {tensor.name for tensor in graph.initializer} | set(weights)
     return [value for value in graph.input if value.name not in initializers]
 
 
-def _fix_input_dims(model, input_shape, source: str) -> None:
+def _fix_input_dims(model, input_shape, source: str, weights: set[str] = frozenset()) -> None:
     """Give the graph inputs' dynamic dimensions the sizes of ``input_shape``; refuse any left unknown."""
-    inputs = _graph_inputs(model.graph)
+    inputs = _graph_inputs(model.graph, weights)
     if isinstance(input_shape, str):
         input_shape = parse_input_shape(input_shape)
     if isinstance(input_shape, dict):

@@ -306,3 +306,43 @@ def test_module_examples():
     import quidam_fast.onnx_import
 
     assert doctest.testmod(quidam_fast.onnx_import).failed == 0
+
+
+def test_integer_variants_and_constant_weights(tmp_path):
+    nodes = [helper.make_node("MatMulInteger", ["x", "w"], ["y"], name="mi"),
+             helper.make_node("ConvInteger", ["img", "k"], ["z"], name="ci", pads=[1, 1, 1, 1]),
+             helper.make_node("Constant", [], ["w2"], value=_weights("v", (16, 4))),
+             helper.make_node("Cast", ["y"], ["yf"], to=TensorProto.FLOAT),
+             helper.make_node("MatMul", ["yf", "w2"], ["out"], name="mm")]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.UINT8, (4, 64)),
+              helper.make_tensor_value_info("img", TensorProto.UINT8, (1, 3, 8, 8))]
+    initializers = [numpy_helper.from_array(np.ones((64, 16), dtype=np.uint8), "w"),
+                    numpy_helper.from_array(np.ones((5, 3, 3, 3), dtype=np.uint8), "k")]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, None),
+               helper.make_tensor_value_info("z", TensorProto.INT32, None)]
+    net = qf.load_network(_save(tmp_path, _model(nodes, inputs, outputs, initializers)))
+    assert [(l.name, l.macs) for l in net.layers] == [("mi", 4 * 64 * 16), ("ci", 5 * 3 * 9 * 8 * 8), ("mm", 4 * 16 * 4)]
+    assert net.notes == "MAC-free operators, not in the layer table: Cast x 1, Constant x 1"
+
+
+def test_weights_in_a_missing_external_file_are_not_needed(tmp_path):
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+    model = _model([node], [_tensor("x", ("n", 64))], [_tensor("y", None)],
+                   [numpy_helper.from_array(np.ones((64, 32), dtype=np.float32), "w")])
+    (tmp_path / "model").mkdir()
+    onnx.save(model, tmp_path / "model" / "m.onnx", save_as_external_data=True, location="m.data", size_threshold=0)
+    (tmp_path / "model" / "m.data").unlink()  # shared without its weights: only shapes matter
+    net = qf.load_network(tmp_path / "model" / "m.onnx", input_shape=(3, 64))  # the weight is not an input
+    assert net.macs == 3 * 64 * 32
+
+
+def test_local_functions_are_inlined(tmp_path):
+    body = [helper.make_node("MatMul", ["a", "b"], ["c"], name="inner"), helper.make_node("Relu", ["c"], ["d"])]
+    function = helper.make_function("custom", "LinearRelu", ["a", "b"], ["d"], body,
+                                    opset_imports=[helper.make_opsetid("", 17)])
+    node = helper.make_node("LinearRelu", ["x", "w"], ["y"], name="block", domain="custom")
+    graph = helper.make_graph([node], "g", [_tensor("x", (2, 8))], [_tensor("y", (2, 4))], initializer=[_weights("w", (8, 4))])
+    model = helper.make_model(graph, functions=[function],
+                              opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("custom", 1)])
+    net = qf.load_network(_save(tmp_path, model))
+    assert net.macs == 2 * 8 * 4 and net.notes.endswith("Relu x 1")
