@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -148,10 +149,25 @@ def evaluate(
     (2, 'cycle')
     """
     started = time.perf_counter()
-    if objective not in OBJECTIVES:
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise QuidamInputError(f"objective {objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
-    if rs_mapping is not None and (len(rs_mapping) != 2 or min(rs_mapping) < 1):
-        raise QuidamInputError(f"rs_mapping = {rs_mapping!r}: expected (filters_per_pe, channels_per_pe), both >= 1")
+    if rs_mapping is not None:
+        if (not isinstance(rs_mapping, (tuple, list)) or len(rs_mapping) != 2
+                or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1
+                           for v in rs_mapping)):
+            raise QuidamInputError(f"rs_mapping = {rs_mapping!r}: expected (filters_per_pe, channels_per_pe), "
+                                   "two integers >= 1")
+        rs_mapping = (int(rs_mapping[0]), int(rs_mapping[1]))
+    if not isinstance(per_layer, (bool, np.bool_)):
+        raise QuidamInputError(f"per_layer = {per_layer!r} is not allowed; it must be True or False")
+    if progress is not None and not callable(progress):
+        raise QuidamInputError(f"progress = {progress!r} is not allowed; it must be a callable progress(done, total) or None")
+    if not (space is None or isinstance(space, (dict, DesignSpace))):
+        raise QuidamInputError(f"space = {_short(space)} is not allowed; it must be a DesignSpace, a dict of axis "
+                               "name -> values, or None (the default space)")
+    if not (tech is None or isinstance(tech, (str, Path, Technology))):
+        raise QuidamInputError(f"tech = {_short(tech)} is not allowed; it must be a Technology, a technology name "
+                               "or a path to a .toml file")
     networks, several = _networks(network)
     if space is None:
         space = default_space()
@@ -159,6 +175,8 @@ def evaluate(
         space = DesignSpace.from_dict(space, base="small")
     tech = tech if isinstance(tech, Technology) else load_tech(tech) if tech is not None else load_tech()
     arrays = _flatten(space, tech)
+    if "rs" in space.axes["dataflow"]:
+        _check_spad_costs(arrays, space, tech)
     n_points, n_layers = space.size, max(len(net.layers) for net in networks)
     if per_layer and len(networks) * n_points * n_layers * len(_PER_LAYER) * 8 > 8 << 30:
         raise QuidamInputError(
@@ -243,6 +261,33 @@ def load_networks(items, *, input_shape=None) -> list[Network]:
         first[net.name] = label
         networks.append(net)
     return networks
+
+
+def _check_spad_costs(arrays: dict, space: DesignSpace, tech: Technology) -> None:
+    """Refuse scratchpad capacities where the technology's scratchpad model is not physical.
+
+    The model is a polynomial in capacity and width, fitted over the capacities characterized; far
+    outside them it can turn negative (characterized-osu018's write energy does at 2^20 words), which
+    gave negative energies. Only row-stationary points use scratchpads, so only then is it checked.
+    """
+    keys = {k.SPAD_READ: "read_energy_pj", k.SPAD_WRITE: "write_energy_pj", k.SPAD_AREA: "area_um2",
+            k.SPAD_LEAK_UW: "leakage_uw"}
+    for name in ("spad_ifmap", "spad_filter", "spad_psum"):
+        table = arrays[f"{name}_table"]  # (capacity, pe_type, bits, cost); NaN where the PE is not valid
+        bad = np.argwhere(~np.isnan(table) & ~((table >= 0) & np.isfinite(table)))
+        if bad.size:
+            c, i, j, q = bad[0]
+            raise QuidamInputError(
+                f"{name} = {space.axes[name][c]} words: the scratchpad model of technology {tech.name!r} gives "
+                f"{keys[int(q)]} = {table[c, i, j, q]:.4g} there ({space.axes['pe_type'][i]} at {space.axes['bits'][j]} "
+                f"bits), outside the capacities its fit holds; choose another {name}, or drop 'rs' from dataflow"
+            )
+
+
+def _short(value) -> str:
+    """``repr`` of a value, cut to one readable line for an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def run_chunk(arrays, layers, w_used, real_row_pairs, tech, objective_code, start, stop, totals, layer_out,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 import tomllib
 from pathlib import Path
 
@@ -140,7 +141,7 @@ class DesignSpace:
         elif base == "small":
             axes = dict(SINGLE_DESIGN)
         else:
-            raise ValueError(f"base must be 'default' or 'small', not {base!r}")
+            raise QuidamInputError(f"{source}: base must be 'default' or 'small', not {base!r}")
         for name, given in values.items():
             axes[name] = _validate_axis(name, given, source)
         return cls(axes=axes)
@@ -209,6 +210,17 @@ class Spec:
     tech: str
     space: DesignSpace
     objective: str = "energy"
+
+    def __post_init__(self):
+        # built directly (Spec(...)), a spec is checked as load_spec checks a file's
+        for name in ("network", "tech"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise QuidamInputError(f"Spec: {name} = {value!r} is not allowed; it must be a non-empty string")
+        if not isinstance(self.space, DesignSpace):
+            raise QuidamInputError(f"Spec: space must be a DesignSpace, got {type(self.space).__name__}")
+        if not isinstance(self.objective, str) or self.objective not in OBJECTIVES:
+            raise QuidamInputError(f"Spec: objective = {self.objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
     #: sizes for an ONNX network's dynamic dimensions or a torch model's input (``load_network``'s ``input_shape``)
     input_shape: tuple[int, ...] | dict[str, int] | None = None
 
@@ -226,6 +238,8 @@ def load_spec(path: str | Path) -> Spec:
     optional ``input_shape`` (a list such as ``[1, 3, 32, 32]``, or a table of ONNX dimension sizes such
     as ``{batch = 1, seq = 128}``) goes with an ONNX or torch network (see :func:`~quidam_fast.load_network`).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise QuidamInputError(f"spec file must be a path, got {type(path).__name__}")
     path = Path(path)
     text = read_user_text(path, "spec file")
     try:

@@ -62,6 +62,17 @@ class Technology:
     data: dict
     source_text: str
 
+    def __post_init__(self):
+        # built directly (Technology(...)), a technology is checked as load_tech checks a file
+        if not isinstance(self.data, dict):
+            raise QuidamInputError(f"Technology: data must be the dict of a technology file, got {type(self.data).__name__}")
+        source = f"technology {self.name!r}"
+        _check_schema(self.data, source)
+        _check_values(self.data, source)
+        if self.name != self.data["name"] or self.node_nm != self.data["node_nm"]:
+            raise QuidamInputError(f"{source}: name and node_nm must be those of its data "
+                                   f"({self.data['name']!r}, {self.data['node_nm']!r})")
+
     # --- processing elements ------------------------------------------------------------------
 
     def valid_bits(self, pe_type: str, bits: int) -> bool:

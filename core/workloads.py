@@ -177,6 +177,12 @@ class Network:
     notes: str = ""
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise QuidamInputError(f"network name {self.name!r} is not allowed; it must be a non-empty string")
+        if not isinstance(self.layers, (tuple, list)) or not all(isinstance(layer, Layer) for layer in self.layers):
+            raise QuidamInputError(f"network {self.name!r}: layers must be a tuple of Layer objects, "
+                                   f"got {repr(self.layers)[:60]}")
+        object.__setattr__(self, "layers", tuple(self.layers))  # a list given: the network stays hashable
         if not self.layers:
             raise QuidamInputError(f"network {self.name!r} has no layers")
         names = [layer.name for layer in self.layers]
@@ -531,6 +537,8 @@ _OWN_HEADER = ["name", "H", "W", "C", "K", "R", "S", "stride", "padding", "group
 
 def parse_network_csv(text: str, name: str, source: str = "<string>") -> Network:
     """Parse a SCALE-Sim topology or the project's own layer CSV (see :func:`load_network`)."""
+    if not isinstance(text, str):
+        raise QuidamInputError(f"{source}: the CSV text must be a str, got {type(text).__name__}")
     try:
         rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
     except csv.Error as error:  # e.g. a field over csv's size limit: not a layer table
