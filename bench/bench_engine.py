@@ -71,11 +71,20 @@ def run_numpy(arrays, layers, tech, n_points):
         a, w, p = (col(pe[:, c]).astype(np.int64) for c in (kernels.PE_ACT_BITS, kernels.PE_WEIGHT_BITS, kernels.PE_PSUM_BITS))
         leak = ((rows * cols) * col(pe[:, kernels.PE_MAC_LEAK_UW] + pe[:, kernels.PE_REG_LEAK_UW])
                 + col(glb[:, kernels.GLB_LEAK_MW]) * 1e3)
+        # the wire each kind of transfer drives: the floorplan of kernels._network_mm, in numpy
+        pitch = np.sqrt((pe[:, kernels.PE_MAC_AREA] + pe[:, kernels.PE_REG_AREA]) * 1e-6)
+        width, height = arrays["cols_of"][idx[3]] * pitch, arrays["rows_of"][idx[2]] * pitch
+        half_glb = 0.5 * np.sqrt(glb[:, kernels.GLB_AREA_MM2])
+        feed_left, feed_top = half_glb + 0.25 * height, half_glb + 0.25 * width
+        across, down, half_down = feed_left + width, feed_top + height, feed_top + 0.5 * height
+        ws, os_ = dataflow == kernels.WS, dataflow == kernels.OS
+        net_mm = np.stack([np.where(ws | os_, across, half_down), np.where(ws, half_down, np.where(os_, down, across)),
+                           feed_top, down, np.where(os_, half_down, down)], axis=1)
         c, e = numpy_model.systolic_energy_and_cycles(
             col(arrays["dataflow_of"][idx[8]]), rows, cols, col(arrays["glb_kib_of"][glb_i]) * 8192, a, w, p,
             col(pe[:, kernels.PE_MAC_ENERGY]), col(register_energy),
             glb[ok][:, None, :6], leak, col(clock_mhz), col(arrays["dram_gbps_of"][idx[9]]),
-            layers, tech.noc_energy_pj_per_bit, tech.dram_energy_pj_per_bit)
+            layers, net_mm[ok][:, None, :], tech.wire_energy_pj_per_bit_mm, tech.dram_energy_pj_per_bit)
         cycles[start:stop][ok] = c
         energy[start:stop][ok] = e
     return cycles, energy

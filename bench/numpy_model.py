@@ -29,11 +29,13 @@ def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, psum
 
 
 def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e_reg, glb_energy, leak_uw,
-                               clock_mhz, dram_gbps, layers, noc_pj_per_bit, dram_pj_per_bit):
+                               clock_mhz, dram_gbps, layers, net_mm, wire_pj_per_bit_mm, dram_pj_per_bit):
     """Per-point ``(cycles, energy_pj)`` summed over layers.
 
     Point arrays have shape ``(points, 1)``; ``layers`` is ``(n_layers, 12)`` (LAYER_COLUMNS order);
-    ``glb_energy`` is ``(points, 1, 6)`` read/write energies per word for act, weight, psum.
+    ``glb_energy`` is ``(points, 1, 6)`` read/write energies per word for act, weight, psum; ``net_mm`` is
+    ``(points, 1, 5)``: the wire (mm) an activation read, weight read, partial-sum read, partial-sum write
+    and output write drive (``kernels._network_mm``).
     """
     N, K, C, R, S, P, Q, H, W, _stride, _padding, groups = (layers[:, i][None, :] for i in range(12))
     Cg = C // groups
@@ -74,7 +76,8 @@ def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e
     energy_glb = (glb_act * g[..., 0] + glb_weight * g[..., 2] + (psum_rw + spill) * g[..., 4] + out_words * g[..., 0]
                   + psum_rw * g[..., 5] + out_words * g[..., 1] + dram_act * g[..., 1] + dram_weight * g[..., 3]
                   + spill * g[..., 5])
-    noc_bits = glb_act * a + glb_weight * w + 2 * psum_rw * p + out_words * a
-    energy = (macs * (e_mac + e_reg) + energy_glb + noc_bits * noc_pj_per_bit
+    energy_noc = wire_pj_per_bit_mm * (glb_act * a * net_mm[..., 0] + glb_weight * w * net_mm[..., 1]
+                                       + psum_rw * p * (net_mm[..., 2] + net_mm[..., 3]) + out_words * a * net_mm[..., 4])
+    energy = (macs * (e_mac + e_reg) + energy_glb + energy_noc
               + (dram_read_bits + dram_write_bits) * dram_pj_per_bit + leak_uw * cycles / clock_mhz)
     return cycles.sum(axis=1), energy.sum(axis=1)

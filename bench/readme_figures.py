@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python bench/readme_figures.py``. It runs, one after the other on this
 machine, ``quidam-fast grid`` on its default from a cold JIT cache (with its wall time and peak
-memory), the engine benchmark and the Eyeriss check, and writes their output into README.md atomically.
+memory), the engine benchmark, the Eyeriss check and the per-bit energy hierarchy, and writes their output into README.md atomically.
 """
 
 from __future__ import annotations
@@ -69,6 +69,10 @@ def main() -> None:
     sections.append(("`python bench/bench_engine.py --repeats 5`", bench))
     eyeriss, _ = run([sys.executable, "bench/eyeriss_check.py"], ROOT)
     sections.append(("`python bench/eyeriss_check.py`", eyeriss))
+    phases, _ = run([sys.executable, "bench/workload_phases.py"], ROOT)
+    sections.append(("`python bench/workload_phases.py` (an ONNX file, GPT-2 prefill and decode: best dataflow)", phases))
+    hierarchy, _ = run([sys.executable, "bench/energy_hierarchy.py"], ROOT)
+    sections.append(("`python bench/energy_hierarchy.py`", hierarchy))
     stamp = (f"Measured {datetime.date.today().isoformat()} on {platform.machine()} "
              f"({os.cpu_count()} cores, one used), Python {platform.python_version()}.")
     body = "\n\n".join(f"{title}:\n\n```text\n{output}\n```" for title, output in sections)

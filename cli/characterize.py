@@ -4,6 +4,10 @@ Regenerate the shipped technology table (from the repository root)::
 
     quidam-fast characterize --out core/data
 
+Refit from the measurements already there (no synthesis; rewrites the fit report and the technology file)::
+
+    quidam-fast characterize --refit-only --out core/data
+
 Any other ``--out`` writes ``characterization/results.csv``, ``characterization/fit-report.md`` and
 ``tech/characterized-osu018.toml`` under that folder and leaves the shipped data alone. With another
 liberty (``--liberty FILE --node-nm N``) the technology is named after its library,
@@ -46,6 +50,10 @@ def characterize(
     workdir: Annotated[
         Optional[Path], typer.Option(help="Keep netlists, scripts and logs here (default: a temporary folder).")
     ] = None,
+    refit_only: Annotated[
+        bool, typer.Option("--refit-only", help="Synthesize nothing: refit OUT/characterization/results.csv and "
+                           "rewrite the fit report and the technology file.")
+    ] = False,
 ) -> None:
     """Characterize the PE types and scratchpads by synthesis and fit the polynomial PPA models."""
     # Where the results and the logs go is checked before any synthesis (minutes to a quarter hour):
@@ -53,6 +61,15 @@ def characterize(
     check_output_path(out, "--out", folder=True, create_parents=True)
     if workdir is not None:
         check_output_path(workdir, "--workdir", folder=True, create_parents=True)
+    if refit_only:
+        if liberty is not None or bits or reduced or not spad or workdir is not None:
+            raise qc.CharacterizationError("--refit-only takes only --out (and --node-nm): the measurements "
+                                           "already in OUT/characterization/results.csv say what was synthesized")
+        command = " ".join(["quidam-fast characterize --refit-only",
+                            *([f"--node-nm {node_nm:g}"] if node_nm is not None else []), f"--out {shlex.quote(str(out))}"])
+        for p in qc.refit(out, command=command, node_nm=node_nm).values():
+            typer.echo(f"wrote {p}")
+        return
     args = [f"--liberty {shlex.quote(str(liberty))}"] if liberty else []
     args += [f"--node-nm {node_nm:g}"] if node_nm is not None else []
     args += [f"--bits {b}" for b in bits or []]

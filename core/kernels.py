@@ -19,6 +19,12 @@ dataflow array rows    array cols    streamed    compute cycles (SCALE-Sim, exac
 with ``folds = g ceil(dim_rows / rows) ceil(dim_cols / cols)``; the loop order is SCALE-Sim's (column
 folds outer). Global-buffer traffic counts operand words as the array consumes them (SCALE-Sim's SRAM
 reads); DRAM traffic comes from the buffer model in :func:`_systolic_layer`.
+
+Energy is accesses x energy per access. The array network is priced by the wire each transfer drives
+(:func:`_network_mm`): the technology's energy per bit per mm of wire times the distance on this design,
+from its floorplan (PE pitch from the PE's area, the array's sides from rows and columns, the buffer's
+side from its area); a multicast or broadcast bus is charged once for the wire it drives, whatever
+the number of PEs listening.
 """
 
 from __future__ import annotations
@@ -329,6 +335,83 @@ def _rs_max_channels(p, S, Cg, spad_ifmap, spad_filter):
 
 
 # --------------------------------------------------------------------------------------------------
+# The array network: wire driven per transfer
+# --------------------------------------------------------------------------------------------------
+
+# positions in the tuple of :func:`_network_mm`
+NET_ACT_READ, NET_WEIGHT_READ, NET_PSUM_READ, NET_PSUM_WRITE, NET_OFMAP, NET_ROW_BUS, NET_HOP = range(7)
+
+
+@jit
+def _network_mm(dataflow, rows, cols, pe_area_um2, glb_area_mm2):
+    """Wire length (mm) one word drives on this design, by kind of transfer.
+
+    Floorplan: square PEs of the PE's area (MACs and PE storage; control and wiring are not modelled,
+    so the pitch is a lower bound) in ``rows x cols``, and a square buffer macro abutting the edge a
+    word enters by. From the buffer to the array a word runs half the macro's side (from its centre,
+    where its H-tree delivers the word) and then along the array's edge to its row or column port, a
+    quarter of the edge on average (ports spread along an edge centred on the macro).
+
+    Systolic arrays (``ws``/``os``/``is``): a streamed operand enters a row (left edge) or a column
+    (top edge) and crosses the whole array, hop by hop between neighbouring PEs; a preloaded operand
+    (``ws`` weights, ``is`` inputs) or a drained output (``os``) travels half a column on average; a
+    partial sum read back enters the top of its column, and one written back (or an output) has
+    crossed the column. Row stationary (Eyeriss's buses): every buffer transfer drives the vertical
+    bus (the array's height); a filter row is multicast along one PE row (one horizontal bus); an
+    ifmap row drives the horizontal bus of every PE row it reaches (:func:`_rs_network_energy`);
+    partial sums move up one PE per hop.
+
+    Returns ``(act_read, weight_read, psum_read, psum_write, ofmap, row_bus, hop)`` in mm (positions
+    ``NET_*``).
+    """
+    pitch = np.sqrt(pe_area_um2 * 1e-6)
+    width = cols * pitch
+    height = rows * pitch
+    half_glb = 0.5 * np.sqrt(glb_area_mm2)
+    feed_left = half_glb + 0.25 * height  # to a row's port on the left edge
+    feed_top = half_glb + 0.25 * width    # to a column's port on the top edge
+    if dataflow == RS:
+        vertical = feed_top + height
+        return (vertical, vertical + width, vertical, vertical, vertical, width, pitch)
+    across_row = feed_left + width
+    down_column = feed_top + height
+    half_column = feed_top + 0.5 * height
+    if dataflow == WS:
+        return (across_row, half_column, feed_top, down_column, down_column, 0.0, pitch)
+    if dataflow == OS:
+        return (across_row, down_column, feed_top, down_column, half_column, 0.0, pitch)
+    return (half_column, across_row, feed_top, down_column, down_column, 0.0, pitch)  # IS
+
+
+@jit
+def _systolic_network_energy(glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, a, w, p, net,
+                             wire_pj_per_bit_mm):
+    """Network energy (pJ) of a systolic layer: every buffer word times the wire it drives."""
+    return wire_pj_per_bit_mm * (glb_act * a * net[NET_ACT_READ] + glb_weight * w * net[NET_WEIGHT_READ]
+                                 + glb_psum_reads * p * net[NET_PSUM_READ] + glb_psum_writes * p * net[NET_PSUM_WRITE]
+                                 + glb_ofmap * a * net[NET_OFMAP])
+
+
+@jit
+def _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm):
+    """Network energy (pJ) of a row-stationary layer from its counts ``c`` (:func:`_rs_counts` order).
+
+    Each buffer read drives the vertical bus; a filter read also one horizontal bus (multicast along a
+    PE row); an ifmap read drives the horizontal bus of each PE row it reaches, at most one per
+    delivery and ``rows`` per read. Partial sums: hops between neighbouring PEs, and buffer transfers
+    over the vertical bus; outputs leave at the activation width, as the buffer stores them.
+    """
+    act_reads, weight_reads, psum_reads, psum_writes, ofmap = c[2], c[3], c[4], c[5], c[6]
+    act_rows = min(c[11], act_reads * rows)
+    hops = c[13] - psum_reads - psum_writes - ofmap
+    return wire_pj_per_bit_mm * (a * (act_reads * net[NET_ACT_READ] + act_rows * net[NET_ROW_BUS])
+                                 + w * weight_reads * net[NET_WEIGHT_READ]
+                                 + p * (psum_reads * net[NET_PSUM_READ] + psum_writes * net[NET_PSUM_WRITE]
+                                        + hops * net[NET_HOP])
+                                 + a * ofmap * net[NET_OFMAP])
+
+
+# --------------------------------------------------------------------------------------------------
 # The driver: one design point x every layer
 # --------------------------------------------------------------------------------------------------
 
@@ -337,8 +420,8 @@ OBJECTIVE_ENERGY, OBJECTIVE_LATENCY, OBJECTIVE_EDP, OBJECTIVE_DRAM = 0, 1, 2, 3
 
 @jit
 def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
-                  dram_psum_reads, dram_psum_writes, dram_ofmap, noc_bits, spad_energy, compute_cycles,
-                  a, w, p, e_mac, glb, noc_pj_per_bit, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz):
+                  dram_psum_reads, dram_psum_writes, dram_ofmap, energy_noc, spad_energy, compute_cycles,
+                  a, w, p, e_mac, glb, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz):
     """Cycles (stalls included) and the energy parts of one layer from its access counts."""
     dram_read_bits = dram_act * a + dram_weight * w + dram_psum_reads * p
     dram_write_bits = dram_psum_writes * p + dram_ofmap * a
@@ -350,7 +433,7 @@ def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, gl
                   + glb_psum_writes * glb[GLB_WRITE_PSUM] + glb_ofmap * glb[GLB_WRITE_ACT]
                   + dram_act * glb[GLB_WRITE_ACT] + dram_weight * glb[GLB_WRITE_WEIGHT]
                   + dram_psum_reads * glb[GLB_WRITE_PSUM])
-    return (cycles, macs * e_mac, spad_energy, noc_bits * noc_pj_per_bit, energy_glb,
+    return (cycles, macs * e_mac, spad_energy, energy_noc, energy_glb,
             (dram_read_bits + dram_write_bits) * dram_pj_per_bit, leak_uw * cycles / clock_mhz,
             dram_read_bits, dram_write_bits)
 
@@ -358,7 +441,7 @@ def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, gl
 @jit
 def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of, spad_filter_of, spad_psum_of,
                    glb_kib_of, dataflow_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table, spad_ifmap_table,
-                   spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs, noc_pj_per_bit,
+                   spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs, wire_pj_per_bit_mm,
                    dram_pj_per_bit, objective, forced_p, forced_q,
                    totals, per_layer, want_per_layer):
     """Evaluate flat design indices ``start <= i < stop`` on every layer.
@@ -368,7 +451,7 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
     ``[pe_type, bits]``, ``glb_table`` ``[glb_kib, pe_type, bits]``, ``spad_*_table``
     ``[capacity, pe_type, bits]``. ``layers`` is ``(n_layers, 12)`` int64 in
     ``workloads.LAYER_COLUMNS`` order; ``w_used`` and ``real_row_pairs`` are per-layer inputs of
-    :func:`_rs_counts`.
+    :func:`_rs_counts`. ``wire_pj_per_bit_mm`` prices the array network (:func:`_network_mm`).
     ``objective`` picks the row-stationary mapping (``OBJECTIVE_*``); ``forced_p, forced_q > 0`` skip
     the search and evaluate that mapping (invalid where the scratchpads cannot hold it). Results go to
     ``totals[i - start]`` and, if ``want_per_layer``, ``per_layer[i - start, layer]``.
@@ -434,6 +517,7 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
             pe_storage_area = pe[PE_REG_AREA]
             pe_leak = pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]
         leak_uw = n_pe * pe_leak + glb[GLB_LEAK_MW] * 1e3
+        net = _network_mm(dataflow, rows, cols, pe[PE_MAC_AREA] + pe_storage_area, glb[GLB_AREA_MM2])
         for layer in range(n_layers):
             N = layers[layer, 0]
             K = layers[layer, 1]
@@ -482,8 +566,8 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                     spad_energy = (c[1] * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
                                    + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
                     e = _layer_energy(c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[9], c[10],
-                                      c[11] * a + c[12] * w + c[13] * p, spad_energy, c[0], a, w, p,
-                                      pe[PE_MAC_ENERGY], glb, noc_pj_per_bit, dram_pj_per_bit, leak_uw,
+                                      _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm), spad_energy,
+                                      c[0], a, w, p, pe[PE_MAC_ENERGY], glb, dram_pj_per_bit, leak_uw,
                                       bytes_per_cycle, clock_mhz)
                     energy = e[1] + e[2] + e[3] + e[4] + e[5] + e[6]
                     if objective == OBJECTIVE_LATENCY:
@@ -504,7 +588,7 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                                                               c[9], c[10])
                 dram_psum_writes = dram_psum_reads
                 noc_words = c[11] + c[12] + c[13]
-                noc_bits = c[11] * a + c[12] * w + c[13] * p
+                energy_noc = _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm)
                 spad_energy = (macs * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
                                + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
                 spad_reads = 3 * macs
@@ -515,7 +599,8 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                     dataflow, rows, cols, glb_bits, a, w, p, N, K, C, R, S, P, Q, layers[layer, 7],
                     layers[layer, 8], groups)
                 noc_words = glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap
-                noc_bits = glb_act * a + glb_weight * w + (glb_psum_reads + glb_psum_writes) * p + glb_ofmap * a
+                energy_noc = _systolic_network_energy(glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap,
+                                                      a, w, p, net, wire_pj_per_bit_mm)
                 # a systolic PE loads, every MAC, the register of each operand that moves through it
                 # (ws: the activation; os: activation and weight; is: the weight) and reads the
                 # activation and weight registers by wire (no energy); the partial sum's register is the
@@ -533,8 +618,8 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
             (cycles, energy_mac, energy_spad, energy_noc, energy_glb, energy_dram, energy_leak, dram_read_bits,
              dram_write_bits) = _layer_energy(
                 macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
-                dram_psum_reads, dram_psum_writes, dram_ofmap, noc_bits, spad_energy, compute_cycles, a, w, p,
-                pe[PE_MAC_ENERGY], glb, noc_pj_per_bit, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz)
+                dram_psum_reads, dram_psum_writes, dram_ofmap, energy_noc, spad_energy, compute_cycles, a, w, p,
+                pe[PE_MAC_ENERGY], glb, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz)
             glb_reads = glb_act + glb_weight + glb_psum_reads + dram_psum_writes + dram_ofmap
             glb_writes = glb_psum_writes + glb_ofmap + dram_act + dram_weight + dram_psum_reads
             totals[out, TOTAL_CYCLES] += cycles

@@ -6,11 +6,18 @@ A technology is a TOML file in ``quidam_fast/data/tech/`` (or any path) with thi
     ``bits_range = [lo, hi]`` (contiguous valid operand widths) or ``bits_values = [...]``;
     ``weight_bits`` (0: same as ``bits``; otherwise the stored weight code width);
     polynomials in ``bits`` as ascending coefficient lists: ``accumulator_bits``, ``mac_area_um2``,
-    ``mac_energy_pj`` (dynamic energy per MAC), ``mac_leakage_uw``, optional ``critical_path_ns``.
+    ``mac_energy_pj`` (dynamic energy per MAC), ``mac_leakage_uw``.
     Optional ``[pe.<pe_type>.measured]``: widths where measured values are used as they are instead of
     the polynomials (a regime no smooth model in bits follows, e.g. ternary 2-bit integers): ``bits``
-    and, one value per width, ``mac_area_um2``, ``mac_energy_pj``, ``mac_leakage_uw`` and
-    ``critical_path_ns`` (when the PE type has timing). These widths are valid besides the range.
+    and, one value per width, ``mac_area_um2``, ``mac_energy_pj``, ``mac_leakage_uw``. These widths are
+    valid besides the range.
+    Optional ``[pe.<pe_type>.timing]``: the critical path measured at synthesized widths, ``bits`` and
+    ``critical_path_ns`` (one value per width), interpolated linearly between them (so between two
+    widths it lies between their measurements: a clock both clear is never refused). It must cover
+    every valid width. Without it the PE type has no timing and any clock is allowed.
+``[timing]`` (required with any ``[pe.<type>.timing]``)
+    ``margin_ns``: what a clock period must leave beyond the critical path (valid when
+    ``critical_path_ns + margin_ns <= 1000 / clock_mhz``).
 ``[spad]``
     per-PE register-file scratchpad, 2-D polynomials in capacity ``w`` (words) and width ``b`` (bits),
     as terms ``[coef, power_of_w, power_of_b]``: ``area_um2``, ``read_energy_pj``, ``write_energy_pj``,
@@ -21,9 +28,16 @@ A technology is a TOML file in ``quidam_fast/data/tech/`` (or any path) with thi
 ``[glb]``
     SRAM global buffer as a table of points (``capacity_bytes``, ``width_bits``, ``read_energy_pj``,
     ``write_energy_pj``, ``leakage_mw``, ``area_mm2``), interpolated bilinearly in log capacity and log
-    width (linear extrapolation in log-log beyond the table's widths).
-``[noc]`` / ``[dram]``
-    ``energy_pj_per_bit``.
+    width (linear extrapolation in log-log beyond the table's widths); ``row_bits``: the physical width
+    of the buffer's rows (within the table's widths), at which its area, leakage and access energy are
+    taken (:meth:`Technology.glb_word_cost`).
+``[wire]``
+    on-chip signal wires of the array network: ``capacitance_pf_per_mm`` (> 0), ``vdd_v`` (> 0) and
+    ``toggle_probability`` (in (0, 1]: how often a wire changes per bit sent);
+    energy per bit per mm = ``toggle_probability x 0.5 x C x Vdd^2`` (:attr:`Technology.wire_energy_pj_per_bit_mm`).
+``[dram]``
+    ``energy_pj_per_bit``; more than a buffer row's energy per bit at the table's smallest capacity
+    (otherwise no buffer saves energy and the file supports no memory hierarchy).
 
 Every section carries a ``source`` string. The engine evaluates these models once per unique axis value
 (a few hundred numbers), never per design point.
@@ -46,7 +60,8 @@ from .errors import QuidamInputError
 PE_TYPES = ("fp", "int", "lightpe1", "lightpe2")
 DEFAULT_TECH = "characterized-osu018"  # the project's own synthesis flow (quidam-fast characterize)
 _PE_KEYS = ("accumulator_bits", "mac_area_um2", "mac_energy_pj", "mac_leakage_uw")
-_MEASURED_KEYS = ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw", "critical_path_ns")
+_MEASURED_KEYS = ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw")
+_WIRE_KEYS = ("capacitance_pf_per_mm", "vdd_v", "toggle_probability")
 _REGISTER_KEYS = ("area_um2", "write_energy_pj", "leakage_uw")
 _SPAD_KEYS = ("area_um2", "read_energy_pj", "write_energy_pj", "leakage_uw")
 _GLB_KEYS = ("capacity_bytes", "width_bits", "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
@@ -88,12 +103,25 @@ class Technology:
     def pe_cost(self, pe_type: str, bits: int) -> dict[str, float]:
         """MAC costs and word widths of one PE type at ``bits`` (NaN where not ``valid_bits``).
 
-        Returns ``mac_area_um2``, ``mac_energy_pj``, ``mac_leakage_uw``, ``critical_path_ns`` (NaN if
-        the technology has no timing), ``act_bits``, ``weight_bits`` and ``psum_bits``.
+        Returns ``mac_area_um2``, ``mac_energy_pj``, ``mac_leakage_uw``, ``critical_path_ns`` (the
+        measured critical path, interpolated linearly between measured widths; NaN if the PE type has no
+        timing), ``min_clock_period_ns`` (``critical_path_ns`` plus the file's timing margin: a clock is
+        valid when its period is at least this), ``act_bits``, ``weight_bits`` and ``psum_bits``.
+
+        >>> tech = load_tech("characterized-osu018")
+        >>> round(tech.pe_cost("int", 8)["critical_path_ns"], 5)  # measured at 8 bits, as it is
+        4.79262
         """
         pe = self.data["pe"][pe_type]
         cost = {key: _poly1(pe[key], bits) for key in ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw")}
-        cost["critical_path_ns"] = _poly1(pe["critical_path_ns"], bits) if "critical_path_ns" in pe else math.nan
+        timing = pe.get("timing")
+        if timing is not None:
+            order = np.argsort(timing["bits"])
+            cost["critical_path_ns"] = float(np.interp(bits, np.asarray(timing["bits"], dtype=float)[order],
+                                                       np.asarray(timing["critical_path_ns"], dtype=float)[order]))
+        else:
+            cost["critical_path_ns"] = math.nan
+        cost["min_clock_period_ns"] = cost["critical_path_ns"] + self.timing_margin_ns if timing is not None else math.nan
         cost["act_bits"] = float(bits)
         cost["weight_bits"] = float(pe["weight_bits"] or bits)
         cost["psum_bits"] = float(math.ceil(_poly1(pe["accumulator_bits"], bits)))
@@ -101,11 +129,15 @@ class Technology:
         if bits in measured.get("bits", ()):
             at = measured["bits"].index(bits)
             for key in _MEASURED_KEYS:
-                if key in measured:
-                    cost[key] = float(measured[key][at])
+                cost[key] = float(measured[key][at])
         if not self.valid_bits(pe_type, bits):
             cost = {key: math.nan for key in cost}
         return cost
+
+    @property
+    def timing_margin_ns(self) -> float:
+        """What a clock period must leave beyond the critical path (``[timing] margin_ns``; 0 without timing)."""
+        return float(self.data.get("timing", {}).get("margin_ns", 0.0))
 
     # --- storage ------------------------------------------------------------------------------
 
@@ -169,8 +201,46 @@ class Technology:
         return out
 
     @property
-    def noc_energy_pj_per_bit(self) -> float:
-        return float(self.data["noc"]["energy_pj_per_bit"])
+    def glb_row_bits(self) -> float:
+        """The physical width of the global buffer's rows (``[glb] row_bits``)."""
+        return float(self.data["glb"]["row_bits"])
+
+    def glb_word_cost(self, capacity_bytes, word_bits) -> dict[str, np.ndarray]:
+        """Global buffer per word of ``word_bits`` accessed in sequence, and per macro.
+
+        The buffer is an SRAM of ``row_bits``-wide rows; a row access costs :meth:`glb_cost` at that
+        width. Words are packed into rows in the order the array streams them (every stream of the
+        modelled dataflows walks consecutive words of an operand tile: an activation or filter row, a
+        partial-sum row), so one row access serves ``row_bits / word_bits`` words and a word costs
+        ``row energy x word_bits / row_bits`` (a word wider than a row spans ``word_bits / row_bits``
+        rows). This is Timeloop's ``block-size`` accounting (Parashar et al., ISPASS 2019). Returns
+        ``read_energy_pj`` and ``write_energy_pj`` per word, ``leakage_mw`` and ``area_mm2`` of the
+        macro.
+
+        >>> tech = load_tech("published-45nm")
+        >>> row = float(tech.glb_cost(65536, 64)["read_energy_pj"])
+        >>> bool(np.isclose(tech.glb_word_cost(65536, 8)["read_energy_pj"], row / 8))
+        True
+        """
+        row_bits = self.glb_row_bits
+        row = self.glb_cost(capacity_bytes, row_bits)
+        share = np.asarray(word_bits, dtype=np.float64) / row_bits
+        return {"read_energy_pj": row["read_energy_pj"] * share, "write_energy_pj": row["write_energy_pj"] * share,
+                "leakage_mw": row["leakage_mw"], "area_mm2": row["area_mm2"]}
+
+    @property
+    def wire_energy_pj_per_bit_mm(self) -> float:
+        """Energy of sending one bit over 1 mm of on-chip wire: ``toggle_probability x C V^2 / 2``.
+
+        A wire's capacitance ``C`` (per mm) is charged to ``Vdd`` on a rising transition and discharged
+        on a falling one; each transition dissipates ``C Vdd^2 / 2``; a bit changes the wire with
+        probability ``toggle_probability`` (1/2 for uncorrelated data).
+
+        >>> round(load_tech("published-45nm").wire_energy_pj_per_bit_mm, 5)  # 0.5 x 0.2 pF x (0.9 V)^2 / 2
+        0.0405
+        """
+        wire = self.data["wire"]
+        return float(wire["toggle_probability"] * 0.5 * wire["capacitance_pf_per_mm"] * wire["vdd_v"] ** 2)
 
     @property
     def dram_energy_pj_per_bit(self) -> float:
@@ -278,6 +348,7 @@ def _check_schema(data: dict, source: str) -> None:
         raise bad("top level", "name", data["name"], "a non-empty string")
     number(data, "node_nm", "top level", strict=True)
     pes = need(data, "pe", "top level")
+    has_timing = False
     for pe_type in PE_TYPES:
         where = f"pe.{pe_type}"
         pe = need(pes, pe_type, "pe")
@@ -294,10 +365,17 @@ def _check_schema(data: dict, source: str) -> None:
         weight_bits = need(pe, "weight_bits", where)
         if not isinstance(weight_bits, int) or isinstance(weight_bits, bool) or weight_bits < 0:
             raise bad(where, "weight_bits", weight_bits, "an integer >= 0 (0: the same as bits)")
-        for key in _PE_KEYS + (("critical_path_ns",) if "critical_path_ns" in pe else ()):
+        for key in _PE_KEYS:
             number_list(pe, key, where)  # ascending polynomial coefficients in bits; fits may have negative terms
+        if "critical_path_ns" in pe:
+            raise QuidamInputError(
+                f"{source}: [{where}] critical_path_ns is not read; timing is a table of measured widths: "
+                f"[{where}.timing] bits = [...], critical_path_ns = [...]")
         if "measured" in pe:
             _check_measured(pe, f"{where}.measured", source, bad, number_list, int_list)
+        if "timing" in pe:
+            _check_timing(pe, f"{where}.timing", source, bad, number_list, int_list)
+            has_timing = True
     spad = need(data, "spad", "top level")
     for key in _SPAD_KEYS:
         terms = need(spad, key, "spad")
@@ -326,8 +404,50 @@ def _check_schema(data: dict, source: str) -> None:
             f"{source}: [glb] capacity_bytes x width_bits must be a full grid, each pair once, of at least 2 "
             f"capacities and 2 widths (got {len(capacities)} capacities, {len(widths)} widths, {len(points)} points)"
         )
-    number(need(data, "noc", "top level"), "energy_pj_per_bit", "noc")
-    number(need(data, "dram", "top level"), "energy_pj_per_bit", "dram")
+    row_bits = number(glb, "row_bits", "glb", strict=True)
+    if not widths[0] <= row_bits <= widths[-1]:
+        raise bad("glb", "row_bits", row_bits, f"within the table's widths, {widths[0]:g} to {widths[-1]:g} bits")
+    if has_timing:
+        number(need(data, "timing", "top level"), "margin_ns", "timing")
+    if "noc" in data:
+        raise QuidamInputError(f"{source}: [noc] is not read; the array network is priced from its wires: "
+                               f"[wire] {', '.join(_WIRE_KEYS)}")
+    wire = need(data, "wire", "top level")
+    number(wire, "capacitance_pf_per_mm", "wire", strict=True)
+    number(wire, "vdd_v", "wire", strict=True)
+    toggle = number(wire, "toggle_probability", "wire", strict=True)
+    if toggle > 1:
+        raise bad("wire", "toggle_probability", toggle, "a probability in (0, 1]")
+    dram = number(need(data, "dram", "top level"), "energy_pj_per_bit", "dram", strict=True)
+    # the cheapest buffer row per bit: a file whose DRAM costs no more supports no memory hierarchy
+    at = [i for i, (c, w) in enumerate(points) if c == capacities[0]]
+    row_pj_per_bit = float(np.interp(np.log(row_bits), np.log([points[i][1] for i in at]),
+                                     [columns["read_energy_pj"][i] for i in at])) / row_bits
+    if dram <= row_pj_per_bit:
+        raise bad("dram", "energy_pj_per_bit", dram,
+                  f"more than a buffer row's read energy per bit at the smallest capacity ({row_pj_per_bit:.4g} pJ/bit at "
+                  f"{capacities[0]:g} bytes, [glb] row_bits = {row_bits:g}): otherwise no buffer saves energy")
+
+
+def _check_timing(pe: dict, where: str, source: str, bad, number_list, int_list) -> None:
+    """``[pe.<type>.timing]``: distinct widths, a positive critical path at each, covering every valid width."""
+    timing = pe["timing"]
+    if not isinstance(timing, dict):
+        raise QuidamInputError(f"{source}: [{where}] must be a table, got {_short(timing)}")
+    bits = int_list(timing, "bits", where)
+    if len(set(bits)) != len(bits):
+        raise bad(where, "bits", bits, "a list of distinct integers >= 1")
+    values = number_list(timing, "critical_path_ns", where, minimum=0.0, length=len(bits))
+    if min(values) <= 0:
+        raise bad(where, "critical_path_ns", values, f"a list of {len(bits)} finite numbers > 0")
+    valid = list(pe.get("measured", {}).get("bits", []))
+    valid += list(pe["bits_range"]) if "bits_range" in pe else list(pe["bits_values"])
+    if min(valid) < min(bits) or max(valid) > max(bits):
+        raise bad(where, "bits", bits, f"a list covering every valid width ({min(valid)} to {max(valid)} bits): "
+                  "timing is interpolated, never extrapolated")
+    unknown = sorted(set(timing) - {"bits", "critical_path_ns", "source"})
+    if unknown:
+        raise QuidamInputError(f"{source}: [{where}] has unknown keys {unknown}; allowed: bits, critical_path_ns, source")
 
 
 #: The widest operand a technology may claim: the ``bits`` axis's limit (quidam_fast.space).
@@ -342,12 +462,13 @@ MAX_COST = 1e9
 #: Every key a technology file may have, per table; ``source`` strings everywhere. A key not listed is
 #: refused (a misspelt key would otherwise be silently ignored). Extend this table with the schema.
 _ALLOWED_KEYS = {
-    "top level": {"name", "node_nm", "summary", "provenance", "pe", "spad", "register", "glb", "noc", "dram"},
-    "pe": {"bits_range", "bits_values", "weight_bits", "source", "measured", "critical_path_ns", *_PE_KEYS},
+    "top level": {"name", "node_nm", "summary", "provenance", "pe", "timing", "spad", "register", "glb", "wire", "dram"},
+    "pe": {"bits_range", "bits_values", "weight_bits", "source", "measured", "timing", *_PE_KEYS},
+    "timing": {"source", "margin_ns"},
     "spad": {"source", *_SPAD_KEYS},
     "register": {"source", *_REGISTER_KEYS},
-    "glb": {"source", *_GLB_KEYS},
-    "noc": {"source", "energy_pj_per_bit"},
+    "glb": {"source", "row_bits", *_GLB_KEYS},
+    "wire": {"source", *_WIRE_KEYS},
     "dram": {"source", "energy_pj_per_bit"},
 }
 
@@ -407,8 +528,9 @@ def _check_values(data: dict, source: str) -> None:
         for bits in sorted(widths):
             at = f"bits = {bits}"
             values = {key: _poly1(pe[key], bits) for key in ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw")}
-            if "critical_path_ns" in pe:
-                values["critical_path_ns"] = _poly1(pe["critical_path_ns"], bits)
+            if "timing" in pe:  # measured values, interpolated: positive wherever the measurements are
+                values["critical_path_ns"] = float(np.interp(bits, sorted(pe["timing"]["bits"]), [
+                    v for _, v in sorted(zip(pe["timing"]["bits"], pe["timing"]["critical_path_ns"]))]))
             if bits in measured.get("bits", ()):
                 index = measured["bits"].index(bits)
                 values.update({key: float(measured[key][index]) for key in _MEASURED_KEYS if key in measured})
@@ -419,7 +541,7 @@ def _check_values(data: dict, source: str) -> None:
                 raise refuse(where, f"accumulator_bits = {accumulator:.6g} at {at}: it must be from 1 to "
                                     f"{MAX_ACCUMULATOR_BITS} bits over every width the technology claims")
             used_widths |= {bits, pe["weight_bits"] or bits, math.ceil(accumulator)}
-    for section in ("spad", "register", "glb", "noc", "dram"):
+    for section in ("spad", "register", "glb", "wire", "dram") + (("timing",) if "timing" in data else ()):
         known(data[section], section, _ALLOWED_KEYS[section])
     for width in sorted(used_widths):
         for key in _REGISTER_KEYS:
@@ -431,12 +553,15 @@ def _check_values(data: dict, source: str) -> None:
             raise refuse("glb", f"{key} = {max(glb[key]):.6g}: it must be at most {MAX_COST:g}")
     capacities = np.unique(glb["capacity_bytes"]).astype(float)
     table = types.SimpleNamespace(name=data["name"], data=data)  # what Technology.glb_cost reads
-    for width in sorted(used_widths | {64}):  # 64: the macro width the engine costs leakage and area at
+    for width in (glb["row_bits"],):  # the engine costs the buffer at its row width only (Technology.glb_word_cost)
         for key, values in Technology.glb_cost(table, capacities, width).items():
             worst = float(np.min(values)) if np.all(np.isfinite(values)) else math.nan
             physical(worst, "glb", key, f"a width of {width} bits (extrapolated from the table's widths)")
-    for section in ("noc", "dram"):
-        physical(float(data[section]["energy_pj_per_bit"]), section, "energy_pj_per_bit", "")
+    physical(float(data["dram"]["energy_pj_per_bit"]), "dram", "energy_pj_per_bit", "")
+    for key in _WIRE_KEYS:
+        physical(float(data["wire"][key]), "wire", key, "")
+    if "timing" in data:
+        physical(float(data["timing"]["margin_ns"]), "timing", "margin_ns", "")
 
 
 def _check_measured(pe: dict, where: str, source: str, bad, number_list, int_list) -> None:
@@ -447,7 +572,7 @@ def _check_measured(pe: dict, where: str, source: str, bad, number_list, int_lis
     bits = int_list(measured, "bits", where)
     if len(set(bits)) != len(bits):
         raise bad(where, "bits", bits, "a list of distinct integers >= 1")
-    keys = _MEASURED_KEYS if "critical_path_ns" in pe else _MEASURED_KEYS[:-1]
+    keys = _MEASURED_KEYS
     for key in keys:
         number_list(measured, key, where, minimum=0.0, length=len(bits))
     unknown = sorted(set(measured) - {"bits", "source", *keys})

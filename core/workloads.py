@@ -55,6 +55,8 @@ LAYER_COLUMNS = ("N", "K", "C", "R", "S", "P", "Q", "H", "W", "stride", "padding
 MAX_DIMENSION = 2**31 - 1
 #: Largest MAC count, footprint or input re-read product of one layer (see "Size limits" above).
 MAX_COUNT = 2**45
+#: Largest MAC count of a whole network: float64 totals are exact below it.
+MAX_NETWORK_MACS = 2**53
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,6 +191,11 @@ class Network:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise QuidamInputError(f"network {self.name!r}: duplicated layer names {duplicated}")
+        if self.macs > MAX_NETWORK_MACS:  # the kernels total MACs in float64: exact below 2^53
+            raise QuidamInputError(
+                f"network {self.name!r}: {self.macs:.3g} MACs in all is too large; a network may count at most "
+                f"2^53 = {MAX_NETWORK_MACS:.3g} so that its float64 totals stay exact"
+            )
 
     @property
     def macs(self) -> int:

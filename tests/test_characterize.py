@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -231,8 +232,10 @@ def _check_tech_schema(tech: dict) -> None:
             assert key in table, (pe_type, key)
         if "measured" in table:
             n = len(table["measured"]["bits"])
-            for key in ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw", "critical_path_ns"):
+            for key in ("mac_area_um2", "mac_energy_pj", "mac_leakage_uw"):
                 assert len(table["measured"][key]) == n, (pe_type, key)
+        if "timing" in table:
+            assert len(table["timing"]["bits"]) == len(table["timing"]["critical_path_ns"]) >= 1, pe_type
     for key in ("area_um2", "write_energy_pj", "leakage_uw"):
         assert tech["register"][key]
     for key in ("area_um2", "read_energy_pj", "write_energy_pj", "leakage_uw"):
@@ -240,7 +243,8 @@ def _check_tech_schema(tech: dict) -> None:
     n = len(tech["glb"]["capacity_bytes"])
     for key in ("width_bits", "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2"):
         assert len(tech["glb"][key]) == n
-    assert tech["noc"]["energy_pj_per_bit"] > 0 and tech["dram"]["energy_pj_per_bit"] > 0
+    assert "noc" not in tech and tech["wire"]["capacitance_pf_per_mm"] > 0 and tech["dram"]["energy_pj_per_bit"] > 0
+    assert tech["glb"]["row_bits"] in tech["glb"]["width_bits"] and tech["timing"]["margin_ns"] >= 0
 
 
 # ----------------------------------------------------------------------------- shipped data
@@ -249,7 +253,7 @@ def _check_tech_schema(tech: dict) -> None:
 def test_shipped_table_covers_the_bars():
     tech = tomllib.loads((SHIPPED / "tech" / "characterized-osu018.toml").read_text())
     _check_tech_schema(tech)
-    assert "quidam-fast characterize --out core/data" in tech["provenance"]
+    assert "quidam-fast characterize --refit-only --out core/data" in tech["provenance"]
     assert tech["pe"]["int"]["accumulator_bits"] == [16.0, 2.0]
     assert tech["pe"]["fp"]["bits_values"] == [16, 32]
     rows = qc.read_results_csv(SHIPPED / "characterization" / "results.csv")
@@ -370,3 +374,21 @@ def test_full_sweep_reproduces_shipped_data(tmp_path):
     held = qc.holdout_errors(result)
     for metric, bar in (("area_um2", 0.05), ("energy_pj", 0.10), ("read_energy_pj", 0.10), ("write_energy_pj", 0.10)):
         assert max(abs(h["rel_error"]) for h in held if h["metric"] == metric) <= bar, metric
+
+
+def test_refit_only_reproduces_the_shipped_technology_from_the_measurements(tmp_path):
+    """``quidam-fast characterize --refit-only --out core/data`` wrote the shipped technology file: the
+    same command on a copy of the measurements gives the same file, but for the date it ran."""
+    (tmp_path / "characterization").mkdir()
+    shutil.copy(SHIPPED / "characterization" / "results.csv", tmp_path / "characterization" / "results.csv")
+    paths = qc.refit(tmp_path, command=flow.REFIT_COMMAND)
+    assert set(paths) == {"report", "toml"}
+
+    def undated(text):
+        return re.sub(r"\d{4}-\d{2}-\d{2}", "DATE", text)
+
+    assert undated(paths["toml"].read_text()) == undated((SHIPPED / "tech" / "characterized-osu018.toml").read_text())
+    report = paths["report"].read_text()
+    assert "No design was resynthesized" in report and "## Timing: the measured critical path" in report
+    with pytest.raises(qc.CharacterizationError, match="no measurements at"):
+        qc.refit(tmp_path / "empty")

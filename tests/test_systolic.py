@@ -131,29 +131,40 @@ def test_energy_parts_equal_reference_counts_times_technology_costs(dataflow, pe
     c = systolic_reference(layer, dataflow, rows, cols, glb_kib * 8192, a, w, p)
     assert c["dram_act"] > 0 and float(ds.stall_cycles) == 0
     reg = {width: tech.register_cost(width) for width in (a, w)}
-    glb = {width: tech.glb_cost(glb_kib * 1024.0, width) for width in (a, w, p)}
+    # a buffer row serves row_bits / width words streamed in order: a word is its share of a row access
+    row = tech.glb_cost(glb_kib * 1024.0, tech.glb_row_bits)
 
     def rd(width):
-        return float(glb[width]["read_energy_pj"])
+        return float(row["read_energy_pj"]) * width / tech.glb_row_bits
 
     def wr(width):
-        return float(glb[width]["write_energy_pj"])
+        return float(row["write_energy_pj"]) * width / tech.glb_row_bits
 
     # the registers of the operands that move through a PE every MAC (the psum's is the MAC accumulator)
     moving = {"ws": (a,), "os": (a, w), "is": (w,)}[dataflow]
     register_energy_per_mac = sum(float(reg[x]["write_energy_pj"]) for x in moving)
-    noc_bits = c["glb_act"] * a + c["glb_weight"] * w + (c["glb_psum_reads"] + c["glb_psum_writes"]) * p + c["glb_ofmap_writes"] * a
+    # the network: each word drives the wire from the buffer (half its side) along the array's edge (a
+    # quarter of it) and then across the array (a streamed operand), half of it (a preloaded or drained
+    # one), or none (a partial sum entering its column); PE pitch from the PE's area
+    pitch_mm = ((cost["mac_area_um2"] + sum(float(reg[x]["area_um2"]) for x in (a, w))) * 1e-6) ** 0.5
+    width_mm, height_mm, half_glb = cols * pitch_mm, rows * pitch_mm, 0.5 * float(row["area_mm2"]) ** 0.5
+    left, top = half_glb + height_mm / 4, half_glb + width_mm / 4
+    act_mm, weight_mm, out_mm = {"ws": (left + width_mm, top + height_mm / 2, top + height_mm),
+                                 "os": (left + width_mm, top + height_mm, top + height_mm / 2),
+                                 "is": (top + height_mm / 2, left + width_mm, top + height_mm)}[dataflow]
+    noc_bit_mm = (c["glb_act"] * a * act_mm + c["glb_weight"] * w * weight_mm + c["glb_psum_reads"] * p * top
+                  + c["glb_psum_writes"] * p * (top + height_mm) + c["glb_ofmap_writes"] * a * out_mm)
     glb_energy = (c["glb_act"] * rd(a) + c["glb_weight"] * rd(w) + (c["glb_psum_reads"] + c["dram_psum_writes"]) * rd(p)
                   + c["dram_ofmap"] * rd(a) + c["glb_psum_writes"] * wr(p) + c["glb_ofmap_writes"] * wr(a)
                   + c["dram_act"] * wr(a) + c["dram_weight"] * wr(w) + c["dram_psum_reads"] * wr(p))
     dram_bits = ((c["dram_act"] + c["dram_ofmap"]) * a + c["dram_weight"] * w
                  + (c["dram_psum_reads"] + c["dram_psum_writes"]) * p)
     leakage_uw = (rows * cols * (cost["mac_leakage_uw"] + sum(float(reg[x]["leakage_uw"]) for x in (a, w)))
-                  + 1e3 * float(tech.glb_cost(glb_kib * 1024.0, 64)["leakage_mw"]))
+                  + 1e3 * float(row["leakage_mw"]))
     expected = {
         "energy_mac_pj": c["macs"] * cost["mac_energy_pj"],
         "energy_spad_pj": c["macs"] * register_energy_per_mac,
-        "energy_noc_pj": noc_bits * tech.noc_energy_pj_per_bit,
+        "energy_noc_pj": noc_bit_mm * 0.5 * 0.5 * tech.data["wire"]["capacitance_pf_per_mm"] * tech.data["wire"]["vdd_v"] ** 2,
         "energy_glb_pj": glb_energy,
         "energy_dram_pj": dram_bits * tech.dram_energy_pj_per_bit,
         # cycles as SCALE-Sim counts them (the engine's latency keeps its convention); uW x us = pJ

@@ -137,7 +137,7 @@ def _glb_column(key):
     ("glb", "capacity_bytes", _toml_list([0] + _glb_column("capacity_bytes")[1:]), r"\[glb\] capacity_bytes = .* it must be a list of finite numbers > 0"),
     ("glb", "width_bits", _toml_list([16] * len(_glb_column("width_bits"))), r"\[glb\] capacity_bytes x width_bits must be a full grid"),
     ("glb", "leakage_mw", "[1.0, 2.0]", r"\[glb\] columns have different lengths"),
-    ("noc", "energy_pj_per_bit", '"cheap"', r"\[noc\] energy_pj_per_bit = 'cheap' is not allowed; it must be a finite number >= 0"),
+    ("wire", "capacitance_pf_per_mm", '"cheap"', r"\[wire\] capacitance_pf_per_mm = 'cheap' is not allowed; it must be a finite number > 0"),
     ("dram", "energy_pj_per_bit", "-30.0", r"\[dram\] energy_pj_per_bit = -30.0 is not allowed"),
 ])
 def test_technology_values_are_checked(tmp_path, section, key, value, message):
@@ -319,3 +319,12 @@ def test_grid_takes_a_torch_model_and_an_input_shape(tmp_path):
     assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
         "error: model.py:Net declares no input_shape; give one, batch first (--input-shape 1,3,32,32)"]
     assert not (tmp_path / "b.nc").exists()
+
+
+def test_a_network_beyond_exact_float64_totals_is_refused():
+    from quidam_fast.workloads import MAX_NETWORK_MACS
+
+    layers = [Layer(f"l{i}", H=2**13, W=1, C=2**16, K=2**16) for i in range(257)]  # 2^45 MACs each
+    assert Network("edge", tuple(layers[:256])).macs == MAX_NETWORK_MACS
+    with pytest.raises(qf.QuidamInputError, match=r"network 'big': 9.04e\+15 MACs in all is too large; .* at most 2\^53"):
+        Network("big", tuple(layers))

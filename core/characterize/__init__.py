@@ -9,7 +9,8 @@ The shipped technology file ``data/tech/characterized-osu018.toml`` and its raw 
 
     quidam-fast characterize --out core/data
 
-(any other ``--out`` leaves the shipped files alone).
+(any other ``--out`` leaves the shipped files alone); ``--refit-only`` redoes the fits, the fit report
+and the technology file from the measurements already in ``characterization/results.csv``.
 """
 
 from .flow import (
@@ -22,6 +23,7 @@ from .flow import (
     holdout_errors,
     output_paths,
     read_results_csv,
+    refit,
     run_flow,
     sweep_for,
     write_outputs,
@@ -32,7 +34,7 @@ from .tools import CharacterizationError, SynthesisError, ToolMissingError, chec
 
 __all__ = [
     "FULL_SWEEP", "REDUCED_SWEEP", "SHIPPED_COMMAND", "FlowResult", "Sweep", "fit_rows", "holdout_errors",
-    "output_paths", "read_results_csv", "run_flow", "sweep_for", "write_outputs", "PE_TYPES", "Design",
+    "output_paths", "read_results_csv", "refit", "run_flow", "sweep_for", "write_outputs", "PE_TYPES", "Design",
     "accumulator_bits", "pe_design", "register_design", "spad_design", "weight_bits", "simulate", "verify",
     "CharacterizationError", "SynthesisError", "ToolMissingError", "check_liberty",
 ]

@@ -85,7 +85,53 @@ def process_for(liberty: Path, node_nm: float | None = None) -> Process:
     slug = re.sub(r"[^a-z0-9]+", "-", library.lower()).strip("-") or "liberty"
     return Process(f"characterized-{slug}", library, node_nm, float(volts.group(1)))
 HOROWITZ_DRAM_PJ_PER_64BIT = 1300.0  # ISSCC 2014, 45 nm table: DRAM 1300-2600 pJ per 64-bit access
-EYERISS_NOC_PER_MAC = 2.0  # Eyeriss ISCA 2016: array network access = 2x one 16-bit MAC
+# The global buffer's physical row: 64 bits, as Eyeriss's buffer banks (Chen et al., JSSC 2017); the
+# engine prices a narrow word as its share of a row access (quidam_fast.tech.Technology.glb_word_cost)
+GLB_ROW_BITS = 64
+# The array network's wires: a minimum-pitch signal wire in a bus has about 0.2 fF/um, ground and both
+# neighbours together, nearly independent of the node (Weste & Harris, CMOS VLSI Design, 4th ed., 2011,
+# sec. 6.2.2; Ho, Mai & Horowitz, "The future of wires", Proc. IEEE 89(4), 2001), so the node enters
+# through the supply only. The liberty's LEF gives a lower bound, a lone wire to ground (no neighbours:
+# a LEF has no coupling term), quoted beside it (metal3, the layer OpenROAD's flows estimate signal
+# wires on). A bit toggles the wire with probability 1/2 (uncorrelated data).
+WIRE_PF_PER_MM = 0.2
+WIRE_LAYER = "metal3"
+WIRE_TOGGLE_PROBABILITY = 0.5
+# Timing: the clock is ideal in the characterization (no clock tree, skew or jitter), so no margin is
+# added to the measured critical path; a user derates by editing [timing] margin_ns
+TIMING_MARGIN_NS = 0.0
+
+
+def wire_capacitance(liberty: Path, layer: str = WIRE_LAYER) -> tuple[float, str]:
+    """Capacitance (pF/mm) of a minimum-width wire on ``layer``, from the LEF beside the liberty.
+
+    The LEF (same folder and stem as the liberty, as Debian's ``qflow-tech-osu018`` ships them) gives
+    per routing layer ``WIDTH`` (um), ``CAPACITANCE CPERSQDIST`` (pF/um^2, to the substrate) and
+    ``EDGECAPACITANCE`` (pF/um per edge); a wire of width ``w`` has ``CPERSQDIST w + 2 EDGECAPACITANCE``
+    per um. Returns the capacitance and a sentence saying where it came from.
+    """
+    lef = Path(liberty).with_suffix(".lef")
+    if not lef.is_file():
+        raise CharacterizationError(
+            f"no LEF {str(lef)!r} beside the liberty: the array network's wire capacitance is read from its "
+            f"{layer} layer (put the library's LEF there, with the liberty's name)")
+    text = lef.read_text(errors="replace")
+    block = re.search(rf"^\s*LAYER\s+{re.escape(layer)}\s*$(.*?)^\s*END\s+{re.escape(layer)}\b", text, re.M | re.S)
+    values = {}
+    for key, pattern in (("width", r"\bWIDTH\s+([0-9.eE+-]+)"), ("area", r"CPERSQDIST\s+([0-9.eE+-]+)"),
+                         ("edge", r"EDGECAPACITANCE\s+([0-9.eE+-]+)")):
+        found = re.search(pattern, block.group(1)) if block else None
+        if not found:
+            raise CharacterizationError(f"LEF {str(lef)!r}: layer {layer} gives no {key} (WIDTH, CAPACITANCE "
+                                        "CPERSQDIST and EDGECAPACITANCE are needed for the wire capacitance)")
+        values[key] = float(found.group(1))
+    pf_per_mm = (values["area"] * values["width"] + 2 * values["edge"]) * 1000.0
+    if not pf_per_mm > 0:
+        raise CharacterizationError(f"LEF {str(lef)!r}: layer {layer} has no positive wire capacitance")
+    return pf_per_mm, (
+        f"{lef.name} layer {layer}: WIDTH {values['width']:g} um x CPERSQDIST {values['area']:g} pF/um2 + 2 x "
+        f"EDGECAPACITANCE {values['edge']:g} pF/um = {pf_per_mm:.4g} pF/mm (minimum-width wire, no neighbours' "
+        "coupling)")
 
 
 @dataclass(frozen=True)
@@ -414,8 +460,12 @@ def fit_report(result: FlowResult, command: str) -> str:
     lines = [
         "# Characterization fit report (generated; do not edit)",
         "",
-        f"Produced by `{command}` on {m['date']} with {', '.join(m['tools'].values())}; liberty "
-        f"`{m['liberty_name']}`. Raw data: `results.csv` (same folder). Flow wall time {m['seconds']:.0f} s.",
+        (f"Produced by `{command}` on {m['date']} with {', '.join(m['tools'].values())}; liberty "
+         f"`{m['liberty_name']}`. Raw data: `results.csv` (same folder). Flow wall time {m['seconds']:.0f} s."
+         if m.get("seconds") is not None else
+         f"Refit by `{command}` on {m['date']} from the measurements in `results.csv` (same folder), made by "
+         f"`{m['measured_by']}` on {m['measured_date']} with {', '.join(m['tools'].values())}; liberty "
+         f"`{m['liberty_name']}`. No design was resynthesized."),
         "",
         "Fits minimize relative squared error; the degree (PEs: 1..3 in bits) or term set (scratchpads) "
         "with the smallest RMS leave-one-out (LOO) relative error is chosen (PEs: over the interior widths, "
@@ -471,6 +521,8 @@ def fit_report(result: FlowResult, command: str) -> str:
     lines += ["", f"fp is characterized at {', '.join(map(str, fp_bits))} bits only: its model passes through "
               "those formats (a line through two, a constant at one); no LOO is possible.", ""]
     lines += _measured_table(result)
+    lines += _timing_section(result)
+    lines += _network_section(result)
     lines += ["## Scratchpad models (terms [coef, power of words, power of bits])", "",
               "| metric | terms | in-sample max | LOO RMS | LOO max | held-out max |", "|---|---|---|---|---|---|"]
     for (kind, metric), f in sorted(result.fits.items()):
@@ -527,6 +579,66 @@ def _measured_table(result: FlowResult) -> list[str]:
             meas, poly = float(r[metric]), float(f(r["bits"]))
             out.append(f"| {r['kind']} | {r['bits']} | {metric} | {meas:.5g} | {poly:.5g} | {_pct((poly - meas) / meas)} |")
     return out + [""]
+
+
+TIMING_CHECK_CLOCKS_MHZ = (50.0, 100.0, 200.0)  # the default design space's clocks
+
+
+def _timing_section(result: FlowResult) -> list[str]:
+    """Why timing is carried as measured, and where the former polynomial would have decided otherwise."""
+    out = ["## Timing: the measured critical path at every synthesized width", "",
+           "The technology file carries OpenSTA's critical path of every synthesized width (fitted, held-out and "
+           "measured designs) in `[pe.<type>.timing]`, and the engine interpolates linearly between widths, so at a "
+           "synthesized width a design's validity at a clock is what the measurement says, and between two widths "
+           "the model never refuses a clock period that both clear. The polynomial fits of `critical_path_ns` in the "
+           "table above are kept for comparison only: the critical path of a synthesized netlist is not smooth in "
+           f"width, and the fit decided validity wrongly at the widths below (clocks {', '.join(f'{c:g}' for c in TIMING_CHECK_CLOCKS_MHZ)} MHz). "
+           f"Timing margin: {TIMING_MARGIN_NS:g} ns (`[timing] margin_ns`; the characterization's clock is ideal).", "",
+           "| pe_type | bits | role | measured (ns) | former polynomial (ns) | clock where the polynomial was wrong |",
+           "|---|---|---|---|---|---|"]
+    wrong_rows = 0
+    for r in sorted(result.rows, key=lambda r: (r["kind"], r["bits"])):
+        f = result.fits.get((r["kind"], "critical_path_ns"))
+        if r["kind"] in ("spad", "reg") or f is None:
+            continue
+        measured, poly = float(r["critical_path_ns"]), float(f(r["bits"]))
+        wrong = [c for c in TIMING_CHECK_CLOCKS_MHZ
+                 if (measured + TIMING_MARGIN_NS <= 1000.0 / c) != (poly + TIMING_MARGIN_NS <= 1000.0 / c)]
+        if wrong:
+            wrong_rows += 1
+            out.append(f"| {r['kind']} | {r['bits']} | {r['role']} | {measured:.4g} | {poly:.4g} | "
+                       + ", ".join(f"{c:g} MHz ({'valid' if measured <= 1000.0 / c else 'invalid'} as measured)" for c in wrong)
+                       + " |")
+    if not wrong_rows:
+        out.append("| (none) | | | | | |")
+    return out + [""]
+
+
+def _network_section(result: FlowResult) -> list[str]:
+    """The entries of the technology file that are not fitted, and what they replaced (issue 11)."""
+    process: Process = result.meta["process"]
+    wire_pj = WIRE_TOGGLE_PROBABILITY * 0.5 * WIRE_PF_PER_MM * process.vdd_v ** 2
+    glb, _ = _glb_points(result.fits.get(("spad", "leakage_uw")), process)
+    at = {(c, w): e for c, w, e in zip(glb["capacity_bytes"], glb["width_bits"], glb["read_energy_pj"])}
+    row_64k = at[65536, GLB_ROW_BITS]
+    out = ["## Array network, buffer rows and DRAM (not fitted)", "",
+           f"- Array network: the wire each transfer drives, {WIRE_PF_PER_MM:g} pF/mm (a minimum-pitch bus wire with "
+           f"its neighbours) at the liberty's {process.vdd_v:g} V, toggling with probability {WIRE_TOGGLE_PROBABILITY:g}: "
+           f"{wire_pj:.4g} pJ per bit per mm, times the distance on each design (the engine's floorplan: PE pitch from "
+           "the PE's area, array sides from rows and columns, the buffer's side from its area; quidam_fast.kernels."
+           "_network_mm)."]
+    int_energy = result.fits.get(("int", "energy_pj"))
+    if int_energy is not None:
+        former = 2.0 * float(int_energy(16)) / 16
+        out[-1] += (f" It replaces a price of {former:.3g} pJ/bit (Eyeriss's 'network = 2x a 16-bit MAC' applied to "
+                    "this 180 nm MAC), as much as DRAM per bit and far above a buffer access per bit.")
+    out += [f"- Global buffer: rows of {GLB_ROW_BITS} bits; a word of b bits costs b/{GLB_ROW_BITS} of a row access "
+            f"(words packed in the order the array streams them): at 64 KiB a {GLB_ROW_BITS}-bit row read is "
+            f"{row_64k:.4g} pJ, {row_64k / GLB_ROW_BITS:.3g} pJ/bit. Before, a narrow word was priced as a whole access "
+            "at its own width (extrapolated below the table's 16 bits), several times its share of a row.",
+            f"- DRAM: {HOROWITZ_DRAM_PJ_PER_64BIT / 64:.4g} pJ/bit (Horowitz ISSCC 2014, the low end), unchanged.",
+            "- Refitting from the CSV (6 significant digits) moves fitted coefficients in their 5th-6th digit.", ""]
+    return out
 
 
 def _pe_energy_table(rows: list[dict]) -> list[str]:
@@ -599,7 +711,7 @@ def tech_toml(result: FlowResult, command: str) -> str:
         f'name = "{process.tech_name}"',
         f"node_nm = {node}",
         'summary = "PPA models fitted to open-tool synthesis (yosys + OpenSTA) of generated PE and scratchpad '
-        f'RTL on the {label} {node} nm liberty; SRAM from CACTI scaled to {node} nm; cited DRAM/NoC energies"',
+        f'RTL on the {label} {node} nm liberty; SRAM from CACTI scaled to {node} nm; wires from the library LEF; cited DRAM energy"',
         f'provenance = "{command} on {m["date"]}; {"; ".join(m["tools"].values())}; liberty {m["liberty_name"]}; '
         f'raw data characterization/results.csv, fit errors characterization/fit-report.md"',
         "",
@@ -629,7 +741,6 @@ def tech_toml(result: FlowResult, command: str) -> str:
         out.append(f"mac_area_um2 = {_poly_str(f[kind, 'area_um2'].coef)}")
         out.append(f"mac_energy_pj = {_poly_str(f[kind, 'energy_pj'].coef)}")
         out.append(f"mac_leakage_uw = {_poly_str(f[kind, 'leakage_uw'].coef)}")
-        out.append(f"critical_path_ns = {_poly_str(f[kind, 'critical_path_ns'].coef)}")
         out.append("")
         measured = sorted((r for r in result.rows if r["kind"] == kind and r["role"] == "measured"),
                           key=lambda r: r["bits"])
@@ -637,11 +748,20 @@ def tech_toml(result: FlowResult, command: str) -> str:
             out.append(f"[pe.{kind}.measured]")
             out.append(f"bits = {[r['bits'] for r in measured]}")
             for key, column in (("mac_area_um2", "area_um2"), ("mac_energy_pj", "energy_pj"),
-                                ("mac_leakage_uw", "leakage_uw"), ("critical_path_ns", "critical_path_ns")):
+                                ("mac_leakage_uw", "leakage_uw")):
                 out.append(f"{key} = [" + ", ".join(f"{float(r[column]):.6g}" for r in measured) + "]")
             out.append('source = "measured as they are, not fitted: ternary 2-bit operands are a regime of their '
                        'own (see Sweep.measured_bits in quidam_fast.characterize.flow)"')
             out.append("")
+        timed = sorted((r for r in result.rows if r["kind"] == kind), key=lambda r: r["bits"])
+        out.append(f"[pe.{kind}.timing]")
+        out.append(f"bits = {[r['bits'] for r in timed]}")
+        out.append("critical_path_ns = [" + ", ".join(f"{float(r['critical_path_ns']):.6g}" for r in timed) + "]")
+        out.append('source = "OpenSTA critical path of every synthesized width (fitted, held-out and measured designs), '
+                   'as measured; the engine interpolates linearly between widths. Not a polynomial: the critical path of a '
+                   'synthesized netlist is not smooth in width (a fit missed measured widths by up to 15%); see '
+                   'characterization/fit-report.md"')
+        out.append("")
     if ("reg", "area_um2") in f:
         out += [
             "[register]",
@@ -666,19 +786,32 @@ def tech_toml(result: FlowResult, command: str) -> str:
             'word of clock energy); see characterization/fit-report.md"',
             "",
         ]
+    out += ["[timing]", f"margin_ns = {TIMING_MARGIN_NS:g}",
+            'source = "no margin: the critical paths are OpenSTA\'s at the liberty\'s typical corner with an ideal '
+            'clock (no clock tree, skew or jitter in the characterization), so a design is valid when the clock period '
+            'is at least the measured critical path; raise margin_ns to derate"', ""]
     glb, glb_source = _glb_points(spad_leak, process)
     out.append("[glb]")
     for k in ("capacity_bytes", "width_bits"):
         out.append(f"{k} = {glb[k]}")
     for k in ("read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2"):
         out.append(f"{k} = [" + ", ".join(f"{v:.6g}" for v in glb[k]) + "]")
-    out += [f'source = "{glb_source}"', ""]
-    int16 = f.get(("int", "energy_pj"))
-    if int16 is not None:
-        e16 = float(int16(16))
-        out += ["[noc]", f"energy_pj_per_bit = {EYERISS_NOC_PER_MAC * e16 / 16:.6g}",
-                f'source = "Eyeriss (Chen, Emer, Sze, ISCA 2016): one array-network access costs 2x one '
-                f'16-bit MAC; applied to this characterization\'s int MAC at 16 bits ({e16:.4g} pJ), per bit"', ""]
+    out.append(f"row_bits = {GLB_ROW_BITS}")
+    out += [f'source = "{glb_source} Rows of {GLB_ROW_BITS} bits (Eyeriss\'s buffer banks, JSSC 2017): a narrow word '
+            'costs its share of a row access, words being packed in the order the array streams them"', ""]
+    try:
+        _, lef_note = wire_capacitance(Path(m["liberty"]))
+        lef_note = f" The library's LEF, for a lone wire to ground (a lower bound): {lef_note}."
+    except CharacterizationError:
+        lef_note = ""
+    out += ["[wire]", f"capacitance_pf_per_mm = {WIRE_PF_PER_MM:g}", f"vdd_v = {process.vdd_v:g}",
+            f"toggle_probability = {WIRE_TOGGLE_PROBABILITY:g}",
+            f'source = "a minimum-pitch signal wire in a bus, ground and both neighbours: about 0.2 fF/um, nearly the '
+            'same at every node (Weste and Harris, CMOS VLSI Design, 4th ed., 2011, sec. 6.2.2; Ho, Mai and Horowitz, '
+            'The future of wires, Proc. IEEE 89(4), 2001), so the node enters through Vdd, the liberty nom_voltage; a bit '
+            f'toggles the wire with probability {WIRE_TOGGLE_PROBABILITY:g} (uncorrelated data). Energy per bit per mm = '
+            f'toggle x C Vdd^2 / 2 = {WIRE_TOGGLE_PROBABILITY * 0.5 * WIRE_PF_PER_MM * process.vdd_v ** 2:.4g} pJ; '
+            f'repeaters not counted.{lef_note}"', ""]
     out += ["[dram]", f"energy_pj_per_bit = {HOROWITZ_DRAM_PJ_PER_64BIT / 64:.6g}",
             'source = "Horowitz, ISSCC 2014: DRAM 1300-2600 pJ per 64-bit access (45 nm table); the low end, '
             'per bit. Not scaled: DRAM access energy is set by the DRAM device and interface, not the logic node"',
@@ -710,6 +843,54 @@ def _neighbours(rows: list[dict], h: dict) -> str:
     above = [r for r in same if r[axis] > h[axis]]
     near = ([max(below, key=lambda r: r[axis])] if below else []) + ([min(above, key=lambda r: r[axis])] if above else [])
     return ", ".join(f"{r[axis]} {axis}: {float(r[h['metric']]):.4g}" for r in near) + " (fitted, measured)"
+
+
+REFIT_COMMAND = "quidam-fast characterize --refit-only --out core/data"
+
+
+def refit(out: Path, command: str = REFIT_COMMAND, node_nm: float | None = None) -> dict[str, Path]:
+    """Refit the models from ``<out>/characterization/results.csv`` without synthesizing anything.
+
+    Rewrites the fit report and the technology file (the measurements, ``results.csv``, stay as they
+    are); the liberty named in the CSV's header must still be installed (its supply and its LEF's wire
+    capacitance go into the technology file). Returns the paths written.
+    """
+    csv_path = output_paths(out)["csv"]
+    if not csv_path.is_file():
+        raise CharacterizationError(f"--refit-only: no measurements at {str(csv_path)!r}; run the full "
+                                    "characterization first (quidam-fast characterize --out FOLDER)")
+    header = {}
+    with open(csv_path) as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            key, _, value = line[1:].strip().partition(": ")
+            header.setdefault(key, value)
+    found = re.match(r"(\S+) \((.*)\), ", header.get("liberty", ""))
+    if not found or "date" not in header or "tools" not in header:
+        raise CharacterizationError(f"{str(csv_path)!r}: its header lacks the liberty, date or tools lines the "
+                                    "characterization writes; regenerate it with quidam-fast characterize")
+    liberty = check_liberty(found.group(2))
+    rows = read_results_csv(csv_path)
+    by_role = {role: sorted({r["bits"] for r in rows if r["kind"] in FULL_SWEEP.pe_types and r["role"] == role})
+               for role in ("fit", "holdout", "measured")}
+    sweep = dataclasses.replace(
+        FULL_SWEEP, pe_bits=tuple(by_role["fit"] + by_role["measured"]), holdout_bits=tuple(by_role["holdout"]),
+        measured_bits=tuple(by_role["measured"]),
+        fp_bits=tuple(sorted(r["bits"] for r in rows if r["kind"] == "fp")),
+        reg_bits=tuple(sorted(r["bits"] for r in rows if r["kind"] == "reg" and r["role"] == "fit")),
+        reg_holdout=tuple(sorted(r["bits"] for r in rows if r["kind"] == "reg" and r["role"] == "holdout")))
+    tools = dict(part.split(": ", 1) for part in header["tools"].split("; ") if ": " in part)
+    meta = {"date": _dt.date.today().isoformat(), "measured_date": header["date"],
+            "measured_by": header.get("produced by", "quidam-fast characterize"), "liberty": str(liberty),
+            "liberty_name": found.group(1), "tools": tools, "workdir": None, "seconds": None, "sweep": sweep,
+            "process": process_for(liberty, node_nm)}
+    result = FlowResult(rows, fit_rows(rows), meta)
+    texts = {"report": fit_report(result, command), "toml": tech_toml(result, command)}
+    paths = output_paths(out, meta["process"].tech_name)
+    for key, text in texts.items():
+        write_text_atomically(paths[key], text)
+    return {key: paths[key] for key in texts}
 
 
 def write_outputs(result: FlowResult, out: Path, command: str = SHIPPED_COMMAND) -> dict[str, Path]:
