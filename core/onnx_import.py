@@ -1,8 +1,9 @@
 """ONNX graphs as layer tables (the ``onnx`` package and its shape inference).
 
-:func:`load_onnx` reads a model, runs ONNX shape inference (with data propagation, so shapes computed
-from ``Shape``/``Reshape`` chains are known) and turns every operator with multiply-accumulates into a
-:class:`~quidam_fast.workloads.Layer`, in graph order:
+:func:`load_onnx` reads a model, inlines its model-local functions, runs the ONNX checker and shape
+inference (with data propagation, so shapes computed from ``Shape``/``Reshape`` chains are known) and
+turns every operator with multiply-accumulates into a :class:`~quidam_fast.workloads.Layer`, in graph
+order. Only shapes are used: weights may be placeholders, or in external data files that are absent.
 
 ``Conv``, ``ConvInteger``, ``QLinearConv`` (1-D and 2-D)
     ``X (N, C, H, W)`` with ``W (K, C/group, R, S)``: a layer with those letters and ``groups = group``
