@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from quidam_fast._files import check_output_path
+from quidam_fast.cli._progress import bar
 from quidam_fast.errors import QuidamInputError
 
 app = typer.Typer(help="Quantization-aware training: the accuracy table the hardware results join on.", no_args_is_help=True)
@@ -96,23 +97,24 @@ def train(
     started, cpu_started = time.perf_counter(), time.process_time()
     state = {"done": 0, "total": 0}
 
-    def progress(event: dict) -> None:  # a line per finished step; dots while training
+    def progress(event: dict) -> None:
+        """A line per finished step (above the bar on a terminal; plain lines in a log, no dots)."""
         elapsed = time.perf_counter() - started
         if event["kind"] == "start":
             state["total"] = event["cells"]
-            typer.echo(f"{event['runs']} FP32 runs, {event['cells']} cells", err=True)
-        elif event["kind"] == "tick":
-            typer.echo(".", nl=False, err=True)
+            shown.update(total=event["cells"])
+            shown.echo(f"{event['runs']} FP32 runs, {event['cells']} cells")
         elif event["kind"] == "base":
-            typer.echo(f"\n[{elapsed:7.0f} s] {event['network']} seed {event['seed']}: FP32 {event['accuracy']:.4f} ({event['seconds']:.0f} s)", err=True)
+            shown.echo(f"[{elapsed:7.0f} s] {event['network']} seed {event['seed']}: FP32 {event['accuracy']:.4f} ({event['seconds']:.0f} s)")
         elif event["kind"] == "cell":
             state["done"] += 1
+            shown.update(done=state["done"])
             eta = elapsed / state["done"] * (state["total"] - state["done"])
-            typer.echo(
-                f"\n[{elapsed:7.0f} s] {state['done']}/{state['total']} {event['network']} seed {event['seed']} "
-                f"{event['pe_type']}:{event['bits']} accuracy {event['accuracy']:.4f} ({event['train_s']:.0f} s, eta {eta / 60:.0f} min)",
-                err=True,
+            shown.echo(
+                f"[{elapsed:7.0f} s] {state['done']}/{state['total']} {event['network']} seed {event['seed']} "
+                f"{event['pe_type']}:{event['bits']} accuracy {event['accuracy']:.4f} ({event['train_s']:.0f} s, eta {eta / 60:.0f} min)"
             )
+        # "tick" (a training step): the bar redraws itself; nothing to print
 
     attrs = {
         "command": command,
@@ -131,21 +133,23 @@ def train(
         }
 
     checkpointed = bool(records)
-    try:
-        for record in qt.iter_accuracy_records(networks, cell_list, seed_list, schedules, progress, done=done):
-            records.append(record)  # a cell finished: save what we have (a few ms next to minutes of training)
-            qt.write_table(qt.records_to_dataset(records, {**attrs, **times(), "complete": "no (partial, still running)"}), partial)
-            checkpointed = True
-    except BaseException:
-        if checkpointed:
-            typer.echo(f"\nstopped; the cells finished so far are in {partial} (not {output}; complete = no); "
-                       "continue with the same command and --resume", err=True)
-        raise
+    # on a terminal: cells done, cells per minute, elapsed and time left (progress() above draws on it)
+    with bar("training", None, "cells") as shown:
+        try:
+            for record in qt.iter_accuracy_records(networks, cell_list, seed_list, schedules, progress, done=done):
+                records.append(record)  # a cell finished: save what we have (a few ms next to minutes of training)
+                qt.write_table(qt.records_to_dataset(records, {**attrs, **times(), "complete": "no (partial, still running)"}), partial)
+                checkpointed = True
+        except BaseException:
+            if checkpointed:
+                shown.echo(f"stopped; the cells finished so far are in {partial} (not {output}; complete = no); "
+                           "continue with the same command and --resume")
+            raise
     spent = times()
     qt.write_table(qt.records_to_dataset(records, {**attrs, **spent, "complete": "yes"}), output)
     if checkpointed:
         partial.unlink(missing_ok=True)
-    typer.echo(f"\nwrote {output} ({len(records)} cells, {spent['runtime_s'] / 60:.1f} min wall, "
+    typer.echo(f"wrote {output} ({len(records)} cells, {spent['runtime_s'] / 60:.1f} min wall, "
                f"{spent['cpu_s'] / 60:.1f} min CPU over {spent['sessions']} session(s))", err=True)
     _print_summary(qt.records_to_dataset(records))
 
