@@ -346,3 +346,35 @@ def test_local_functions_are_inlined(tmp_path):
                               opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("custom", 1)])
     net = qf.load_network(_save(tmp_path, model))
     assert net.macs == 2 * 8 * 4 and net.notes.endswith("Relu x 1")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning", "ignore::FutureWarning")
+def test_a_torch_exported_attention_block_with_dynamic_axes(tmp_path):
+    """A transformer block as torch exports it (Reshape/Transpose chains, dynamic batch and sequence):
+    the sizes given by name flow through shape inference; MACs equal the block's equations."""
+    torch = pytest.importorskip("torch")
+    d, heads, hidden, batch, tokens = 64, 4, 256, 2, 10
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv, self.proj = torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d)
+            self.fc1, self.fc2 = torch.nn.Linear(d, hidden), torch.nn.Linear(hidden, d)
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            q, k, v = (z.reshape(b, t, heads, d // heads).transpose(1, 2) for z in self.qkv(x).split(d, dim=-1))
+            attention = torch.softmax(q @ k.transpose(-1, -2), dim=-1) @ v
+            x = x + self.proj(attention.transpose(1, 2).reshape(b, t, d))
+            return x + self.fc2(torch.relu(self.fc1(x)))
+
+    path = tmp_path / "block.onnx"
+    torch.onnx.export(Block().eval(), (torch.zeros(1, 3, d),), path, dynamo=False, input_names=["x"],
+                      dynamic_axes={"x": {0: "batch", 1: "seq"}})
+    with pytest.raises(qf.QuidamInputError, match=r"input 'x' has a dynamic dimension 0 'batch' with no size"):
+        qf.load_network(path)
+    net = qf.load_network(path, input_shape=f"batch={batch},seq={tokens}")
+    weights = batch * tokens * (3 * d * d + d * d + 2 * d * hidden)
+    attention = 2 * batch * tokens * tokens * d
+    assert net.macs == weights + attention
+    assert [layer.groups for layer in net.layers] == [1, batch * heads, batch * heads, 1, 1, 1]
