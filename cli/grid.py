@@ -18,6 +18,7 @@ from quidam_fast.accuracy import attach_accuracy, load_accuracy_table
 from quidam_fast.analysis import parse_where
 from quidam_fast._files import check_output_path, write_netcdf_atomically, write_store_atomically
 from quidam_fast.errors import QuidamInputError
+from quidam_fast.workloads import parse_input_shape
 from quidam_fast.space import OBJECTIVES
 
 OUTPUT_SUFFIXES = (".nc", ".zarr")
@@ -26,7 +27,12 @@ _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zattrs", ".zmetadata")  # zarr v3 and
 
 def grid(
     spec: Annotated[Optional[Path], typer.Option(help="TOML spec: network, tech and a [space] table of axes.")] = None,
-    network: Annotated[Optional[str], typer.Option(help="Library network name or topology CSV (overrides the spec).")] = None,
+    network: Annotated[Optional[str], typer.Option(
+        help="Library network (parameters after @, e.g. gpt2_small_decode@kv=4096), a topology .csv, an .onnx file, "
+             "or a torch model path/to/model.py:attr (overrides the spec).")] = None,
+    input_shape: Annotated[Optional[str], typer.Option(
+        help="With an .onnx or torch network: the input shape, batch first (e.g. 1,3,32,32), or ONNX dynamic "
+             "dimension sizes (e.g. batch=1,seq=128); overrides the spec's input_shape.")] = None,
     tech: Annotated[Optional[str], typer.Option(help="Technology name or TOML file (overrides the spec).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write the dataset: .nc (netCDF) or .zarr.")] = Path("quidam-grid.nc"),
     per_layer: Annotated[bool, typer.Option("--per-layer/--totals-only", help="Also save per-layer variables.")] = False,
@@ -48,12 +54,18 @@ def grid(
     network_name = network if network is not None else (loaded.network if loaded else "resnet18")
     tech_name = tech if tech is not None else (loaded.tech if loaded else None)
     space = loaded.space if loaded else qf.default_space()
-    net = qf.load_network(network_name)
+    if input_shape is not None:
+        shape = parse_input_shape(input_shape)
+    else:  # the spec's input_shape goes with the spec's network only
+        shape = loaded.input_shape if loaded is not None and network is None else None
+    net = qf.load_network(network_name, input_shape=shape)
     technology = qf.load_tech(tech_name) if tech_name is not None else qf.load_tech()
     technology.check_glb_kib(space.axes["glb_kib"], source=str(spec) if spec is not None else "the default space")
     table = load_accuracy_table(accuracy)
     typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e6:,.1f} MMACs; {space.size:,} design points; "
                f"technology {technology.name}", err=True)
+    if net.notes:
+        typer.echo(f"  {net.notes}", err=True)
 
     started = time.perf_counter()
     with _progress(space.size, quiet) as update:
