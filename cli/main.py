@@ -82,7 +82,21 @@ def main() -> None:
             signal.SIG_IGN, signal.default_int_handler):
         signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up is over (see quidam_fast._startup)
     try:
-        app()  # click's own usage errors already exit 2 with a message
+        # not standalone: click's usage errors come here, to be one line like every other mistake
+        code = app(standalone_mode=False)
+    except _click.NoArgsIsHelpError as error:  # a bare command prints its help, as asked
+        error.show()
+        sys.exit(error.exit_code)
+    except _click.UsageError as error:
+        where = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+        _say(f"error: {' '.join(error.format_message().split())}{where}")
+        sys.exit(2)
+    except _click.ClickException as error:
+        _say(f"error: {' '.join(error.format_message().split())}")
+        sys.exit(error.exit_code)
+    except _ABORTS:  # end of input at a prompt
+        _say("error: aborted; " + _files.interrupted_message().removeprefix("interrupted: "))
+        sys.exit(1)
     except QuidamInputError as error:
         _say(f"error: {error}")
         sys.exit(2)
@@ -90,7 +104,7 @@ def main() -> None:
         _say(_files.interrupted_message())
         sys.exit(130)
     except SystemExit as exit_:
-        if exit_.code == 130 and _caused_by_interrupt(exit_):  # typer turns a KeyboardInterrupt into exit 130
+        if exit_.code == 130 and _caused_by_interrupt(exit_):
             _say(_files.interrupted_message())
         raise
     except OSError as error:
@@ -99,7 +113,18 @@ def main() -> None:
         where = f"{error.filename}: " if error.filename else ""
         _say(f"error: {where}{error.strerror or error}")
         sys.exit(2)
+    if code == 130:  # typer turns a KeyboardInterrupt inside a command into exit status 130
+        _say(_files.interrupted_message())
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:  # --help and --version return 0
+        sys.exit(code)
 
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as _click
+except ImportError:  # older typer: click itself
+    from click import exceptions as _click
+
+_ABORTS = tuple({typer.Abort, getattr(_click, "Abort", typer.Abort)})
 
 #: Errors of the machine, not of the program: a full disk or quota, a read-only file system.
 _USER_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
