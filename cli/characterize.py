@@ -23,6 +23,7 @@ from typing import Annotated, Optional
 import typer
 
 from quidam_fast import characterize as qc
+from quidam_fast.cli._progress import bar
 from quidam_fast._files import check_output_path
 
 
@@ -77,7 +78,13 @@ def characterize(
     args += [] if spad else ["--no-spad"]
     command = " ".join(["quidam-fast characterize", *args, f"--out {shlex.quote(str(out))}"])
     sweep = qc.sweep_for(bits, reduced=reduced, spad=spad)
-    result = qc.run_flow(sweep, liberty=liberty, workdir=workdir, progress=typer.echo, node_nm=node_nm)
+    # on a terminal: designs done, designs/min, elapsed and time left, a line per design above the bar
+    with bar("characterizing", sweep.size, "designs") as shown:
+        def progress(line: str) -> None:
+            shown.echo(line)
+            shown.update(advance=1)
+
+        result = qc.run_flow(sweep, liberty=liberty, workdir=workdir, progress=progress, node_nm=node_nm)
     typer.echo(f"logs and netlists kept in {result.meta['workdir']}")
     paths = qc.write_outputs(result, out, command=command.strip())
     for p in paths.values():

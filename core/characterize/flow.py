@@ -167,6 +167,15 @@ class Sweep:
     activity_cycles: int = ACTIVITY_CYCLES  # PE gate-level power stream (the first reduction not counted)
     spad_activity_cycles: int = 512  # scratchpad gate-level power stream, per mode
 
+    @property
+    def size(self) -> int:
+        """How many designs :func:`run_flow` characterizes: the total of a progress display.
+
+        >>> REDUCED_SWEEP.size == sum(1 for _ in _designs(REDUCED_SWEEP))
+        True
+        """
+        return sum(1 for _ in _designs(self))
+
 
 FULL_SWEEP = Sweep()
 REDUCED_SWEEP = Sweep(pe_bits=(2, 3, 4, 8), holdout_bits=(6,), fp_bits=(16,), spad_words=(4, 8, 16),
