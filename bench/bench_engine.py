@@ -51,6 +51,12 @@ def run_kernel(arrays, layers, tech, n_points):
 def run_numpy(arrays, layers, tech, n_points):
     """The numpy model over the same flat indices and chunks; returns (cycles, energy_pj) per point."""
     shape = tuple(arrays["shape"])
+    # per layer, the inputs the kernel derives from the layer table: input pixels some output reads
+    # (one image and channel), and those of os pixel folds (per array-rows and batch value)
+    touched = np.array([kernels._rows_in(-lay[10], lay[5], lay[9], lay[3], lay[7]) for lay in layers]) * arrays["w_used"]
+    fold_touched = np.array([[[kernels._os_pixel_tiles_touched(lay[0] * b, lay[5], lay[6], lay[3], lay[4], lay[7], lay[8],
+                                                               lay[9], lay[10], r) for b in arrays["batch_of"]]
+                              for r in arrays["rows_of"]] for lay in layers])
     cycles = np.full(n_points, np.nan)
     energy = np.full(n_points, np.nan)
     for start in range(0, n_points, engine.CHUNK_POINTS):
@@ -59,7 +65,7 @@ def run_numpy(arrays, layers, tech, n_points):
         pe_i, bits_i, glb_i = arrays["pe_index_of"][idx[0]], idx[1], idx[7]
         pe = arrays["pe_table"][pe_i, bits_i]
         glb = arrays["glb_table"][glb_i, pe_i, bits_i]
-        clock_mhz = arrays["clock_mhz_of"][idx[10]]
+        clock_mhz = arrays["clock_mhz_of"][idx[11]]
         # the kernel's two masks: pe_type not characterized at these bits; clock beyond the critical path
         ok = ~np.isnan(pe[:, kernels.PE_ACT_BITS]) & ~(clock_mhz * pe[:, kernels.PE_CRITICAL_NS] > 1000.0)
         col = lambda v: v[ok][:, None]  # noqa: E731
@@ -83,8 +89,9 @@ def run_numpy(arrays, layers, tech, n_points):
         c, e = numpy_model.systolic_energy_and_cycles(
             col(arrays["dataflow_of"][idx[8]]), rows, cols, col(arrays["glb_kib_of"][glb_i]) * 8192, a, w, p,
             col(pe[:, kernels.PE_MAC_ENERGY]), col(register_energy),
-            glb[ok][:, None, :6], leak, col(clock_mhz), col(arrays["dram_gbps_of"][idx[9]]),
-            layers, net_mm[ok][:, None, :], tech.wire_energy_pj_per_bit_mm, tech.dram_energy_pj_per_bit)
+            glb[ok][:, None, :6], leak, col(clock_mhz), col(arrays["dram_gbps_of"][idx[10]]),
+            layers, net_mm[ok][:, None, :], tech.wire_energy_pj_per_bit_mm, tech.dram_energy_pj_per_bit,
+            col(arrays["batch_of"][idx[9]]), touched, fold_touched[:, idx[2], idx[9]].T[ok])
         cycles[start:stop][ok] = c
         energy[start:stop][ok] = e
     return cycles, energy

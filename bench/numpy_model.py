@@ -16,31 +16,47 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, psum_bits, glb_bits):
+def _pinned_reads(words, word_bits, sweeps, budget_bits):
+    resident = np.minimum(words, np.maximum(budget_bits, 0) // word_bits)
+    return np.where(sweeps <= 1, words, words + (sweeps - 1) * (words - resident))
+
+
+def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, glb_bits, price_swept, price_psum):
+    psum_on_chip = psum_tile_bits <= glb_bits
+    swept_1 = _pinned_reads(swept_words, swept_bits, sweeps, np.where(psum_on_chip, glb_bits - psum_tile_bits, glb_bits))
+    spill_1 = np.where(psum_on_chip, 0, spill_words)
     footprint = swept_words * swept_bits
-    psum_first_on_chip = psum_tile_bits <= glb_bits
-    swept_1 = np.where(footprint + np.where(psum_first_on_chip, psum_tile_bits, 0) <= glb_bits, swept_words, swept_words * sweeps)
-    spill_1 = np.where(psum_first_on_chip, 0, spill_words)
-    swept_fits = footprint <= glb_bits
-    swept_2 = np.where(swept_fits, swept_words, swept_words * sweeps)
-    spill_2 = np.where(psum_tile_bits + np.where(swept_fits, footprint, 0) <= glb_bits, 0, spill_words)
-    first = swept_1 * swept_bits + 2 * spill_1 * psum_bits <= swept_2 * swept_bits + 2 * spill_2 * psum_bits
+    swept_2 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits)
+    leftover = np.where(footprint <= glb_bits, glb_bits - footprint, 0)
+    spill_2 = np.where(psum_tile_bits <= leftover, 0, spill_words)
+    first = swept_1 * price_swept + 2 * spill_1 * price_psum <= swept_2 * price_swept + 2 * spill_2 * price_psum
     return np.where(first, swept_1, swept_2), np.where(first, spill_1, spill_2)
 
 
 def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e_reg, glb_energy, leak_uw,
-                               clock_mhz, dram_gbps, layers, net_mm, wire_pj_per_bit_mm, dram_pj_per_bit):
+                               clock_mhz, dram_gbps, layers, net_mm, wire_pj_per_bit_mm, dram_pj_per_bit, batch,
+                               touched_per_channel, fold_touched):
     """Per-point ``(cycles, energy_pj)`` summed over layers.
 
     Point arrays have shape ``(points, 1)``; ``layers`` is ``(n_layers, 12)`` (LAYER_COLUMNS order);
     ``glb_energy`` is ``(points, 1, 6)`` read/write energies per word for act, weight, psum; ``net_mm`` is
     ``(points, 1, 5)``: the wire (mm) an activation read, weight read, partial-sum read, partial-sum write
-    and output write drive (``kernels._network_mm``).
+    and output write drive (``kernels._network_mm``). ``batch`` is ``(points, 1)``;
+    ``touched_per_channel`` ``(n_layers,)``: input pixels of one image and channel some output reads;
+    ``fold_touched`` ``(points, n_layers)``: the same, all images, summed over ``os`` pixel folds
+    (``kernels._os_pixel_tiles_touched``). Buffer plans are chosen for the energy objective
+    (``kernels._dram_word_prices``).
     """
     N, K, C, R, S, P, Q, H, W, _stride, _padding, groups = (layers[:, i][None, :] for i in range(12))
+    N = N * batch
     Cg = C // groups
     Sr, Sc, T = N * P * Q, K // groups, Cg * R * S
-    I, F, O = N * Cg * H * W, Sc * T, Sr * Sc
+    I, F, O = N * Cg * touched_per_channel[None, :], Sc * T, Sr * Sc
+    I_folds = Cg * fold_touched
+    g = glb_energy
+    price_a = a * dram_pj_per_bit + g[..., 1]
+    price_w = w * dram_pj_per_bit + g[..., 3]
+    price_p = p * dram_pj_per_bit + 0.5 * (g[..., 4] + g[..., 5])
     is_os, is_ws = dataflow == OS, dataflow == WS
     n_row = np.where(is_os, _ceil_div(Sr, rows), _ceil_div(T, rows))
     n_col = np.where(is_os | is_ws, _ceil_div(Sc, cols), _ceil_div(Sr, cols))
@@ -52,17 +68,18 @@ def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e
     # os: two fold orders
     filter_tile = np.minimum(cols, Sc) * T * w
     ifmap_tile = np.minimum(rows, Sr) * T * a
-    weight_a = np.where(filter_tile <= glb_bits, F, F * n_row)
-    act_a = np.where(I * a + filter_tile <= glb_bits, I, I * n_col)
-    act_b = np.where(ifmap_tile <= glb_bits, I, I * n_col)
-    weight_b = np.where(F * w + ifmap_tile <= glb_bits, F, F * n_row)
-    order_a = act_a * a + weight_a * w <= act_b * a + weight_b * w
+    a_fits, b_fits = filter_tile <= glb_bits, ifmap_tile <= glb_bits
+    weight_a = np.where(a_fits, F, F * n_row)
+    act_a = _pinned_reads(I, a, n_col, np.where(a_fits, glb_bits - filter_tile, glb_bits))
+    act_b = np.where(b_fits, I_folds, I_folds * n_col)
+    weight_b = _pinned_reads(F, w, n_row, np.where(b_fits, glb_bits - ifmap_tile, glb_bits))
+    order_a = act_a * price_a + weight_a * price_w <= act_b * price_a + weight_b * price_w
     os_act, os_weight = np.where(order_a, act_a, act_b), np.where(order_a, weight_a, weight_b)
     # ws / is: partial sums against the swept operand
     ws_psum_tile = np.where(n_row > 1, Sr * np.minimum(cols, Sc) * p, 0)
     is_psum_tile = np.where(n_row > 1, np.minimum(cols, Sr) * Sc * p, 0)
-    ws_act, ws_spill = _allocate(I, a, n_col, ws_psum_tile, O * (n_row - 1), p, glb_bits)
-    is_weight, is_spill = _allocate(F, w, n_col, is_psum_tile, O * (n_row - 1), p, glb_bits)
+    ws_act, ws_spill = _allocate(I, a, n_col, ws_psum_tile, O * (n_row - 1), glb_bits, price_a, price_p)
+    is_weight, is_spill = _allocate(F, w, n_col, is_psum_tile, O * (n_row - 1), glb_bits, price_w, price_p)
     dram_act = groups * np.where(is_os, os_act, np.where(is_ws, ws_act, I))
     dram_weight = groups * np.where(is_os, os_weight, np.where(is_ws, F, is_weight))
     spill = groups * np.where(is_os, 0, np.where(is_ws, ws_spill, is_spill))
@@ -72,7 +89,6 @@ def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e
     dram_write_bits = spill * p + out_words * a
     bytes_per_cycle = dram_gbps * 1e3 / clock_mhz
     cycles = np.maximum(compute, np.ceil((dram_read_bits + dram_write_bits) / 8.0 / bytes_per_cycle))
-    g = glb_energy
     energy_glb = (glb_act * g[..., 0] + glb_weight * g[..., 2] + (psum_rw + spill) * g[..., 4] + out_words * g[..., 0]
                   + psum_rw * g[..., 5] + out_words * g[..., 1] + dram_act * g[..., 1] + dram_weight * g[..., 3]
                   + spill * g[..., 5])

@@ -73,45 +73,136 @@ def _ceil_div(a, b):
 
 
 @jit
-def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, psum_bits, glb_bits):
+def _pinned_reads(words, word_bits, sweeps, budget_bits):
+    """DRAM reads of an operand of ``words`` words read ``sweeps`` times in the same order, through a
+    buffer that keeps (pins) as many of its words as ``budget_bits`` hold: the first sweep reads every
+    word, each later sweep only the words not pinned. Pinning is what a cyclic sweep larger than the
+    buffer can reuse (LRU would miss every word); it makes traffic fall smoothly as the buffer grows
+    instead of jumping where the whole operand stops fitting."""
+    if sweeps <= 1:
+        return words
+    resident = min(words, max(budget_bits, 0) // word_bits)
+    return words + (sweeps - 1) * (words - resident)
+
+
+@jit
+def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, glb_bits, price_swept, price_psum):
     """Share the buffer between the swept operand and the partial-sum tile (``ws``/``is``).
 
-    Two priorities are tried, partial sums first and swept operand first; the one moving fewer DRAM
-    bits wins (ties: partial sums first). Each option's traffic is non-increasing in the buffer size, so
-    the minimum is too (guarded by ``test_more_buffer_never_adds_dram_traffic``).
+    Two plans: partial sums first (their tile stays on chip if it fits, the rest of the buffer pins
+    the swept operand) and swept operand first (the buffer pins as much of it as it holds; the
+    partial sums stay on chip only beside a swept operand that fits whole). The plan with the lower
+    price wins (``price_*``: the objective's cost of one DRAM word of that operand; ties: partial sums
+    first). Each plan's traffic is non-increasing in the buffer size, so the chosen one is too when
+    prices are DRAM bits (guarded by ``test_more_buffer_never_adds_dram_traffic``).
     Returns ``(swept operand DRAM reads, partial-sum words spilled per direction)``.
     """
+    psum_on_chip = psum_tile_bits <= glb_bits
+    swept_1 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits - psum_tile_bits if psum_on_chip else glb_bits)
+    spill_1 = 0 if psum_on_chip else spill_words
     footprint = swept_words * swept_bits
-    psum_first_on_chip = psum_tile_bits <= glb_bits
-    swept_1 = swept_words if footprint + (psum_tile_bits if psum_first_on_chip else 0) <= glb_bits else swept_words * sweeps
-    spill_1 = 0 if psum_first_on_chip else spill_words
-    swept_fits = footprint <= glb_bits
-    swept_2 = swept_words if swept_fits else swept_words * sweeps
-    spill_2 = 0 if psum_tile_bits + (footprint if swept_fits else 0) <= glb_bits else spill_words
-    if swept_1 * swept_bits + 2 * spill_1 * psum_bits <= swept_2 * swept_bits + 2 * spill_2 * psum_bits:
+    swept_2 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits)
+    leftover = glb_bits - footprint if footprint <= glb_bits else 0
+    spill_2 = 0 if psum_tile_bits <= leftover else spill_words
+    if swept_1 * price_swept + 2 * spill_1 * price_psum <= swept_2 * price_swept + 2 * spill_2 * price_psum:
         return swept_1, spill_1
     return swept_2, spill_2
 
 
 @jit
+def _columns_touched(q_lo, q_hi, stride, S, padding, W):
+    """Distinct real input columns the windows of outputs ``q_lo <= q < q_hi`` read."""
+    if q_hi <= q_lo:
+        return 0
+    return _rows_in(q_lo * stride - padding, q_hi - q_lo, stride, S, W)
+
+
+@jit
+def _pixel_range_touched(P, Q, R, S, H, W, stride, padding, first, last):
+    """Distinct real input pixels (one channel, one image) read by raster-order outputs ``first`` to
+    ``last - 1`` of an image: a partial first row, full rows, a partial last row, merged per input row."""
+    p0, qa = first // Q, first % Q
+    p1, qb = (last - 1) // Q, (last - 1) % Q + 1
+    full = _columns_touched(0, Q, stride, S, padding, W)
+    y_lo = max(p0 * stride - padding, 0)
+    y_hi = min(p1 * stride - padding + R, H)
+    total = 0
+    for y in range(y_lo, y_hi):
+        # output rows whose window covers input row y: p stride - padding <= y < p stride - padding + R
+        lo = max(p0, _ceil_div(y + padding - R + 1, stride))
+        hi = min(p1, (y + padding) // stride)
+        if lo > hi:
+            continue
+        if p0 == p1:
+            total += _columns_touched(qa, qb, stride, S, padding, W)
+            continue
+        middle = max(lo, p0 + 1) <= min(hi, p1 - 1)
+        covers_first = lo == p0
+        covers_last = hi == p1
+        if middle or (covers_first and qa == 0) or (covers_last and qb == Q) or (covers_first and covers_last
+                                                                                 and qb >= qa):
+            total += full
+        elif covers_first and covers_last:  # the partial first row's tail and the last row's head
+            overlap = 0
+            if stride <= S:  # both column spans are contiguous and may meet
+                overlap = max(0, min((qb - 1) * stride - padding + S, W) - max(qa * stride - padding, 0))
+            total += (_columns_touched(0, qb, stride, S, padding, W) + _columns_touched(qa, Q, stride, S, padding, W)
+                      - overlap)
+        elif covers_first:
+            total += _columns_touched(qa, Q, stride, S, padding, W)
+        else:
+            total += _columns_touched(0, qb, stride, S, padding, W)
+    return total
+
+
+@jit
+def _os_pixel_tiles_touched(N, P, Q, R, S, H, W, stride, padding, rows):
+    """Input pixels (one channel) that ``os`` pixel folds of ``rows`` outputs read, summed over folds:
+    a word two folds share (the halo of their windows) counts in both."""
+    per_image = P * Q
+    total = 0
+    start = 0
+    while start < N * per_image:
+        stop = min(start + rows, N * per_image)
+        position = start
+        while position < stop:  # the part of the fold in each image
+            image_end = (position // per_image + 1) * per_image
+            part_end = min(stop, image_end)
+            base = (position // per_image) * per_image
+            total += _pixel_range_touched(P, Q, R, S, H, W, stride, padding, position - base, part_end - base)
+            position = part_end
+        start = stop
+    return total
+
+
+@jit
 def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_bits,
-                    N, K, C, R, S, P, Q, H, W, groups):
+                    N, K, C, R, S, P, Q, groups, ifmap_touched, ifmap_fold_touched, price_act, price_weight, price_psum):
     """Cycles and word counts of one layer on a systolic array with a global buffer of ``glb_bits``.
 
-    Buffer model (per group; groups run one after another). Unique footprints in words: ifmap
-    ``I = N (C/g) H W``, filters ``F = Sc T``, outputs ``O = Sr Sc``; operands are streamed from DRAM
-    through the buffer, so nothing has to fit for the design to work, but reuse needs residency:
+    ``N`` counts every image of the batch; ``ifmap_touched`` is the input words of one group the layer
+    reads (rows and columns some output reads, all images: padding and skipped pixels of a strided
+    layer are never fetched), ``ifmap_fold_touched`` the same summed over ``os`` pixel folds (a word two
+    folds' windows share counts in both: :func:`_os_pixel_tiles_touched`). ``price_*`` is the objective's cost of one DRAM word of each operand
+    (``price_psum``: one word moved one way); it picks the buffer plan.
 
-    * the operand swept by the inner fold loop is read from DRAM once if all of it fits in the buffer
-      beside the outer fold's tile (and the on-chip partial sums), otherwise once per outer fold (a
-      cyclic sweep larger than the buffer misses every time);
-    * the outer fold's tile is read once if it fits, otherwise once per inner fold (``os`` only: in
-      ``ws``/``is`` it is the array's stationary operand, held in the PE registers);
+    Buffer model (per group; groups run one after another). Footprints in words: ifmap
+    ``I = ifmap_touched``, filters ``F = Sc T``, outputs ``O = Sr Sc``. Folds keep SCALE-Sim's
+    array-level schedule (so its compute cycles and buffer-side operand reads), and the buffer-level
+    mapper chooses the order of the fold loops above the array and what the buffer keeps:
+
+    * the operand swept by the inner fold loop is read from DRAM once per sweep, less the part of it
+      the buffer pins beside the outer fold's tile and the on-chip partial sums (:func:`_pinned_reads`);
+    * the outer fold's tile is read when the outer fold changes if it fits (the tile as the array
+      reads it, ``rows`` or ``cols`` x ``T`` words, is reserved), otherwise by every inner fold
+      (``os`` only: in ``ws``/``is`` it is the array's stationary operand, held in the PE registers,
+      and read from DRAM once);
     * partial sums of a reduction split over row folds stay on chip if their tile fits, otherwise every
-      extra row fold writes them to DRAM and reads them back; where the partial sums and the swept
-      operand do not both fit, the cheaper of the two priorities is taken (:func:`_allocate`);
-    * ``os`` has no partial sums and takes the cheaper of its two fold orders; ``ws``/``is`` keep
-      SCALE-Sim's order (column folds outer), which keeps the partial-sum tile small.
+      extra row fold writes them to DRAM and reads them back; the buffer goes to the partial sums or
+      to the swept operand first, whichever the objective prices lower (:func:`_allocate`);
+    * ``os`` has no partial sums and takes the cheaper of its two fold orders (filter folds outer or
+      pixel folds outer); ``ws``/``is`` keep column folds outer, which keeps the partial-sum tile one
+      column fold wide (row folds outer would need every output's partial sum on chip).
 
     Returns ``(compute_cycles, macs, glb_act_reads, glb_weight_reads, glb_psum_reads, glb_psum_writes,
     glb_ofmap_writes, dram_act_reads, dram_weight_reads, dram_psum_reads, dram_psum_writes,
@@ -121,7 +212,6 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
     Sr = N * P * Q
     Sc = K // groups
     T = Cg * R * S
-    ifmap_words = N * Cg * H * W
     filter_words = Sc * T
     out_words = Sr * Sc
     macs = Sr * Sc * T
@@ -136,13 +226,21 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         glb_weight = Sc * T * n_row
         filter_tile_bits = min(cols, Sc) * T * weight_bits
         ifmap_tile_bits = min(rows, Sr) * T * act_bits
-        # order A: filter tiles outer, pixel tiles inner
-        weight_a = filter_words if filter_tile_bits <= glb_bits else filter_words * n_row
-        act_a = ifmap_words if ifmap_words * act_bits + filter_tile_bits <= glb_bits else ifmap_words * n_col
-        # order B: pixel tiles outer, filter tiles inner
-        act_b = ifmap_words if ifmap_tile_bits <= glb_bits else ifmap_words * n_col
-        weight_b = filter_words if filter_words * weight_bits + ifmap_tile_bits <= glb_bits else filter_words * n_row
-        if act_a * act_bits + weight_a * weight_bits <= act_b * act_bits + weight_b * weight_bits:
+        # order A: filter folds outer (their tile kept), pixel folds inner (the ifmap swept n_col times)
+        if filter_tile_bits <= glb_bits:
+            weight_a = filter_words
+            act_a = _pinned_reads(ifmap_touched, act_bits, n_col, glb_bits - filter_tile_bits)
+        else:
+            weight_a = filter_words * n_row
+            act_a = _pinned_reads(ifmap_touched, act_bits, n_col, glb_bits)
+        # order B: pixel folds outer, filter folds inner (the filters swept n_row times)
+        if ifmap_tile_bits <= glb_bits:
+            act_b = ifmap_fold_touched
+            weight_b = _pinned_reads(filter_words, weight_bits, n_row, glb_bits - ifmap_tile_bits)
+        else:
+            act_b = ifmap_fold_touched * n_col
+            weight_b = _pinned_reads(filter_words, weight_bits, n_row, glb_bits)
+        if act_a * price_act + weight_a * price_weight <= act_b * price_act + weight_b * price_weight:
             dram_act, dram_weight = act_a, weight_a
         else:
             dram_act, dram_weight = act_b, weight_b
@@ -156,8 +254,8 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         glb_psum_reads = out_words * (n_row - 1)
         psum_tile_bits = Sr * min(cols, Sc) * psum_bits if n_row > 1 else 0
         dram_weight = filter_words
-        dram_act, dram_psum = _allocate(ifmap_words, act_bits, n_col, psum_tile_bits, out_words * (n_row - 1),
-                                        psum_bits, glb_bits)
+        dram_act, dram_psum = _allocate(ifmap_touched, act_bits, n_col, psum_tile_bits, out_words * (n_row - 1),
+                                        glb_bits, price_act, price_psum)
     else:  # IS
         n_row = _ceil_div(T, rows)
         n_col = _ceil_div(Sr, cols)
@@ -167,9 +265,9 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         glb_psum_writes = out_words * (n_row - 1)
         glb_psum_reads = out_words * (n_row - 1)
         psum_tile_bits = min(cols, Sr) * Sc * psum_bits if n_row > 1 else 0
-        dram_act = ifmap_words
+        dram_act = ifmap_touched
         dram_weight, dram_psum = _allocate(filter_words, weight_bits, n_col, psum_tile_bits, out_words * (n_row - 1),
-                                           psum_bits, glb_bits)
+                                           glb_bits, price_weight, price_psum)
     folds = n_row * n_col
     # SCALE-Sim's "- 1" (the last cycle's index, not a count) holds only where a fold has a pipeline fill
     # to overlap it: an os fold on a 1 x 1 array is T MACs in T cycles (per_fold = T), and the "- 1"
@@ -187,12 +285,14 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
 
 @jit
 def _rs_ifmap_rows(rows, cols, R, P, H, stride, padding):
-    """Distinct real input rows a row-stationary pass touches, summed over strips and filter-row folds.
+    """Distinct real input rows that row-stationary tiles touch (padding rows are zeros made in the PE).
 
     A PE set is ``h = min(R, rows)`` filter rows x ``e_t = min(P, cols)`` output rows; PE ``(r, e)``
-    of strip ``s`` and fold ``f`` reads input row ``(s e_t + e) stride + f h + r - padding`` (padding
-    rows are zeros made in the PE, not read). Returns ``(sum over strips and folds of the rows a pass
-    reads, sum over strips of the rows the whole strip reads, the largest strip's rows)``.
+    of strip ``s`` and fold ``f`` reads input row ``(s e_t + e) stride + f h + r - padding``. Returns
+    the rows, for one image and one channel, of every kind of tile the buffer-level mapper can keep:
+    ``(sum over strips and folds of a pass's rows, sum over strips of a whole strip's rows, the
+    largest strip's rows, the largest pass's rows, the image's rows, sum over folds of the rows a fold
+    reads in the whole image, the largest of those)``.
     """
     h = min(R, rows)
     e_t = min(P, cols)
@@ -200,18 +300,28 @@ def _rs_ifmap_rows(rows, cols, R, P, H, stride, padding):
     n_strip = _ceil_div(P, e_t)
     pass_rows = 0
     strip_rows = 0
-    largest = 0
+    largest_strip = 0
+    largest_pass = 0
     for strip in range(n_strip):
         e_s = min(e_t, P - strip * e_t)
         first = strip * e_t * stride - padding
         # the whole strip (all folds): rows first + e stride + r for r < R
         strip_count = _rows_in(first, e_s, stride, R, H)
         strip_rows += strip_count
-        largest = max(largest, strip_count)
+        largest_strip = max(largest_strip, strip_count)
         for fold in range(n_fold):
             h_f = min(h, R - fold * h)
-            pass_rows += _rows_in(first + fold * h, e_s, stride, h_f, H)
-    return pass_rows, strip_rows, largest
+            count = _rows_in(first + fold * h, e_s, stride, h_f, H)
+            pass_rows += count
+            largest_pass = max(largest_pass, count)
+    image_fold_rows = 0
+    largest_image_fold = 0
+    for fold in range(n_fold):
+        count = _rows_in(fold * h - padding, P, stride, min(h, R - fold * h), H)
+        image_fold_rows += count
+        largest_image_fold = max(largest_image_fold, count)
+    return (pass_rows, strip_rows, largest_strip, largest_pass, _rows_in(-padding, P, stride, R, H), image_fold_rows,
+            largest_image_fold)
 
 
 @jit
@@ -231,36 +341,39 @@ def _rows_in(first, count, stride, height, H):
 
 @jit
 def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, R, S, P, Q, groups, W_used,
-               real_row_pairs, pass_rows, strip_rows, largest_strip_rows, p, q):
+               real_row_pairs, ifmap_rows, p, q, price_act, price_weight, price_psum):
     """Accesses of one layer under a row-stationary mapping with ``p`` filters and ``q`` channels per PE.
 
-    Loop nest per group, outer to inner: image ``n``, strip of ``e_t`` output rows, block of
-    ``p t`` filters (``t`` replicated PE sets, one filter group each), filter-row fold, block of ``q``
-    channels. In a pass every PE runs 1-D convolutions: for each of ``Q`` outputs, ``q`` channels,
-    ``S`` taps and its filters (at most ``p``), one MAC per cycle, with its filter rows in the filter
-    scratchpad (``p q S`` words), its ifmap row window in the ifmap scratchpad (``q S``) and ``p``
-    partial sums in the psum scratchpad. Filter rows are multicast along set rows, ifmap rows along
-    diagonals (one buffer read each; a PE whose input row is padding gets nothing and multiplies
-    zeros), partial sums flow up the set's columns and leave for the buffer after each pass, coming
-    back for the next channel block or fold. ``W_used`` is the real input columns a row reads and
-    ``real_row_pairs`` the (output row, filter row) pairs whose input row is real.
+    Array level (fixed): per group, a *pass* is one image, one strip of ``e_t`` output rows, one block
+    of ``p t`` filters (``t`` replicated PE sets, one filter group each), one filter-row fold and one
+    block of ``q`` channels. In a pass every PE runs 1-D convolutions: for each of ``Q`` outputs, ``q``
+    channels, ``S`` taps and its filters (at most ``p``), one MAC per cycle, with its filter rows in
+    the filter scratchpad (``p q S`` words), its ifmap row window in the ifmap scratchpad (``q S``)
+    and ``p`` partial sums in the psum scratchpad. Filter rows are multicast along set rows, ifmap
+    rows along diagonals (one buffer read each; a PE whose input row is padding gets nothing and
+    multiplies zeros), partial sums flow up the set's columns and leave for the buffer after each
+    pass, coming back for the next channel block or fold. ``W_used`` is the real input columns a row
+    reads, ``real_row_pairs`` the (output row, filter row) pairs whose input row is real and
+    ``ifmap_rows`` what :func:`_rs_ifmap_rows` returns.
 
-    The buffer keeps the subset of {partial-sum tile, the current strip's ifmap, all filters} that fits
-    and moves the fewest DRAM bits (every subset is tried; more buffer never adds traffic).
+    Buffer level (searched, :func:`_rs_buffer`): the order of the loops over image strips, filter
+    blocks and accumulation steps, the tile the buffer keeps, and which operands it keeps.
 
     Returns ``(compute_cycles, macs, glb_act_reads, glb_weight_reads, glb_psum_reads, glb_psum_writes,
     glb_ofmap_writes, dram_act, dram_weight, dram_psum_each_way, dram_ofmap, noc_act, noc_weight,
     noc_psum, spad_filter_writes, spad_ifmap_writes)`` over all groups, and the PE sets ``t``.
     """
-    invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, pass_rows,
-                                strip_rows, largest_strip_rows, act_bits, weight_bits)
-    return _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q), invariants[4]
+    invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, ifmap_rows,
+                                act_bits, weight_bits)
+    return (_rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q, price_act,
+                               price_weight, price_psum), invariants[4])
 
 
 @jit
-def _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, pass_rows, strip_rows,
-                   largest_strip_rows, act_bits, weight_bits):
+def _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, ifmap_rows, act_bits,
+                   weight_bits):
     """The parts of :func:`_rs_counts` that do not depend on the mapping (computed once per layer)."""
+    pass_rows, strip_rows, largest_strip, largest_pass, image_rows, image_fold_rows, largest_image_fold = ifmap_rows
     Cg = C // groups
     Kg = K // groups
     h = min(R, rows)
@@ -270,24 +383,52 @@ def _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pai
     sets = (rows // h) * (cols // e_t)
     filter_words = Kg * Cg * R * S
     out_words = N * Kg * P * Q
+    column_words = N * Cg * W_used  # ifmap words of one input row, every channel and image
     return (Cg, Kg, e_t, n_fold, sets, filter_words, out_words,
             N * n_strip * n_fold * Q * S * Cg,             # cycles per filter of the busiest PE
             N * Kg * Cg * R * S * P * Q,                   # MACs
             N * n_strip * filter_words,                    # filter buffer reads
-            N * Cg * W_used * pass_rows,                   # ifmap buffer reads per filter block
+            column_words * pass_rows,                      # ifmap buffer reads per filter block
             N * P * filter_words,                          # filter deliveries
-            N * Cg * W_used * real_row_pairs,              # ifmap deliveries per set in use
+            column_words * real_row_pairs,                 # ifmap deliveries per set in use
             N * (R - n_fold) * P * Q * Kg,                 # psum hops per channel block
-            N * Cg * W_used * strip_rows,                  # ifmap DRAM reads with the strip resident
-            largest_strip_rows * W_used * Cg * act_bits,   # the largest strip's bits
-            filter_words * weight_bits, Q)
+            Q, N, n_strip, h, R, S, P, W_used,
+            # ifmap DRAM words of one sweep, by tile: (strip, image) x (one step, every step)
+            column_words * pass_rows, column_words * strip_rows, column_words * image_fold_rows,
+            column_words * image_rows,
+            # rows of the largest tile of each kind (one image, one channel)
+            largest_pass, largest_strip, largest_image_fold, image_rows)
+
+
+# Buffer-level plans of the row-stationary mapper: (loop order, filters, ifmap, partial sums). Loops
+# above the array: m = image strips, f = filter blocks, c = accumulation steps; the order code indexes
+# _DEPTH (each loop's depth, 0 outermost). Filters: 0 one-step tile, 1 tile of every step, 2 bypass
+# (fetched by each pass), 3 whole tensor kept; ifmap: 0 one-step tile, 1 tile of every step, 2 bypass;
+# partial sums: 0 kept in the tile, 1 bypass (to DRAM and back between steps). The full space (6 orders
+# x 4 x 3 x 2, any filter blocks per tile) holds no cheaper plan than these 27 (why: _rs_buffer's
+# docstring; tests/test_loopnest.py checks it against the loop-nest simulator over the full space).
+_DEPTH = np.array([[0, 1, 2], [1, 0, 2], [2, 0, 1], [0, 2, 1]], dtype=np.int64)  # (m f c), (f m c), (f c m), (m c f)
+_PLANS = np.array([
+    # (m f c), partial sums kept: filters one-step / bypass / whole x ifmap one-step / every step / bypass
+    [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 2, 0], [0, 2, 0, 0], [0, 2, 1, 0], [0, 2, 2, 0], [0, 3, 0, 0], [0, 3, 1, 0],
+    [0, 3, 2, 0],
+    # (f m c), partial sums kept: filters one-step / every step / bypass x ifmap one-step / every step / bypass
+    [1, 0, 0, 0], [1, 0, 1, 0], [1, 0, 2, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 2, 0], [1, 2, 0, 0], [1, 2, 1, 0],
+    [1, 2, 2, 0],
+    # partial sums bypass: (f c m) keeps a filter tile once; (m c f) a one-step ifmap tile once, (m f c)
+    # an ifmap tile of every step once, beside filters kept, bypassed or whole
+    [2, 0, 0, 1], [2, 0, 2, 1], [3, 0, 0, 1], [3, 2, 0, 1], [3, 3, 0, 1], [3, 2, 2, 1], [0, 0, 1, 1], [0, 2, 1, 1],
+    [0, 3, 1, 1],
+], dtype=np.int64)
 
 
 @jit
-def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q):
+def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q, price_act,
+                       price_weight, price_psum):
     """The mapping-dependent part of :func:`_rs_counts` (called once per candidate mapping)."""
     (Cg, Kg, e_t, n_fold, sets, filter_words, out_words, cycles_per_filter, macs, glb_weight, act_per_block,
-     noc_weight, act_per_set, hops_per_cblock, strip_act, strip_bits, filter_bits, Q) = invariants
+     noc_weight, act_per_set, hops_per_cblock, Q, N, n_strip, h, R, S, P, W_used, sweep_pass, sweep_strip,
+     sweep_image_fold, sweep_image, largest_pass, largest_strip, largest_image_fold, image_rows) = invariants
     n_kblock = _ceil_div(Kg, p * sets)
     n_cblock = _ceil_div(Cg, q)
     last_block = Kg - (n_kblock - 1) * p * sets
@@ -299,33 +440,146 @@ def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, g
     glb_psum = out_words * (accumulations - 1)
     noc_act = act_per_set * sets_used
     noc_psum = hops_per_cblock * n_cblock + 2 * glb_psum + out_words
-    # the buffer: the resident subset that fits and moves the fewest DRAM bits
-    psum_tile_bits = e_t * Q * min(p * sets, Kg) * psum_bits if accumulations > 1 else 0
-    best_bits = -1.0
-    dram_act = 0
-    dram_weight = 0
-    dram_psum = 0
-    # keeping more never moves more bits, so when everything fits the search is over at once
-    first_subset = 7 if psum_tile_bits + strip_bits + filter_bits <= glb_bits else 0
-    for subset in range(first_subset, 8):
-        keep_psum = (subset & 1) != 0
-        keep_strip = (subset & 2) != 0
-        keep_filters = (subset & 4) != 0
-        used = ((psum_tile_bits if keep_psum else 0) + (strip_bits if keep_strip else 0)
-                + (filter_bits if keep_filters else 0))
-        if used > glb_bits:
-            continue
-        act = strip_act if keep_strip else glb_act
-        weight = filter_words if keep_filters else glb_weight
-        spill = 0 if (keep_psum or accumulations == 1) else glb_psum
-        bits = act * act_bits + weight * weight_bits + 2.0 * spill * psum_bits
-        if best_bits < 0 or bits < best_bits:
-            best_bits = bits
-            dram_act, dram_weight, dram_psum = act, weight, spill
+    dram_act, dram_weight, dram_psum = _rs_buffer(
+        glb_bits, act_bits, weight_bits, psum_bits, N, n_strip, n_kblock, accumulations, min(p * sets, Kg), Kg, Cg,
+        q, h, R, S, P, Q, e_t, W_used, filter_words, out_words, glb_act, glb_weight, glb_psum,
+        sweep_pass, sweep_strip, sweep_image_fold, sweep_image, largest_pass, largest_strip, largest_image_fold,
+        image_rows, price_act, price_weight, price_psum)
     return (groups * compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum,
             groups * glb_psum, groups * out_words, groups * dram_act, groups * dram_weight, groups * dram_psum,
             groups * out_words, groups * noc_act, groups * noc_weight, groups * noc_psum,
             groups * noc_weight, groups * noc_act)
+
+
+@jit
+def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, Kg, Cg, q, h, R, S, P, Q, e_t, W_used,
+               filter_words, out_words, pass_act, pass_weight, pass_psum, sweep_pass, sweep_strip, sweep_image_fold,
+               sweep_image, largest_pass, largest_strip, largest_image_fold, image_rows, price_act, price_weight,
+               price_psum):
+    """The buffer-level mapping of one row-stationary layer: DRAM words ``(act, weight, psum each way)``.
+
+    Three loops run above the array: image strips (``m``: ``N`` images x ``n_strip`` strips), filter
+    blocks (``f``: ``n_kblock`` blocks of ``block_filters``) and accumulation steps (``c``: ``n_acc``
+    filter-row folds x channel blocks). The buffer keeps a tile of ``tm`` strips (one strip, one image
+    or the whole batch) x ``tf`` filter blocks (as many as fit: more never costs more) x one step.
+    Each operand keeps its part of the tile, or the part of every step (the tile spans ``c``), or
+    bypasses the buffer (fetched by every pass, ``pass_*``); the filters may also stay whole.
+
+    Traffic of a kept operand: its words per sweep (filters ``filter_words``; ifmap ``sweep_*``, only
+    rows some output reads) times the trips of every loop it does not depend on (or spans) that runs
+    outside the innermost loop it depends on (with more than one trip) -- the tile is fetched again
+    each time that loop comes round. Partial sums stay on chip while the step loop runs innermost and
+    otherwise bypass (``pass_psum`` each way).
+
+    The plans (:data:`_PLANS`): with partial sums kept the step loop must run innermost, so the order
+    is (m f c) or (f m c); in (m f c) a filter tile of every step costs more and saves nothing over
+    one step (filter words of different steps are disjoint), in (f m c) a whole filter tensor over a
+    tile of every step; an ifmap tile of every step can save words over one step's (folds share
+    input rows), so both are tried. With partial sums bypassing, (f c m) fetches a filter tile once,
+    (m c f) a one-step ifmap tile once and (m f c) an ifmap tile of every step once; the other orders
+    add nothing. The plan with the lowest price (``price_*`` per DRAM word) wins; the first found wins
+    ties. ``3 tm x 27`` plans at most, fewer where a loop runs once or the floor is met.
+    """
+    best = np.inf
+    best_act = pass_act
+    best_weight = pass_weight
+    best_psum = pass_psum
+    # no plan moves less than every touched input word and every filter word once: a plan that does
+    # ends the search (measured: most plans of large buffers stop at the first tile tried)
+    floor = sweep_image * price_act + filter_words * price_weight + 2.0 * 0 * price_psum
+    for tm in range(2, -1, -1):  # the largest tile first: it is the one that reaches the floor
+        if (tm == 1 and n_strip == 1) or (tm == 2 and N == 1):
+            continue  # the same tile as the smaller one
+        trips_m = N * n_strip if tm == 0 else (N if tm == 1 else 1)
+        m_outputs = e_t * Q if tm == 0 else (P * Q if tm == 1 else N * P * Q)
+        images = N if tm == 2 else 1
+        sweep_one = sweep_pass if tm == 0 else sweep_image_fold
+        sweep_every = sweep_strip if tm == 0 else sweep_image
+        ifmap_one_bits = images * (largest_pass if tm == 0 else largest_image_fold) * W_used * q * a
+        ifmap_every_bits = images * (largest_strip if tm == 0 else image_rows) * W_used * Cg * a
+        for plan in range(_PLANS.shape[0]):
+            order = _PLANS[plan, 0]
+            filter_mode = _PLANS[plan, 1]
+            ifmap_mode = _PLANS[plan, 2]
+            psum_mode = _PLANS[plan, 3]
+            if n_acc == 1 and psum_mode == 1:
+                continue  # nothing to accumulate: no partial sums to move
+            dm = _DEPTH[order, 0]
+            df = _DEPTH[order, 1]
+            dc = _DEPTH[order, 2]
+            fixed = 0
+            if ifmap_mode == 0:
+                fixed += ifmap_one_bits
+            elif ifmap_mode == 1:
+                fixed += ifmap_every_bits
+            if filter_mode == 3:
+                fixed += filter_words * w
+            if fixed > glb_bits:
+                continue
+            per_filter = 0
+            if filter_mode == 0:
+                per_filter += q * h * S * w
+            elif filter_mode == 1:
+                per_filter += Cg * R * S * w
+            if psum_mode == 0 and n_acc > 1:
+                per_filter += m_outputs * pb
+            tf = _blocks_that_fit(glb_bits - fixed, per_filter, block_filters, Kg, n_kblock)
+            if tf < 1:
+                continue
+            trips_f = _ceil_div(n_kblock, tf)
+            if filter_mode == 2:
+                weight = pass_weight
+            elif filter_mode == 3:
+                weight = filter_words
+            else:  # depends on f, and on c unless the tile spans every step
+                weight = filter_words * _refetch(2 if filter_mode == 1 else 6, dm, df, dc, trips_m, trips_f, n_acc)
+            if ifmap_mode == 2:
+                act = pass_act
+            elif ifmap_mode == 1:
+                act = sweep_every * _refetch(1, dm, df, dc, trips_m, trips_f, n_acc)
+            else:
+                act = sweep_one * _refetch(5, dm, df, dc, trips_m, trips_f, n_acc)
+            psum = pass_psum if psum_mode == 1 else 0
+            price = act * price_act + weight * price_weight + 2.0 * psum * price_psum
+            if price < best:
+                best = price
+                best_act, best_weight, best_psum = act, weight, psum
+                if price <= floor:
+                    return best_act, best_weight, best_psum
+    return best_act, best_weight, best_psum
+
+
+@jit
+def _refetch(depends, dm, df, dc, trips_m, trips_f, trips_c):
+    """How many times a kept tile sweeps its operand: the product of the trips of the loops it does
+    not depend on that run outside the innermost loop it depends on. ``depends``: bit 1 = m, 2 = f,
+    4 = c; loops of one trip change nothing."""
+    inner = -1
+    if depends & 1 and trips_m > 1:
+        inner = max(inner, dm)
+    if depends & 2 and trips_f > 1:
+        inner = max(inner, df)
+    if depends & 4 and trips_c > 1:
+        inner = max(inner, dc)
+    factor = 1
+    if not depends & 1 and dm < inner:
+        factor *= trips_m
+    if not depends & 2 and df < inner:
+        factor *= trips_f
+    if not depends & 4 and dc < inner:
+        factor *= trips_c
+    return factor
+
+
+@jit
+def _blocks_that_fit(free_bits, bits_per_filter, block_filters, Kg, n_kblock):
+    """Filter blocks a tile can hold in ``free_bits`` (all of them when a tile costs nothing per filter)."""
+    if bits_per_filter == 0:
+        return n_kblock
+    filters = free_bits // bits_per_filter
+    if filters >= Kg:
+        return n_kblock
+    return filters // block_filters
 
 
 @jit
@@ -439,8 +693,22 @@ def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, gl
 
 
 @jit
+def _dram_word_prices(objective, a, w, p, glb, dram_pj_per_bit):
+    """What the buffer-level mapper minimizes, per DRAM word of each operand (partial sums: one way).
+
+    ``energy`` and ``edp``: the word's DRAM energy and the buffer access that goes with it (the fill,
+    or for a partial sum half its write-back read and its fill); ``latency`` and ``dram``: its bits
+    (compute cycles do not depend on the buffer-level mapping, and stalls fall with DRAM bits).
+    """
+    if objective == OBJECTIVE_ENERGY or objective == OBJECTIVE_EDP:
+        return (a * dram_pj_per_bit + glb[GLB_WRITE_ACT], w * dram_pj_per_bit + glb[GLB_WRITE_WEIGHT],
+                p * dram_pj_per_bit + 0.5 * (glb[GLB_READ_PSUM] + glb[GLB_WRITE_PSUM]))
+    return float(a), float(w), float(p)
+
+
+@jit
 def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of, spad_filter_of, spad_psum_of,
-                   glb_kib_of, dataflow_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table, spad_ifmap_table,
+                   glb_kib_of, dataflow_of, batch_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table, spad_ifmap_table,
                    spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs, wire_pj_per_bit_mm,
                    dram_pj_per_bit, objective, forced_p, forced_q,
                    totals, per_layer, want_per_layer):
@@ -452,8 +720,10 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
     ``[capacity, pe_type, bits]``. ``layers`` is ``(n_layers, 12)`` int64 in
     ``workloads.LAYER_COLUMNS`` order; ``w_used`` and ``real_row_pairs`` are per-layer inputs of
     :func:`_rs_counts`. ``wire_pj_per_bit_mm`` prices the array network (:func:`_network_mm`).
-    ``objective`` picks the row-stationary mapping (``OBJECTIVE_*``); ``forced_p, forced_q > 0`` skip
-    the search and evaluate that mapping (invalid where the scratchpads cannot hold it). Results go to
+    ``objective`` (``OBJECTIVE_*``) picks the buffer-level mapping of every dataflow and the
+    row-stationary mapping; ``forced_p, forced_q > 0`` skip the row-stationary search over ``(p, q)``
+    and evaluate that mapping (invalid where the scratchpads cannot hold it). ``batch_of`` gives the
+    images per batch: layers run with ``N`` times that many images, and the totals are of the batch. Results go to
     ``totals[i - start]`` and, if ``want_per_layer``, ``per_layer[i - start, layer]``.
     """
     n_axes = shape.shape[0]
@@ -467,6 +737,21 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
     rs_cache = np.empty((n_layers, max_candidates, 16))
     rs_cache_pq = np.empty((n_layers, max_candidates, 2), dtype=np.int64)
     rs_n_cand = np.zeros(n_layers, dtype=np.int64)
+    # input rows some output reads, per layer (with w_used, the input words a layer touches per channel)
+    h_used = np.empty(n_layers, dtype=np.int64)
+    for layer in range(n_layers):
+        h_used[layer] = _rows_in(-layers[layer, 10], layers[layer, 5], layers[layer, 9], layers[layer, 3],
+                                 layers[layer, 7])
+    # os pixel folds' input words (one channel), per layer, array-rows value and batch value
+    fold_touched = np.zeros((n_layers, rows_of.shape[0], batch_of.shape[0]), dtype=np.int64)
+    if (dataflow_of == OS).any():
+        for layer in range(n_layers):
+            for ri in range(rows_of.shape[0]):
+                for bi in range(batch_of.shape[0]):
+                    fold_touched[layer, ri, bi] = _os_pixel_tiles_touched(
+                        layers[layer, 0] * batch_of[bi], layers[layer, 5], layers[layer, 6], layers[layer, 3],
+                        layers[layer, 4], layers[layer, 7], layers[layer, 8], layers[layer, 9], layers[layer, 10],
+                        rows_of[ri])
     same_hardware = shape[n_axes - 1] * shape[n_axes - 2]  # points differing only in DRAM bandwidth / clock
     cached_key = -1
     for i in range(start, stop):
@@ -483,8 +768,9 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
         cols = cols_of[position[3]]
         glb_i = position[7]
         dataflow = dataflow_of[position[8]]
-        dram_gbps = dram_gbps_of[position[9]]
-        clock_mhz = clock_mhz_of[position[10]]
+        batch = batch_of[position[9]]
+        dram_gbps = dram_gbps_of[position[10]]
+        clock_mhz = clock_mhz_of[position[11]]
         pe = pe_table[pe_i, bits_i]
         glb = glb_table[glb_i, pe_i, bits_i]
         for column in range(N_TOTALS):
@@ -517,9 +803,10 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
             pe_storage_area = pe[PE_REG_AREA]
             pe_leak = pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]
         leak_uw = n_pe * pe_leak + glb[GLB_LEAK_MW] * 1e3
+        price_act, price_weight, price_psum = _dram_word_prices(objective, a, w, p, glb, dram_pj_per_bit)
         net = _network_mm(dataflow, rows, cols, pe[PE_MAC_AREA] + pe_storage_area, glb[GLB_AREA_MM2])
         for layer in range(n_layers):
-            N = layers[layer, 0]
+            N = layers[layer, 0] * batch
             K = layers[layer, 1]
             C = layers[layer, 2]
             R = layers[layer, 3]
@@ -536,10 +823,9 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                 if not reuse:
                     # the access counts of every candidate mapping depend on the hardware, not on the DRAM
                     # bandwidth and clock (the two fastest axes): computed once, reused for those points
-                    pass_rows, strip_rows, largest = _rs_ifmap_rows(rows, cols, R, P, layers[layer, 7],
-                                                                    layers[layer, 9], layers[layer, 10])
+                    ifmap_rows = _rs_ifmap_rows(rows, cols, R, P, layers[layer, 7], layers[layer, 9], layers[layer, 10])
                     invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, w_used[layer],
-                                                real_row_pairs[layer], pass_rows, strip_rows, largest, a, w)
+                                                real_row_pairs[layer], ifmap_rows, a, w)
                     n_cand = 0
                     p_max = min(spad_psum, K // groups, spad_filter // S)
                     for cand_p in range(1, p_max + 1):
@@ -548,7 +834,8 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                             if cand_p != forced_p or forced_q > cand_q:
                                 continue
                             cand_q = forced_q
-                        c = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q)
+                        c = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q, price_act,
+                                               price_weight, price_psum)
                         for j in range(16):
                             rs_cache[layer, n_cand, j] = c[j]
                         rs_cache_pq[layer, n_cand, 0] = cand_p
@@ -596,8 +883,9 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
             else:
                 (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap,
                  dram_act, dram_weight, dram_psum_reads, dram_psum_writes, dram_ofmap) = _systolic_layer(
-                    dataflow, rows, cols, glb_bits, a, w, p, N, K, C, R, S, P, Q, layers[layer, 7],
-                    layers[layer, 8], groups)
+                    dataflow, rows, cols, glb_bits, a, w, p, N, K, C, R, S, P, Q, groups,
+                    N * (C // groups) * h_used[layer] * w_used[layer],
+                    (C // groups) * fold_touched[layer, position[2], position[9]], price_act, price_weight, price_psum)
                 noc_words = glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap
                 energy_noc = _systolic_network_energy(glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap,
                                                       a, w, p, net, wire_pj_per_bit_mm)

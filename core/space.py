@@ -33,6 +33,7 @@ AXES = {
     "spad_psum": ("word", int),
     "glb_kib": ("KiB", int),
     "dataflow": ("", str),
+    "batch": ("image", int),
     "dram_gbps": ("GB/s", float),
     "clock_mhz": ("MHz", float),
 }
@@ -47,6 +48,7 @@ AXIS_DESCRIPTIONS = {
     "spad_psum": "per-PE partial-sum scratchpad capacity (row-stationary)",
     "glb_kib": "global buffer (SRAM) capacity",
     "dataflow": "mapping family: ws, os, is (systolic) or rs (row-stationary spatial array)",
+    "batch": "images processed together (filters fetched once per batch); results stay per image where named so",
     "dram_gbps": "off-chip bandwidth, gigabytes per second",
     "clock_mhz": "clock frequency",
 }
@@ -63,6 +65,7 @@ DEFAULT_AXES = {
     "spad_psum": (16, 24),
     "glb_kib": (64, 128, 256, 512, 1024, 2048),
     "dataflow": DATAFLOWS,
+    "batch": (1,),
     "dram_gbps": (12.8, 25.6),
     "clock_mhz": (50.0, 100.0, 200.0),
 }
@@ -83,11 +86,12 @@ DEFAULT_NETWORK: str | tuple[str, ...] = "resnet18"
 SINGLE_DESIGN = {
     "pe_type": ("int",), "bits": (8,), "rows": (16,), "cols": (16,), "spad_ifmap": (12,),
     "spad_filter": (224,), "spad_psum": (24,), "glb_kib": (128,), "dataflow": ("ws",),
-    "dram_gbps": (25.6,), "clock_mhz": (100.0,),
+    "batch": (1,), "dram_gbps": (25.6,), "clock_mhz": (100.0,),
 }
 
 _LIMITS = {"rows": 4096, "cols": 4096, "spad_ifmap": 1 << 20, "spad_filter": 1 << 20, "spad_psum": 1 << 20,
-           "glb_kib": 1 << 20, "bits": 64}
+           "glb_kib": 1 << 20, "bits": 64,
+           "batch": 4096}
 
 
 #: Bounds of the real-valued axes: far beyond any real design (a 100 GHz clock, 1 PB/s of DRAM), and

@@ -1,35 +1,69 @@
-"""Slow, obviously correct references, written from the equations and never from the kernels.
+"""Slow, obviously correct references, written from loop nests and never from the kernels.
 
-``systolic_reference`` walks every fold of a layer on a ``rows x cols`` systolic array, every stream
-step and every PE: it timestamps each MAC with the skewed systolic schedule, counts each operand word
-that enters the array from the global buffer and each partial sum that leaves or re-enters it, and
-keeps an explicit set of operand blocks resident in the buffer to count DRAM transfers.
+Two kinds of reference live here:
 
-Schedule (Samajdar et al., SCALE-Sim): in a fold, element ``t`` of the stream reaches PE ``(i, j)`` at
-cycle ``offset + t + i + j``; ``ws``/``is`` first shift their stationary operand in over ``rows``
-cycles and drain results out of the bottom edge one cycle after the last row, so a fold lasts until
-the last PE's last MAC plus the drain through the whole array. SCALE-Sim reports the index of the
-last cycle (count - 1).
-
-Buffer (the engine's stated policy, simulated here block by block): the blocks are the whole ifmap
-(or its per-fold tile), each filter fold tile, the whole filter tensor, and per-column-fold partial-sum
-tiles. A block is fetched from DRAM when a fold needs it and it is not resident; a block stays
-resident only if it fits beside the blocks with priority (partial sums first, then the outer fold's
-tile, then the swept operand).
+* **Array walks** (``systolic_array``, ``rs_array``): every fold or pass of a layer, every stream step,
+  PE, output column, channel, tap and filter; they timestamp MACs (systolic: the skewed schedule of
+  SCALE-Sim, Samajdar et al., ISPASS 2020) and count each word that moves between the buffer, the
+  array network and the PEs.
+* **A tile-level loop-nest simulator** (``systolic_dram``, ``rs_dram``): it takes a *buffer plan* -- the
+  order of the loops above the array, the tile sizes, and what the buffer keeps -- walks that loop
+  nest, and names every word each fold or pass reads (``('I', n, channel, y, x)`` for an input pixel,
+  ``('W', k, channel, r, s)`` for a weight, ``('O', n, k, p, q)`` for an output), so only words some
+  output touches are ever fetched. Residency is explicit: a buffer keeps, per operand, the current
+  tile (fetched whole when the walk moves it to another tile, its size the number of distinct words
+  in it), a pinned set (the first words of a swept operand, as many as the buffer spares) or
+  nothing (the words of each fold or pass fetched as it runs); partial sums evicted before their
+  last accumulation go to DRAM and come back when their tile returns. Footprints are the largest
+  tile's distinct words, and a plan is feasible when they fit. The simulator does not know which
+  plan is best: tests enumerate every plan (``rs_plans``, ``systolic_plans``) and compare the
+  kernels' choice with the cheapest.
 """
 
 from __future__ import annotations
 
+import itertools
 
 
 def _ceil_div(a, b):
     return -(-a // b)
 
 
-def gemm_dims(layer):
-    """Per-group GEMM of a layer: (Sr output pixels, T reduction, Sc filters, ifmap words per group)."""
-    cg = layer.C // layer.groups
-    return layer.N * layer.P * layer.Q, cg * layer.R * layer.S, layer.K // layer.groups, layer.N * cg * layer.H * layer.W
+# --------------------------------------------------------------------------------------------------
+# Words a layer reads, from the convolution's definition
+# --------------------------------------------------------------------------------------------------
+
+
+def ifmap_word(layer, group, n, c, p, q, r, s):
+    """The input word output pixel ``(p, q)`` of image ``n`` multiplies by tap ``(r, s)`` of channel
+    ``c`` (of ``group``), or ``None`` where the tap falls on padding (a zero made in the array)."""
+    y = p * layer.stride + r - layer.padding
+    x = q * layer.stride + s - layer.padding
+    if 0 <= y < layer.H and 0 <= x < layer.W:
+        return ("I", n, group * (layer.C // layer.groups) + c, y, x)
+    return None
+
+
+def gemm_dims(layer, batch=1):
+    """Per-group GEMM: (Sr output pixels of every image, T reduction, Sc filters)."""
+    return layer.N * batch * layer.P * layer.Q, (layer.C // layer.groups) * layer.R * layer.S, layer.K // layer.groups
+
+
+def _pixel(layer, i):
+    """GEMM row ``i`` -> (image, p, q)."""
+    n, rest = divmod(i, layer.P * layer.Q)
+    return (n,) + divmod(rest, layer.Q)
+
+
+def _tap(layer, t):
+    """GEMM reduction index ``t`` -> (channel within the group, r, s)."""
+    c, rest = divmod(t, layer.R * layer.S)
+    return (c,) + divmod(rest, layer.S)
+
+
+# --------------------------------------------------------------------------------------------------
+# Systolic arrays: the array walk
+# --------------------------------------------------------------------------------------------------
 
 
 def _fold_span(dataflow, rows, cols, stream, rows_used, cols_used):
@@ -51,20 +85,56 @@ def _fold_span(dataflow, rows, cols, stream, rows_used, cols_used):
     return load + last + 1
 
 
-def systolic_reference(layer, dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_bits):
-    """Counts for one layer on a systolic array; keys match the engine's per-layer quantities."""
-    Sr, T, Sc, ifmap_words = gemm_dims(layer)
+def _folds(dataflow, layer, rows, cols, batch=1):
+    """The folds of one group: ``(row fold, col fold, pixels, taps, filters)`` index ranges."""
+    Sr, T, Sc = gemm_dims(layer, batch)
+    row_dim, col_dim = {"ws": (T, Sc), "os": (Sr, Sc), "is": (T, Sr)}[dataflow]
+    folds = []
+    for fr in range(_ceil_div(row_dim, rows)):
+        for fc in range(_ceil_div(col_dim, cols)):
+            row_range = range(fr * rows, min((fr + 1) * rows, row_dim))
+            col_range = range(fc * cols, min((fc + 1) * cols, col_dim))
+            if dataflow == "ws":
+                folds.append((fr, fc, range(Sr), row_range, col_range))
+            elif dataflow == "os":
+                folds.append((fr, fc, row_range, range(T), col_range))
+            else:
+                folds.append((fr, fc, col_range, row_range, range(Sc)))
+    return folds
+
+
+def systolic_array(layer, dataflow, rows, cols, batch=1):
+    """Cycles and buffer-side counts of one layer on a systolic array (every group), by walking folds."""
+    Sr, T, Sc = gemm_dims(layer, batch)
     count = dict(compute_cycles=0, macs=0, glb_act=0, glb_weight=0, glb_psum_reads=0, glb_psum_writes=0,
-                 glb_ofmap_writes=0, dram_act=0, dram_weight=0, dram_psum_reads=0, dram_psum_writes=0,
-                 dram_ofmap=0)
+                 glb_ofmap_writes=0)
+    n_row_folds = _ceil_div(T, rows) if dataflow != "os" else 1
     for _group in range(layer.groups):
-        if dataflow == "os":
-            per_group = _os_group(Sr, T, Sc, ifmap_words, rows, cols, glb_bits, act_bits, weight_bits)
-        else:
-            per_group = _stationary_group(dataflow, Sr, T, Sc, ifmap_words, rows, cols, glb_bits, act_bits,
-                                          weight_bits, psum_bits)
-        for key, value in per_group.items():
-            count[key] += value
+        for fr, fc, pixels, taps, filters in _folds(dataflow, layer, rows, cols, batch):
+            rows_used, cols_used = {"ws": (len(taps), len(filters)), "os": (len(pixels), len(filters)),
+                                    "is": (len(taps), len(pixels))}[dataflow]
+            stream = {"ws": Sr, "os": T, "is": Sc}[dataflow]
+            count["compute_cycles"] += _fold_span(dataflow, rows, cols, stream, rows_used, cols_used)
+            count["macs"] += len(pixels) * len(taps) * len(filters)
+            if dataflow == "os":
+                # each PE row takes its pixel's T operands, each column its filter's T weights
+                count["glb_act"] += len(pixels) * T
+                count["glb_weight"] += len(filters) * T
+                count["glb_ofmap_writes"] += len(pixels) * len(filters)
+                continue
+            # ws: weights loaded once into the PEs, every pixel streamed through the used rows;
+            # is: inputs loaded once, every filter streamed
+            stationary = rows_used * cols_used
+            streamed = stream * rows_used
+            count["glb_weight" if dataflow == "ws" else "glb_act"] += stationary
+            count["glb_act" if dataflow == "ws" else "glb_weight"] += streamed
+            outputs = len(pixels) * len(filters)
+            if fr > 0:
+                count["glb_psum_reads"] += outputs
+            if fr < n_row_folds - 1:
+                count["glb_psum_writes"] += outputs
+            else:
+                count["glb_ofmap_writes"] += outputs
     # SCALE-Sim reports the last cycle's index (one less than the count) ...
     count["compute_cycles"] -= 1
     # ... which cannot undercut the law: one PE does at most one MAC per cycle
@@ -72,170 +142,199 @@ def systolic_reference(layer, dataflow, rows, cols, glb_bits, act_bits, weight_b
     return count
 
 
-def _os_group(Sr, T, Sc, ifmap_words, rows, cols, glb_bits, a, w):
-    """``os``: both fold orders walked; the one moving fewer DRAM bits is kept (as the engine does)."""
-    n_row, n_col = _ceil_div(Sr, rows), _ceil_div(Sc, cols)
-    filter_tile_bits = min(cols, Sc) * T * w
-    ifmap_tile_bits = min(rows, Sr) * T * a
-    results = []
-    for filters_outer in (True, False):
-        c = dict(compute_cycles=0, macs=0, glb_act=0, glb_weight=0, glb_psum_reads=0, glb_psum_writes=0,
-                 glb_ofmap_writes=0, dram_act=0.0, dram_weight=0.0, dram_psum_reads=0, dram_psum_writes=0,
-                 dram_ofmap=0)
-        if filters_outer:
-            outer_bits, swept_bits = filter_tile_bits, ifmap_words * a
-            folds = [(fc, fr) for fc in range(n_col) for fr in range(n_row)]
-        else:
-            outer_bits, swept_bits = ifmap_tile_bits, Sc * T * w
-            folds = [(fc, fr) for fr in range(n_row) for fc in range(n_col)]
-        resident_outer = None      # which outer tile is in the buffer
-        swept_resident = False     # the whole swept operand stays after its first sweep if it fits
-        for index, (fc, fr) in enumerate(folds):
-            rows_used = min(rows, Sr - fr * rows)
-            cols_used = min(cols, Sc - fc * cols)
-            share_ifmap = ifmap_words * rows_used / Sr   # this fold's part of each tensor
-            share_filter = Sc * T * cols_used / Sc
-            outer_id = fc if filters_outer else fr
-            if resident_outer != outer_id:
-                if filters_outer:
-                    c["dram_weight"] += share_filter
-                else:
-                    c["dram_act"] += share_ifmap
-                resident_outer = outer_id if outer_bits <= glb_bits else None
-            if not swept_resident:
-                if filters_outer:
-                    c["dram_act"] += share_ifmap
-                else:
-                    c["dram_weight"] += share_filter
-            first_sweep_done = index == (n_row if filters_outer else n_col) - 1
-            if first_sweep_done and swept_bits + outer_bits <= glb_bits:
-                swept_resident = True
-            c["compute_cycles"] += _fold_span("os", rows, cols, T, rows_used, cols_used)
-            c["macs"] += rows_used * cols_used * T
-            c["glb_act"] += rows_used * T
-            c["glb_weight"] += cols_used * T
-            c["glb_ofmap_writes"] += rows_used * cols_used
-            c["dram_ofmap"] += rows_used * cols_used
-        c["dram_act"] = round(c["dram_act"])
-        c["dram_weight"] = round(c["dram_weight"])
-        results.append(c)
-    cost = [c["dram_act"] * a + c["dram_weight"] * w for c in results]
-    return results[0] if cost[0] <= cost[1] else results[1]
+# --------------------------------------------------------------------------------------------------
+# Systolic arrays: the buffer plans and the loop-nest simulator
+# --------------------------------------------------------------------------------------------------
 
 
-def _stationary_group(dataflow, Sr, T, Sc, ifmap_words, rows, cols, glb_bits, a, w, p):
-    """``ws`` (weights stationary, pixels streamed) and ``is`` (inputs stationary, filters streamed):
-    both buffer priorities (partial sums first, swept operand first) walked; the one moving fewer DRAM
-    bits is kept, ties to partial sums first."""
-    walks = [_stationary_walk(dataflow, Sr, T, Sc, ifmap_words, rows, cols, glb_bits, a, w, p, psums_first)
-             for psums_first in (True, False)]
-    swept_bits = a if dataflow == "ws" else w
-    swept_key = "dram_act" if dataflow == "ws" else "dram_weight"
-    cost = [c[swept_key] * swept_bits + (c["dram_psum_reads"] + c["dram_psum_writes"]) * p for c in walks]
-    return walks[0] if cost[0] <= cost[1] else walks[1]
+def systolic_plans(dataflow):
+    """Buffer plans of a systolic dataflow: ``os`` walks filter folds outer or pixel folds outer;
+    ``ws``/``is`` walk column folds outer (SCALE-Sim's order) and give the buffer to the partial-sum
+    tile first or to the swept operand first."""
+    if dataflow == "os":
+        return [("filters_outer",), ("pixels_outer",)]
+    return [("psums_first",), ("swept_first",)]
 
 
-def _stationary_walk(dataflow, Sr, T, Sc, ifmap_words, rows, cols, glb_bits, a, w, p, psums_first):
-    spatial = Sc if dataflow == "ws" else Sr      # mapped on the columns
-    stream = Sr if dataflow == "ws" else Sc       # streamed through the array
-    n_row, n_col = _ceil_div(T, rows), _ceil_div(spatial, cols)
-    c = dict(compute_cycles=0, macs=0, glb_act=0, glb_weight=0, glb_psum_reads=0, glb_psum_writes=0,
-             glb_ofmap_writes=0, dram_act=0, dram_weight=0, dram_psum_reads=0, dram_psum_writes=0, dram_ofmap=0)
-    # the stationary tensor (ws: filters, is: ifmap) passes through the array once: one DRAM read
-    if dataflow == "ws":
-        c["dram_weight"] += Sc * T
-    else:
-        c["dram_act"] += ifmap_words
-    # the operand swept once per column fold: ifmap for ws, filters for is
-    swept_words = ifmap_words if dataflow == "ws" else Sc * T
-    swept_bits = swept_words * (a if dataflow == "ws" else w)
-    psum_tile_bits = stream * min(cols, spatial) * p if n_row > 1 else 0
-    if psums_first:
-        psum_fits = psum_tile_bits <= glb_bits
-        swept_budget = glb_bits - (psum_tile_bits if psum_fits else 0)
-    else:
-        swept_budget = glb_bits
-        psum_fits = psum_tile_bits + (swept_bits if swept_bits <= glb_bits else 0) <= glb_bits
-    swept_resident = False
-    for fc in range(n_col):
-        cols_used = min(cols, spatial - fc * cols)
-        for fr in range(n_row):
-            rows_used = min(rows, T - fr * rows)
-            # stationary operand: loaded once into the array registers, each word read from the buffer once
-            stationary_words = rows_used * cols_used
-            streamed_words = stream * rows_used
-            if dataflow == "ws":
-                c["glb_weight"] += stationary_words
-                c["glb_act"] += streamed_words
-            else:
-                c["glb_act"] += stationary_words
-                c["glb_weight"] += streamed_words
-            if fr == 0 and not swept_resident:
-                c["dram_act" if dataflow == "ws" else "dram_weight"] += swept_words
-                swept_resident = swept_bits <= swept_budget
-            outputs = stream * cols_used
-            if fr > 0:
-                c["glb_psum_reads"] += outputs
-                if not psum_fits:
-                    c["dram_psum_reads"] += outputs
-            if fr < n_row - 1:
-                c["glb_psum_writes"] += outputs
-                if not psum_fits:
-                    c["dram_psum_writes"] += outputs
-            else:
-                c["glb_ofmap_writes"] += outputs
-                c["dram_ofmap"] += outputs
-            c["compute_cycles"] += _fold_span(dataflow, rows, cols, stream, rows_used, cols_used)
-            c["macs"] += stream * rows_used * cols_used
-    return c
+def systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch=1):
+    """DRAM words of one layer (every group) under ``plan`` (one of :func:`systolic_plans`).
 
-
-def rs_reference(layer, rows, cols, glb_bits, a, w, pbits, p, q):
-    """Row-stationary counts for one layer and one mapping (``p`` filters, ``q`` channels per PE).
-
-    Walks, per group, image ``n`` -> strip of output rows -> block of filters -> filter-row fold ->
-    block of channels (one *pass*), and inside a pass every PE of every set, every output column,
-    channel, tap and filter. The buffer's resident subset of {partial-sum tile, strip ifmap, filters}
-    is the one of the eight that fits and moves the fewest DRAM bits, each simulated pass by pass.
+    The walk visits folds in the plan's order. The operand the inner fold loop sweeps again for every
+    outer fold is read into the buffer once per sweep (a word two folds of one sweep share is fetched
+    once), except its *pinned* words -- the first ones the first sweep reads, as many as the buffer
+    spares -- which stay; the outer fold's tile is fetched when the outer fold changes if it fits, and
+    by every fold otherwise; the stationary operand of ``ws``/``is`` is fetched once (its words are
+    the folds' own). Partial sums that do not stay on chip are written out after every row fold but
+    the last and read back by the next.
     """
-    R, S, P, Q, H, U, pad = layer.R, layer.S, layer.P, layer.Q, layer.H, layer.stride, layer.padding
+    Sr, T, Sc = gemm_dims(layer, batch)
+    total = dict(dram_act=0, dram_weight=0, dram_psum_reads=0, dram_psum_writes=0, dram_ofmap=0)
+    for group in range(layer.groups):
+        folds = _folds(dataflow, layer, rows, cols, batch)
+
+        def act_words(fold):
+            _fr, _fc, pixels, taps, _filters = fold
+            words = set()
+            for i in pixels:
+                n, pp, qq = _pixel(layer, i)
+                for t in taps:
+                    c, r, s = _tap(layer, t)
+                    word = ifmap_word(layer, group, n, c, pp, qq, r, s)
+                    if word is not None:
+                        words.add(word)
+            return words
+
+        def weight_words(fold):
+            _fr, _fc, _pixels, taps, filters = fold
+            return {("W", group * Sc + k) + _tap(layer, t) for k in filters for t in taps}
+
+        if dataflow == "os":
+            n_row, n_col = _ceil_div(Sr, rows), _ceil_div(Sc, cols)
+            filters_outer = plan[0] == "filters_outer"
+            order = sorted(folds, key=(lambda f: (f[1], f[0])) if filters_outer else (lambda f: (f[0], f[1])))
+            outer_bits = (min(cols, Sc) * T * w) if filters_outer else (min(rows, Sr) * T * a)  # as the array reads it
+            outer_kept = outer_bits <= glb_bits
+            budget = glb_bits - outer_bits if outer_kept else glb_bits
+            outer_of, swept_of = (weight_words, act_words) if filters_outer else (act_words, weight_words)
+            outer_key = (lambda f: f[1]) if filters_outer else (lambda f: f[0])
+            swept_bits = a if filters_outer else w
+            outer_count, swept_count = _walk_outer_and_swept(order, outer_of, outer_key, outer_kept, swept_of,
+                                                            budget // swept_bits)
+            act, weight = (swept_count, outer_count) if filters_outer else (outer_count, swept_count)
+            total["dram_act"] += act
+            total["dram_weight"] += weight
+            total["dram_ofmap"] += Sr * Sc
+            continue
+        # ws / is: column folds outer, row folds inner; the swept operand is read once per column fold
+        n_row = _ceil_div(T, rows)
+        spatial = Sc if dataflow == "ws" else Sr
+        stream = Sr if dataflow == "ws" else Sc
+        swept_of, stationary_of = (act_words, weight_words) if dataflow == "ws" else (weight_words, act_words)
+        swept_bits = a if dataflow == "ws" else w
+        swept_words = set().union(*(swept_of(f) for f in folds))
+        psum_tile_bits = stream * min(cols, spatial) * p if n_row > 1 else 0
+        if plan[0] == "psums_first":
+            psum_on_chip = psum_tile_bits <= glb_bits
+            budget = glb_bits - psum_tile_bits if psum_on_chip else glb_bits
+        else:
+            budget = glb_bits
+            swept_fits = len(swept_words) * swept_bits <= glb_bits
+            psum_on_chip = psum_tile_bits <= (glb_bits - len(swept_words) * swept_bits if swept_fits else 0)
+        order = sorted(folds, key=lambda f: (f[1], f[0]))
+        swept_count = _walk_swept(order, swept_of, lambda f: f[1], budget // swept_bits)
+        stationary = set().union(*(stationary_of(f) for f in folds))  # each stationary word fetched once
+        total["dram_act" if dataflow == "ws" else "dram_weight"] += swept_count
+        total["dram_weight" if dataflow == "ws" else "dram_act"] += len(stationary)
+        for fr, _fc, pixels, _taps, filters in order:
+            outputs = len(pixels) * len(filters)
+            if fr < n_row - 1 and not psum_on_chip:
+                total["dram_psum_writes"] += outputs
+            if fr > 0 and not psum_on_chip:
+                total["dram_psum_reads"] += outputs
+            if fr == n_row - 1:
+                total["dram_ofmap"] += outputs
+    return total
+
+
+def _walk_swept(folds, words_of, sweep_key, pinned_capacity):
+    """DRAM reads of a swept operand: staged for one sweep, its first ``pinned_capacity`` words kept."""
+    pinned, staged, fetched, sweep = [], set(), 0, None
+    pinned_set = set()
+    for fold in folds:
+        if sweep_key(fold) != sweep:
+            sweep, staged = sweep_key(fold), set()
+        for word in sorted(words_of(fold)):
+            if word in pinned_set or word in staged:
+                continue
+            fetched += 1
+            staged.add(word)
+            if len(pinned) < pinned_capacity:
+                pinned.append(word)
+                pinned_set.add(word)
+    return fetched
+
+
+def _walk_outer_and_swept(folds, outer_of, outer_key, outer_kept, swept_of, pinned_capacity):
+    """``os``: the outer tile fetched when the outer fold changes (or by every fold if it does not
+    fit); the swept operand as :func:`_walk_swept`, one sweep per outer fold."""
+    outer_count, current = 0, None
+    for fold in folds:
+        if not outer_kept or outer_key(fold) != current:
+            current = outer_key(fold)
+            outer_count += len(outer_of(fold))
+    return outer_count, _walk_swept(folds, swept_of, outer_key, pinned_capacity)
+
+
+# --------------------------------------------------------------------------------------------------
+# Row stationary: the array walk
+# --------------------------------------------------------------------------------------------------
+
+
+def _rs_shape(layer, rows, cols, p, q, batch=1):
+    R, P = layer.R, layer.P
     Cg, Kg = layer.C // layer.groups, layer.K // layer.groups
     h, e_t = min(R, rows), min(P, cols)
     sets = (rows // h) * (cols // e_t)
-    n_fold, n_strip = _ceil_div(R, h), _ceil_div(P, e_t)
-    n_kblock, n_cblock = _ceil_div(Kg, p * sets), _ceil_div(Cg, q)
+    return dict(Cg=Cg, Kg=Kg, h=h, e_t=e_t, sets=sets, n_fold=_ceil_div(R, h), n_strip=_ceil_div(P, e_t),
+                n_kblock=_ceil_div(Kg, p * sets), n_cblock=_ceil_div(Cg, q), N=layer.N * batch)
+
+
+def rs_passes(layer, rows, cols, p, q, batch=1):
+    """Passes of one group in the array's order: (image, strip, filter block, fold, channel block)."""
+    sh = _rs_shape(layer, rows, cols, p, q, batch)
+    return [(n, strip, block, fold, cblock) for n in range(sh["N"]) for strip in range(sh["n_strip"])
+            for block in range(sh["n_kblock"]) for fold in range(sh["n_fold"]) for cblock in range(sh["n_cblock"])]
+
+
+def _rs_pass_words(layer, rows, cols, p, q, group, pass_, batch=1):
+    """The words one pass reads: (filters, ifmap, outputs)."""
+    sh = _rs_shape(layer, rows, cols, p, q, batch)
+    n, strip, block, fold, cblock = pass_
+    filters = range(block * p * sh["sets"], min((block + 1) * p * sh["sets"], sh["Kg"]))
+    channels = range(cblock * q, min((cblock + 1) * q, sh["Cg"]))
+    filter_rows = range(fold * sh["h"], min((fold + 1) * sh["h"], layer.R))
+    out_rows = range(strip * sh["e_t"], min((strip + 1) * sh["e_t"], layer.P))
+    k0 = group * sh["Kg"]
+    weights = {("W", k0 + k, group * sh["Cg"] + c, r, s) for k in filters for c in channels for r in filter_rows
+               for s in range(layer.S)}
+    inputs = set()
+    for c in channels:
+        for e in out_rows:
+            for r in filter_rows:
+                for col in range(layer.Q):
+                    for s in range(layer.S):
+                        word = ifmap_word(layer, group, n, c, e, col, r, s)
+                        if word is not None:
+                            inputs.add(word)
+    outputs = {("O", n, k0 + k, e, col) for k in filters for e in out_rows for col in range(layer.Q)}
+    return weights, inputs, outputs
+
+
+def rs_array(layer, rows, cols, p, q, batch=1):
+    """Row-stationary counts of the array level for one mapping (``p`` filters, ``q`` channels per PE).
+
+    Walks, per group, every pass, and inside a pass every PE of every set, every output column,
+    channel, tap and filter: a PE set is ``min(R, rows)`` filter rows x ``min(P, cols)`` output rows,
+    replicated ``sets`` times across the array with one block of ``p`` filters each.
+    """
+    R, S, P, Q, H, U, pad = layer.R, layer.S, layer.P, layer.Q, layer.H, layer.stride, layer.padding
+    sh = _rs_shape(layer, rows, cols, p, q, batch)
+    Kg, Cg, h, e_t, sets = sh["Kg"], sh["Cg"], sh["h"], sh["e_t"], sh["sets"]
     real_columns = len({x for col in range(Q) for x in range(col * U - pad, col * U - pad + S) if 0 <= x < layer.W})
-
-    def input_row(strip, e, fold, r):
-        return (strip * e_t + e) * U + fold * h + r - pad
-
-    def strip_shape(strip):
-        return min(e_t, P - strip * e_t)
-
-    def fold_rows(fold):
-        return min(h, R - fold * h)
-
     count = dict(compute_cycles=0, macs=0, glb_act=0, glb_weight=0, glb_psum_reads=0, glb_psum_writes=0,
                  glb_ofmap_writes=0, noc_act=0, noc_weight=0, noc_psum=0, spad_filter_writes=0, spad_ifmap_writes=0)
-    passes = []   # (strip, filters in block, fold, channels in block, first accumulation, last accumulation)
-    for n in range(layer.N):
-        for strip in range(n_strip):
-            for block in range(n_kblock):
-                block_filters = min(p * sets, Kg - block * p * sets)
-                for fold in range(n_fold):
-                    for cblock in range(n_cblock):
-                        channels = min(q, Cg - cblock * q)
-                        first = fold == 0 and cblock == 0
-                        last = fold == n_fold - 1 and cblock == n_cblock - 1
-                        passes.append((n, strip, block, block_filters, fold, channels, first, last))
-    for n, strip, block, block_filters, fold, channels, first, last in passes:
-        e_s, h_f = strip_shape(strip), fold_rows(fold)
+    for n, strip, block, fold, cblock in rs_passes(layer, rows, cols, p, q, batch):
+        block_filters = min(p * sets, Kg - block * p * sets)
+        channels = min(q, Cg - cblock * q)
+        e_s, h_f = min(e_t, P - strip * e_t), min(h, R - fold * h)
+        first = fold == 0 and cblock == 0
+        last = fold == sh["n_fold"] - 1 and cblock == sh["n_cblock"] - 1
         per_set = [min(p, block_filters - j * p) for j in range(sets) if block_filters - j * p > 0]
         busiest = 0
         for filters in per_set:
             for r in range(h_f):
                 for e in range(e_s):
-                    real = 0 <= input_row(strip, e, fold, r) < H
+                    y = (strip * e_t + e) * U + fold * h + r - pad
                     work = 0
                     for _col in range(Q):
                         for _c in range(channels):
@@ -246,14 +345,14 @@ def rs_reference(layer, rows, cols, glb_bits, a, w, pbits, p, q):
                     busiest = max(busiest, work)
                     count["noc_weight"] += S * channels * filters        # its filter rows, multicast along the set row
                     count["spad_filter_writes"] += S * channels * filters
-                    if real:
+                    if 0 <= y < H:
                         count["noc_act"] += real_columns * channels      # its ifmap row, multicast diagonally
                         count["spad_ifmap_writes"] += real_columns * channels
                     if r > 0:
                         count["noc_psum"] += Q * filters                 # psums move up one PE
         count["compute_cycles"] += busiest
         count["glb_weight"] += block_filters * channels * h_f * S        # one buffer read per unique word
-        distinct_rows = {input_row(strip, e, fold, r) for e in range(e_s) for r in range(h_f)}
+        distinct_rows = {(strip * e_t + e) * U + fold * h + r - pad for e in range(e_s) for r in range(h_f)}
         count["glb_act"] += sum(1 for y in distinct_rows if 0 <= y < H) * real_columns * channels
         outputs = e_s * Q * block_filters
         if not first:
@@ -264,43 +363,150 @@ def rs_reference(layer, rows, cols, glb_bits, a, w, pbits, p, q):
         else:
             count["glb_psum_writes"] += outputs
         count["noc_psum"] += outputs
-
-    # DRAM: try the eight resident subsets, simulating each pass by pass
-    accumulations = n_fold * n_cblock
-    psum_tile_bits = e_t * Q * min(p * sets, Kg) * pbits if accumulations > 1 else 0
-    strip_rows = [len({y for e in range(strip_shape(s)) for r in range(R)
-                       for y in [(s * e_t + e) * U + r - pad] if 0 <= y < H}) for s in range(n_strip)]
-    strip_bits = max(strip_rows) * real_columns * Cg * a
-    filter_bits = Kg * Cg * R * S * w
-    best = None
-    for subset in range(8):
-        keep_psum, keep_strip, keep_filters = bool(subset & 1), bool(subset & 2), bool(subset & 4)
-        if (psum_tile_bits if keep_psum else 0) + (strip_bits if keep_strip else 0) + (filter_bits if keep_filters else 0) > glb_bits:
-            continue
-        dram = dict(act=0, weight=0, psum=0)
-        filters_loaded = False
-        loaded_strip = None
-        for n, strip, block, block_filters, fold, channels, first, last in passes:
-            e_s, h_f = strip_shape(strip), fold_rows(fold)
-            if keep_filters:
-                if not filters_loaded:
-                    dram["weight"] += Kg * Cg * R * S
-                    filters_loaded = True
-            else:
-                dram["weight"] += block_filters * channels * h_f * S
-            if keep_strip:
-                if loaded_strip != (n, strip):
-                    dram["act"] += strip_rows[strip] * real_columns * Cg
-                    loaded_strip = (n, strip)
-            else:
-                rows_read = {input_row(strip, e, fold, r) for e in range(e_s) for r in range(h_f)}
-                dram["act"] += sum(1 for y in rows_read if 0 <= y < H) * real_columns * channels
-            if not keep_psum and not last:
-                dram["psum"] += e_s * Q * block_filters
-        bits = dram["act"] * a + dram["weight"] * w + 2 * dram["psum"] * pbits
-        if best is None or bits < best[0]:
-            best = (bits, dram)
-    dram = best[1]
-    count.update(dram_act=dram["act"], dram_weight=dram["weight"], dram_psum=dram["psum"],
-                 dram_ofmap=layer.N * Kg * P * Q)
     return {key: value * layer.groups for key, value in count.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Row stationary: the buffer plans and the loop-nest simulator
+# --------------------------------------------------------------------------------------------------
+
+RS_ORDERS = tuple("".join(order) for order in itertools.permutations("mfc"))
+RS_TILES = ("strip", "image", "batch")
+RS_FILTER_MODES = ("step", "every", "bypass", "whole")
+RS_IFMAP_MODES = ("step", "every", "bypass")
+RS_PSUM_MODES = ("keep", "bypass")
+
+
+def rs_plans(layer, rows, cols, p, q, batch=1):
+    """Every buffer plan: loop order over (m: image strips, f: filter blocks, c: accumulation steps),
+    strips per tile, filter blocks per tile, and what the buffer keeps of each operand."""
+    n_kblock = _rs_shape(layer, rows, cols, p, q, batch)["n_kblock"]
+    return [(order, tm, tf, fm, im, om) for order in RS_ORDERS for tm in RS_TILES for tf in range(1, n_kblock + 1)
+            for fm in RS_FILTER_MODES for im in RS_IFMAP_MODES for om in RS_PSUM_MODES]
+
+
+class _RsWords:
+    """Each pass's words, computed once per (layer, mapping)."""
+
+    def __init__(self, layer, rows, cols, p, q, batch):
+        self.shape = _rs_shape(layer, rows, cols, p, q, batch)
+        self.words = {(g, pass_): _rs_pass_words(layer, rows, cols, p, q, g, pass_, batch)
+                      for g in range(layer.groups) for pass_ in rs_passes(layer, rows, cols, p, q, batch)}
+        self.groups = layer.groups
+
+
+def rs_dram(layer, rows, cols, glb_bits, a, w, pb, p, q, plan, batch=1, words=None):
+    """DRAM words of one row-stationary layer under a buffer ``plan`` (see :func:`rs_plans`), or
+    ``None`` where the plan's tiles do not fit in ``glb_bits``.
+
+    The walk: the three loops in the plan's order, outer to inner, over tiles of ``tm`` strips
+    (``strip``: one (image, strip); ``image``: an image's strips; ``batch``: all), ``tf`` filter
+    blocks and one accumulation step (fold, channel block); the passes of a tile run inside it.
+    Filters: ``step`` keeps the tile's filters of the current step, ``every`` of every step,
+    ``whole`` the whole tensor, ``bypass`` fetches each pass's own; ifmap: ``step`` keeps the tile's
+    input words of the current step, ``every`` of every step, ``bypass`` fetches each pass's own; a
+    kept tile is fetched whole when the walk reaches a tile with different words. Partial sums:
+    ``keep`` holds the output tile of the current (strips, filters) tile, which is written to DRAM
+    when the walk leaves it and read back if it returns before its last step; ``bypass`` sends each
+    pass's outputs to DRAM and back between steps. Footprint: the largest tile of each kept operand
+    (partial sums only where a layer accumulates over more than one step).
+    """
+    order, tm, tf, filter_mode, ifmap_mode, psum_mode = plan
+    words = words or _RsWords(layer, rows, cols, p, q, batch)
+    sh = words.shape
+    n_acc = sh["n_fold"] * sh["n_cblock"]
+    units = [(n, strip) for n in range(sh["N"]) for strip in range(sh["n_strip"])]
+    m_tiles = {"strip": [[u] for u in units], "image": [[u for u in units if u[0] == n] for n in range(sh["N"])],
+               "batch": [units]}[tm]
+    blocks = list(range(sh["n_kblock"]))
+    f_tiles = [blocks[i:i + tf] for i in range(0, len(blocks), tf)]
+    steps = [(fold, cblock) for fold in range(sh["n_fold"]) for cblock in range(sh["n_cblock"])]
+    loops = {"m": range(len(m_tiles)), "f": range(len(f_tiles)), "c": range(len(steps))}
+    dram = dict(act=0, weight=0, psum_reads=0, psum_writes=0, ofmap=0)
+    footprint = dict(W=0, I=0, O=0)
+    for g in range(words.groups):
+        def tile_words(kind, mi, fi, ci):
+            """Distinct words of operand ``kind`` (0 filters, 1 ifmap) over the passes of a tile."""
+            result = set()
+            for (n, strip) in (m_tiles[mi] if mi is not None else units):
+                for block in (f_tiles[fi] if fi is not None else blocks):
+                    for fold, cblock in ([steps[ci]] if ci is not None else steps):
+                        result |= words.words[(g, (n, strip, block, fold, cblock))][kind]
+            return result
+
+        resident = {"W": None, "I": None}
+        psum_tile, psum_done, accumulated, in_dram = None, None, {}, set()
+        if filter_mode == "whole":
+            all_filters = tile_words(0, None, None, None)
+            dram["weight"] += len(all_filters)
+            footprint["W"] = max(footprint["W"], len(all_filters))
+        for index in itertools.product(*(loops[x] for x in order)):
+            at = dict(zip(order, index))
+            mi, fi, ci = at["m"], at["f"], at["c"]
+            # filters
+            if filter_mode in ("step", "every"):
+                key = (fi, ci) if filter_mode == "step" else (fi,)
+                if resident["W"] != key:
+                    resident["W"] = key
+                    tile = tile_words(0, None, fi, ci if filter_mode == "step" else None)
+                    dram["weight"] += len(tile)
+                    footprint["W"] = max(footprint["W"], len(tile))
+            elif filter_mode == "bypass":
+                for (n, strip) in m_tiles[mi]:
+                    for block in f_tiles[fi]:
+                        dram["weight"] += len(words.words[(g, (n, strip, block) + steps[ci])][0])
+            # ifmap
+            if ifmap_mode in ("step", "every"):
+                key = (mi, ci) if ifmap_mode == "step" else (mi,)
+                if resident["I"] != key:
+                    resident["I"] = key
+                    tile = tile_words(1, mi, None, ci if ifmap_mode == "step" else None)
+                    dram["act"] += len(tile)
+                    footprint["I"] = max(footprint["I"], len(tile))
+            else:
+                for (n, strip) in m_tiles[mi]:
+                    for block in f_tiles[fi]:
+                        dram["act"] += len(words.words[(g, (n, strip, block) + steps[ci])][1])
+            # partial sums and outputs
+            outputs = set()
+            for (n, strip) in m_tiles[mi]:
+                for block in f_tiles[fi]:
+                    outputs |= words.words[(g, (n, strip, block) + steps[ci])][2]
+            if psum_mode == "keep":
+                if psum_tile != (mi, fi):
+                    _evict(psum_done, accumulated, n_acc, dram, in_dram)
+                    psum_tile, psum_done = (mi, fi), set()
+                for word in outputs:
+                    if word in in_dram:  # comes back for its next accumulation
+                        dram["psum_reads"] += 1
+                        in_dram.discard(word)
+                    accumulated[word] = accumulated.get(word, 0) + 1
+                psum_done |= outputs
+                if n_acc > 1:
+                    footprint["O"] = max(footprint["O"], len(psum_done))
+            else:
+                for word in outputs:
+                    if accumulated.get(word, 0) > 0:
+                        dram["psum_reads"] += 1
+                    accumulated[word] = accumulated.get(word, 0) + 1
+                    if accumulated[word] == n_acc:
+                        dram["ofmap"] += 1
+                    else:
+                        dram["psum_writes"] += 1
+        if psum_mode == "keep":
+            _evict(psum_done, accumulated, n_acc, dram, in_dram)
+    bits = footprint["W"] * w + footprint["I"] * a + footprint["O"] * pb
+    if bits > glb_bits:
+        return None
+    assert dram["psum_reads"] == dram["psum_writes"]
+    return dict(dram_act=dram["act"], dram_weight=dram["weight"], dram_psum=dram["psum_reads"], dram_ofmap=dram["ofmap"])
+
+
+def _evict(tile, accumulated, n_acc, dram, in_dram):
+    """Write a partial-sum tile out of the buffer: finished outputs to the ofmap, the rest to wait."""
+    for word in tile or ():
+        if accumulated[word] == n_acc:
+            dram["ofmap"] += 1
+        else:
+            dram["psum_writes"] += 1
+            in_dram.add(word)
