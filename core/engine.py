@@ -440,6 +440,7 @@ def _to_dataset(totals, per_layer, space: DesignSpace, network: Network | list[N
         "network_layers": len(network.layers),
         "network_macs": network.macs,
         "network_params": network.params,
+        "network_notes": network.notes,  # what the layer table leaves out (an ONNX graph's MAC-free operators)
         "tech": tech.name,
         "tech_node_nm": tech.node_nm,
         "tech_summary": tech.summary,

@@ -64,7 +64,7 @@ def test_light_models_match_the_independent_count_and_evaluate(path):
         assert f"{op} x {count}" in net.notes
     results = qf.evaluate(net, {"dataflow": ["ws", "os", "is", "rs"], "rows": [8, 16]}, tech="published-45nm",
                           per_layer=False)
-    assert bool(results.valid.all())
+    assert bool(results.valid.all()) and results.attrs["network_notes"] == net.notes
     np.testing.assert_array_equal(results.macs.values, float(net.macs))
 
 
