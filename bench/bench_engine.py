@@ -9,7 +9,12 @@ the median of the repeats. Three timings:
   ``bench/numpy_model.py`` (the same model as numpy broadcasting, checked equal in
   ``tests/test_numpy_model.py``), in the same chunks, with their ratio;
 * ``rs``: the row-stationary part (tiling search inside), on the default axes and on a space with one
-  DRAM bandwidth and clock, where no point can reuse another's access counts.
+  DRAM bandwidth and clock, where no point can reuse another's access counts;
+* ``co-exploration``: the model family (``quidam_fast.space.MODEL_FAMILY``) over the default space,
+  as one ``evaluate([...])`` with a ``network`` dimension and, side by side on the same designs, as
+  one single-network ``evaluate`` per network (in one process, and each in its own, as separate
+  ``grid`` runs are); every run is a fresh process and the variants alternate within each repeat, so a
+  machine whose load drifts slows all alike. ``--coexploration-only`` runs just this part.
 """
 
 from __future__ import annotations
@@ -109,10 +114,14 @@ def median_seconds(function, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--coexploration-only", action="store_true", help="Only the co-exploration comparison.")
     args = parser.parse_args(argv)
     network, tech = qf.load_network("resnet18"), qf.load_tech()
     n_layers = len(network.layers)
     print(f"warm-up (JIT compile or cache load): {qf.warm_up():.2f} s")
+    if args.coexploration_only:
+        coexploration(tech, args.repeats)
+        return
 
     space = qf.default_space()
     arrays, layers = kernel_inputs(network, space, tech)
@@ -145,6 +154,51 @@ def main(argv=None):
     for label, points, seconds in rows:
         print(f"{label:<36}{points:>10,}{seconds:>10.3f}{points / seconds / 1e6:>12.2f}{points * n_layers / seconds / 1e6:>17.1f}")
     print(f"\nnumba / numpy on the same systolic points: {t_numpy / t_numba:.1f}x")
+    coexploration(tech, args.repeats)
+
+
+def coexploration(tech, repeats):
+    """The default co-exploration (the model family x the default space) three ways, on the same designs.
+
+    Each run is a fresh process that times only its ``evaluate`` calls, as a ``quidam-fast grid`` run
+    is: a process's first large arrays fault their pages in (system time), which a second evaluate in
+    the same process skips by reusing freed memory, so timing repeats inside one process would favour
+    whichever variant allocates in smaller pieces.
+    """
+    import subprocess
+
+    from quidam_fast.space import MODEL_FAMILY
+
+    def run(networks, together):
+        code = (
+            "import time, quidam_fast as qf\n"
+            f"tech, space = qf.load_tech({tech.name!r}), qf.default_space()\n"
+            f"nets = [qf.load_network(n) for n in {list(networks)!r}]\n"
+            "qf.warm_up()\n"
+            "started = time.perf_counter()\n"
+            + ("qf.evaluate(nets, space, tech, per_layer=False)\n" if together else
+               "for net in nets:\n    qf.evaluate(net, space, tech, per_layer=False)\n")
+            + "print(time.perf_counter() - started)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return float(done.stdout.split()[-1])
+
+    points = len(MODEL_FAMILY) * qf.default_space().size
+    timings = {"together": [], "one process": [], "own processes": []}
+    for _ in range(repeats):  # interleaved, so a drifting machine load slows every variant alike
+        timings["together"].append(run(MODEL_FAMILY, True))
+        timings["one process"].append(run(MODEL_FAMILY, False))
+        timings["own processes"].append(sum(run([name], False) for name in MODEL_FAMILY))
+    t = {key: statistics.median(values) for key, values in timings.items()}
+    print(f"\nco-exploration: {', '.join(MODEL_FAMILY)} x the default space, median of {repeats} runs, one core, "
+          "each run a fresh process")
+    print(f"{'what':<58}{'points':>11}{'seconds':>10}{'M points/s':>12}")
+    for label, key in (("evaluate([family]): one dataset, a network dimension", "together"),
+                       ("evaluate(network) per network, all in one process", "one process"),
+                       ("evaluate(network) per network, each in its own process", "own processes")):
+        print(f"{label:<58}{points:>11,}{t[key]:>10.3f}{points / t[key] / 1e6:>12.2f}")
+    print(f"one dataset against one per network in their own processes (as separate grid runs), points per second: "
+          f"{t['own processes'] / t['together']:.2f}x; against all in one process: {t['one process'] / t['together']:.2f}x")
 
 
 if __name__ == "__main__":
