@@ -36,34 +36,66 @@ def front_mask(values: np.ndarray) -> np.ndarray:
     >>> front_mask(np.array([[1.0, 3.0], [2.0, 2.0], [2.0, 3.0], [1.0, 3.0]])).tolist()
     [True, True, False, True]
     """
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    n, d = values.shape
+    values = np.asarray(values, dtype=np.float64)
+    return front_mask_rows(np.ascontiguousarray(values.T))
+
+
+def front_mask_rows(objectives: np.ndarray) -> np.ndarray:
+    """:func:`front_mask` on ``d`` x ``n`` values (one contiguous row per objective: the layout the
+    kernels read, built without a strided copy by :func:`quidam_fast.pareto`)."""
+    objectives = np.ascontiguousarray(objectives, dtype=np.float64)
+    d, n = objectives.shape
     if n == 0:
         return np.zeros(0, dtype=bool)
     if d == 1:
-        return values[:, 0] == values[:, 0].min()
+        return objectives[0] == objectives[0].min()
+    if n > _PREFILTER_MIN_POINTS:
+        # drop, in one linear pass, the points a few good points (pivots) dominate, before any sort:
+        # exact (a pivot is a point), and on typical data it leaves a small fraction to sort (10 M
+        # uniform points x 2: 300 left, 0.25 s CPU in all instead of 0.7 s for the sort alone)
+        keep = _undominated_by(objectives, _pivots(objectives))
+        if keep.mean() < 0.5:
+            on = np.zeros(n, dtype=bool)
+            on[np.flatnonzero(keep)] = front_mask_rows(objectives[:, keep])
+            return on
     if d == 2:
         # quicksort: measured 0.67 s for 10 M float64 on the target machine, the stable sort 1.75 s; the
         # kernel handles runs of equal first objectives itself, so the order within a run does not matter
-        order = np.argsort(values[:, 0], kind="quicksort")
-        return _front_two(values[:, 0].copy(), values[:, 1].copy(), order)
-    ranks = _dense_ranks(values)
+        order = np.argsort(objectives[0], kind="quicksort")
+        return _front_two(objectives[0], objectives[1], order)
+    ranks = _dense_ranks(objectives)
     if d == 3:
-        order = np.lexsort((ranks[:, 2], ranks[:, 1], ranks[:, 0]))
-        return _front_three(ranks, order, int(ranks[:, 1].max()) + 1)
+        order = np.lexsort((ranks[2], ranks[1], ranks[0]))
+        return _front_three(ranks, order, int(ranks[1].max()) + 1)
     # rank sum first, then the ranks themselves: duplicates end up next to each other
-    keys = tuple(ranks[:, j] for j in range(d - 1, -1, -1)) + (ranks.sum(axis=1),)
-    order = np.lexsort(keys)
+    order = np.lexsort(tuple(ranks[::-1]) + (ranks.sum(axis=0),))
     return _front_many(ranks, order)
 
 
-def _dense_ranks(values: np.ndarray) -> np.ndarray:
-    """Per column, each value's rank among the column's distinct values (0 = smallest); ranks compare
+#: Below this many points the pivot pass is not worth its cost.
+_PREFILTER_MIN_POINTS = 10_000
+#: How many pivots the linear pass compares each point with.
+_N_PIVOTS = 8
+
+
+def _pivots(objectives: np.ndarray) -> np.ndarray:
+    """Indices of points minimizing weighted sums of the min-max-normalized objectives (one per
+    weight vector: each is on the front, and together they spread along it)."""
+    low, high = objectives.min(axis=1), objectives.max(axis=1)
+    scale = np.where(high > low, high - low, 1.0)
+    d = objectives.shape[0]
+    weights = np.random.default_rng(0).dirichlet(np.ones(d), size=_N_PIVOTS)  # fixed: results do not vary
+    weights[0] = 1.0 / d
+    return _argmin_weighted(objectives, low, scale, weights)
+
+
+def _dense_ranks(objectives: np.ndarray) -> np.ndarray:
+    """Per objective, each value's rank among its distinct values (0 = smallest); ranks compare
     exactly as the values do, so dominance on ranks is dominance on values."""
-    ranks = np.empty(values.shape, dtype=np.int64)
-    for j in range(values.shape[1]):
-        _, inverse = np.unique(values[:, j], return_inverse=True)
-        ranks[:, j] = inverse.reshape(-1)
+    ranks = np.empty(objectives.shape, dtype=np.int64)
+    for j in range(objectives.shape[0]):
+        _, inverse = np.unique(objectives[j], return_inverse=True)
+        ranks[j] = inverse.reshape(-1)
     return ranks
 
 
@@ -94,7 +126,7 @@ def _front_two(first, second, order):
 
 @jit
 def _front_three(ranks, order, n_second):
-    n = ranks.shape[0]
+    n = ranks.shape[1]
     on = np.zeros(n, dtype=np.bool_)
     # tree[r]: smallest third rank among front points whose second rank is in the Fenwick range of r
     tree = np.full(n_second + 1, np.iinfo(np.int64).max, dtype=np.int64)
@@ -102,25 +134,25 @@ def _front_three(ranks, order, n_second):
     while i < n:
         p = order[i]
         j = i + 1
-        while j < n and ranks[order[j], 0] == ranks[p, 0] and ranks[order[j], 1] == ranks[p, 1] \
-                and ranks[order[j], 2] == ranks[p, 2]:
+        while j < n and ranks[0, order[j]] == ranks[0, p] and ranks[1, order[j]] == ranks[1, p] \
+                and ranks[2, order[j]] == ranks[2, p]:
             j += 1  # exact duplicates of p: the same verdict
         # every point processed before is lexicographically smaller, hence no larger in the first
         # objective and not equal to p: one of them with second <= p's and third <= p's dominates p
-        r = ranks[p, 1] + 1
+        r = ranks[1, p] + 1
         lowest_third = np.iinfo(np.int64).max
         while r > 0:
             if tree[r] < lowest_third:
                 lowest_third = tree[r]
             r -= r & -r
-        if lowest_third > ranks[p, 2]:
+        if lowest_third > ranks[2, p]:
             for t in range(i, j):
                 on[order[t]] = True
             # only front points go in: a dominated point's dominator answers every query it would
-            r = ranks[p, 1] + 1
+            r = ranks[1, p] + 1
             while r <= n_second:
-                if ranks[p, 2] < tree[r]:
-                    tree[r] = ranks[p, 2]
+                if ranks[2, p] < tree[r]:
+                    tree[r] = ranks[2, p]
                 r += r & -r
         i = j
     return on
@@ -128,7 +160,7 @@ def _front_three(ranks, order, n_second):
 
 @jit
 def _front_many(ranks, order):
-    n, d = ranks.shape
+    d, n = ranks.shape
     on = np.zeros(n, dtype=np.bool_)
     front = np.empty((min(n, 1024), d), dtype=np.int64)  # the front so far, grown by doubling
     h = 0
@@ -139,7 +171,7 @@ def _front_many(ranks, order):
         while j < n:
             same = True
             for c in range(d):
-                if ranks[order[j], c] != ranks[p, c]:
+                if ranks[c, order[j]] != ranks[c, p]:
                     same = False
                     break
             if not same:
@@ -150,7 +182,7 @@ def _front_many(ranks, order):
         dominated = False
         for f in range(h):
             c = 0
-            while c < d and front[f, c] <= ranks[p, c]:
+            while c < d and front[f, c] <= ranks[c, p]:
                 c += 1
             if c == d:  # no worse anywhere, and not equal (duplicates are in the same run)
                 dominated = True
@@ -162,7 +194,50 @@ def _front_many(ranks, order):
                 grown = np.empty((2 * h, d), dtype=np.int64)
                 grown[:h] = front
                 front = grown
-            front[h] = ranks[p]
+            for c in range(d):
+                front[h, c] = ranks[c, p]
             h += 1
         i = j
     return on
+
+
+@jit
+def _argmin_weighted(objectives, low, scale, weights):
+    d, n = objectives.shape
+    k = weights.shape[0]
+    # weights over the scale once: a multiply-add per weight and objective in the loop
+    scaled = np.empty((k, d))
+    for w in range(k):
+        for c in range(d):
+            scaled[w, c] = weights[w, c] / scale[c]
+    best = np.full(k, np.inf)
+    index = np.zeros(k, dtype=np.int64)
+    for i in range(n):
+        for w in range(k):
+            total = 0.0
+            for c in range(d):
+                total += scaled[w, c] * (objectives[c, i] - low[c])
+            if total < best[w]:
+                best[w] = total
+                index[w] = i
+    return index
+
+
+@jit
+def _undominated_by(objectives, pivots):
+    """False where one of the ``pivots`` (point indices) dominates the point."""
+    d, n = objectives.shape
+    keep = np.ones(n, dtype=np.bool_)
+    for i in range(n):
+        for p in pivots:
+            no_worse, better = True, False
+            for c in range(d):
+                if objectives[c, p] > objectives[c, i]:
+                    no_worse = False
+                    break
+                if objectives[c, p] < objectives[c, i]:
+                    better = True
+            if no_worse and better:
+                keep[i] = False
+                break
+    return keep

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from ._pareto import front_mask
+from ._pareto import front_mask_rows
 from .errors import QuidamInputError
 
 #: Variable -> True if larger is better (the direction the report and plots use).
@@ -323,15 +323,31 @@ def pareto(ds: xr.Dataset, objectives: Mapping[str, str] | str,
         mask = xr.broadcast(*(ds[name].notnull() for name in objectives))[0]
     dims = mask.dims
     shape = tuple(mask.sizes[d] for d in dims)
-    candidates = np.flatnonzero(mask.values.reshape(-1))
-    columns = []
-    for name, direction in objectives.items():
-        column = _flat_on(ds[name], dims, shape)[candidates].astype(np.float64)
-        columns.append(-column if direction == "max" else column)
-    values = np.stack(columns, axis=1) if columns else np.empty((0, 0))
-    finite = np.isfinite(values).all(axis=1)
-    on = np.zeros(int(np.prod(shape)), dtype=bool)
-    on[candidates[finite]] = front_mask(values[finite])
+    selected = mask.values.reshape(-1)
+    everything = bool(selected.all())
+    candidates = None if everything else np.flatnonzero(selected)
+    # one contiguous row per objective (the kernels' layout), filled row by row; take's mode="clip"
+    # (indices are in range) because out= is buffered with the default mode: 0.5 s for 10 M points
+    values = np.empty((len(objectives), selected.size if everything else len(candidates)))
+    for j, (name, direction) in enumerate(objectives.items()):
+        flat = _flat_on(ds[name], dims, shape)
+        if everything:
+            values[j] = flat
+        else:
+            np.take(flat, candidates, out=values[j], mode="clip")
+        if direction == "max":
+            np.negative(values[j], out=values[j])
+    finite = np.isfinite(values).all(axis=0)
+    if finite.all():
+        front = front_mask_rows(values)
+    else:
+        front = np.zeros(values.shape[1], dtype=bool)
+        front[finite] = front_mask_rows(values[:, finite])
+    if everything:
+        on = front
+    else:
+        on = np.zeros(selected.size, dtype=bool)
+        on[candidates] = front
     coords = {name: coord for name, coord in ds.coords.items() if set(coord.dims) <= set(dims)}
     return xr.DataArray(on.reshape(shape), dims=dims, coords=coords, name="pareto", attrs={
         "units": "1",
@@ -615,12 +631,12 @@ def _none_if_nan(value: float) -> float | None:
 
 
 def _front_size(flats: dict, chosen: np.ndarray) -> dict:
-    columns = [flats[name] if direction == "min" else -flats[name] for name, direction in REPORT_FRONT.items()]
-    values = np.stack(columns, axis=1)[chosen]
-    values = values[np.isfinite(values).all(axis=1)]
-    on = front_mask(values)
+    values = np.stack([flats[name][chosen] * (1.0 if direction == "min" else -1.0)
+                       for name, direction in REPORT_FRONT.items()])
+    values = values[:, np.isfinite(values).all(axis=0)]
+    on = front_mask_rows(values)
     return {"objectives": dict(REPORT_FRONT), "points": int(on.sum()),
-            "distinct": int(len(np.unique(values[on], axis=0))), "of": int(len(values))}
+            "distinct": int(len(np.unique(values[:, on], axis=1).T)), "of": int(values.shape[1])}
 
 
 def _jsonable(value):
