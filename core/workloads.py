@@ -515,7 +515,10 @@ def parse_input_shape(text: str) -> tuple[int, ...] | dict[str, int]:
             "or ONNX dimension names with sizes (e.g. batch=1,seq=128)"
         )
     if named:
-        return {item.partition("=")[0].strip(): value for item, value in zip(items, values)}
+        names = [item.partition("=")[0].strip() for item in items]
+        if len(set(names)) != len(names):
+            raise QuidamInputError(f"input shape {text!r} names a dimension twice")
+        return dict(zip(names, values))
     return tuple(values)
 
 

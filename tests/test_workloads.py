@@ -259,6 +259,8 @@ def test_bad_input_shapes_are_one_line(text):
 
     with pytest.raises(qf.QuidamInputError, match=r"must be comma-separated positive integers"):
         parse_input_shape(text)
+    with pytest.raises(qf.QuidamInputError, match=r"input shape 'seq=1,seq=2' names a dimension twice"):
+        parse_input_shape("seq=1,seq=2")
 
 
 TORCH_MODEL = """
