@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from ._files import check_output_path, write_bytes_atomically
 from .analysis import pareto, select
@@ -73,6 +74,15 @@ def _where_note(where) -> str:
     if not where:
         return ""
     return "; where " + " and ".join([where] if isinstance(where, str) else [str(w) for w in where])
+
+
+def _tidy_log(axes) -> None:
+    """On a log axis spanning a decade or more, leave minor ticks unlabelled: matplotlib labels them up
+    to about two decades, where 2, 3, 4 x 10^n run into each other."""
+    axes.autoscale_view()
+    for axis, (low, high) in ((axes.xaxis, axes.get_xlim()), (axes.yaxis, axes.get_ylim())):
+        if axis.get_scale() == "log" and low > 0 and np.log10(high / low) >= 1:
+            axis.set_minor_formatter(NullFormatter())
 
 
 def _log_edges(values: np.ndarray, bins: int) -> np.ndarray:
@@ -138,6 +148,7 @@ def tradeoff(ds: xr.Dataset, where=None, bins: int = 120) -> Figure:
     axes.grid(True, which="major", alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(loc="lower left", fontsize=8, title="better: up and to the left", title_fontsize=8)
+    _tidy_log(axes)
     return figure
 
 
@@ -167,21 +178,32 @@ def accuracy(ds: xr.Dataset, where=None) -> Figure:
                                "(the accuracy table covers none of its pe_type and bits cells)")
     figure, axes = _figure(f"{_network(ds)}accuracy against energy{_where_note(where)}")
     energy = ds.energy_per_inference_j.where(mask)
-    others = [d for d in energy.dims if d not in ("pe_type", "bits")]
-    low, high = energy.min(others), energy.max(others)
-    for pe_type in low.pe_type.values:
-        first = True
-        for bits in low.bits.values:
-            e_low, e_high = float(low.sel(pe_type=pe_type, bits=bits)), float(high.sel(pe_type=pe_type, bits=bits))
-            if not np.isfinite(e_low):
-                continue
-            top1 = 100 * float(ds.accuracy.sel(pe_type=pe_type, bits=bits))
-            axes.plot([e_low, e_high], [top1, top1], "-", color=_colour(pe_type), alpha=0.35, linewidth=4,
-                      solid_capstyle="butt")
-            axes.plot([e_low], [top1], "o", color=_colour(pe_type), markersize=6, label=str(pe_type) if first else None)
-            axes.annotate(f"{int(bits)}b", (e_low, top1), textcoords="offset points", xytext=(4, 4), fontsize=7,
+    # a cell is a point of the accuracy's own dims: (pe_type, bits), and network in a co-exploration
+    cell_dims = [d for d in ds.accuracy.dims if d in energy.dims]
+    low = energy.min([d for d in energy.dims if d not in cell_dims]).transpose(*cell_dims)
+    high = energy.max([d for d in energy.dims if d not in cell_dims]).transpose(*cell_dims)
+    top1 = 100 * ds.accuracy.transpose(*cell_dims)
+    present = np.isfinite(low.values)
+    networks = [str(n) for n in low.network.values] if "network" in cell_dims else []
+    # several networks selected: one marker shape per network, named in the legend
+    several = bool(networks) and np.count_nonzero(
+        present.any(axis=tuple(i for i, d in enumerate(cell_dims) if d != "network"))) > 1
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*")
+    labelled = set()
+    for index in zip(*np.nonzero(present)):
+        cell = {d: low[d].values[i] for d, i in zip(cell_dims, index)}
+        pe_type = str(cell.get("pe_type", ""))
+        network = str(cell["network"]) if "network" in cell else ""
+        e_low, e_high, y = float(low.values[index]), float(high.values[index]), float(top1.values[index])
+        marker = markers[networks.index(network) % len(markers)] if several else "o"
+        label = f"{pe_type}" + (f" {network}" if several else "")
+        axes.plot([e_low, e_high], [y, y], "-", color=_colour(pe_type), alpha=0.35, linewidth=4, solid_capstyle="butt")
+        axes.plot([e_low], [y], marker, color=_colour(pe_type), markersize=6, linestyle="none",
+                  label=None if label in labelled else label)
+        labelled.add(label)
+        if "bits" in cell:
+            axes.annotate(f"{int(cell['bits'])}b", (e_low, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
                           color=_colour(pe_type))
-            first = False
     front = pareto(ds, {"energy_per_inference_j": "min", "accuracy": "max"}, where=where) & mask
     x = _masked(ds, "energy_per_inference_j", front)
     y = 100 * _masked(ds, "accuracy", front)
@@ -191,7 +213,9 @@ def accuracy(ds: xr.Dataset, where=None) -> Figure:
     axes.set_xlabel(_EPI_LABEL)
     axes.set_ylabel("top-1 accuracy (%)")
     axes.grid(True, which="major", alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8, title="marker: lowest energy; bar: range", title_fontsize=8)
+    axes.legend(loc="lower right", fontsize=8, title="marker: lowest energy; bar: range", title_fontsize=8,
+                ncols=2 if len(labelled) > 6 else 1)
+    _tidy_log(axes)
     return figure
 
 
@@ -215,18 +239,20 @@ def breakdown(ds: xr.Dataset, where=None) -> Figure:
     energy = ds.energy_pj.where(mask)
     figure, axes = _figure(f"{_network(ds)}energy of the lowest-energy design per PE type{_where_note(where)}")
     labels, stacks = [], []
-    groups = ds.pe_type.values if "pe_type" in ds.dims else [None]
-    for pe_type in groups:
-        part = energy if pe_type is None else energy.sel(pe_type=pe_type)
+    # one bar per PE type; per (network, PE type) when several networks are selected
+    networks = _selected_networks(ds, mask)
+    types = [str(p) for p in ds.pe_type.values] if "pe_type" in ds.dims else [None]
+    groups = [{**({"network": n} if len(networks) > 1 else {}), **({"pe_type": p} if p is not None else {})}
+              for n in (networks if len(networks) > 1 else [None]) for p in types]
+    for group in groups:
+        part = energy.sel(group) if group else energy
         index = _best_index(part.values)
         if index is None:
             continue
-        point = dict(zip(part.dims, index))
-        design = {d: part[d].values[i] for d, i in point.items()}
-        where_point = {**point, **({} if pe_type is None else {"pe_type": list(ds.pe_type.values).index(pe_type)})}
-        stacks.append([float(ds[name].isel({d: i for d, i in where_point.items() if d in ds[name].dims})) * 1e-9
+        design = {**group, **{d: part[d].values[i] for d, i in zip(part.dims, index)}}
+        stacks.append([float(ds[name].sel({d: v for d, v in design.items() if d in ds[name].dims})) * 1e-9
                        for name in parts])
-        labels.append(_design_label(pe_type, design))
+        labels.append(_design_label(group, design))
     positions = np.arange(len(stacks))
     bottom = np.zeros(len(stacks))
     cmap = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#e15759", "#9c755f")
@@ -243,12 +269,19 @@ def breakdown(ds: xr.Dataset, where=None) -> Figure:
     return figure
 
 
-def _design_label(pe_type, design: dict) -> str:
+def _design_label(group: dict, design: dict) -> str:
     bits = f"{int(design['bits'])}b " if "bits" in design else ""
     array = f"{int(design['rows'])}x{int(design['cols'])} " if "rows" in design and "cols" in design else ""
     dataflow = str(design.get("dataflow", ""))
     glb = f"\nglb {int(design['glb_kib'])} KiB" if "glb_kib" in design else ""
-    return f"{pe_type if pe_type is not None else ''}\n{bits}{array}{dataflow}{glb}".strip()
+    return f"{' '.join(str(v) for v in group.values())}\n{bits}{array}{dataflow}{glb}".strip()
+
+
+def _selected_networks(ds: xr.Dataset, mask: xr.DataArray) -> list[str]:
+    """The networks with a selected point, in the dataset's order (none without a network dim)."""
+    if "network" not in mask.dims:
+        return []
+    return [str(n) for n in ds.network.values if bool(mask.sel(network=n).any())]
 
 
 def arrays(ds: xr.Dataset, where=None) -> Figure:
@@ -263,22 +296,32 @@ def arrays(ds: xr.Dataset, where=None) -> Figure:
             raise QuidamInputError(f"--kind arrays needs the axis {axis!r}, which this dataset lacks")
     mask = _selection(ds, where)
     energy = ds.energy_per_inference_j.where(mask)
-    best = energy.min([d for d in energy.dims if d not in ("rows", "cols", "dataflow")]).transpose("dataflow", "rows", "cols")
+    networks = _selected_networks(ds, mask)
+    kept = ("network", "dataflow", "rows", "cols") if len(networks) > 1 else ("dataflow", "rows", "cols")
+    best = energy.min([d for d in energy.dims if d not in kept])
     pes = np.multiply.outer(ds.rows.values, ds.cols.values).astype(np.int64)
+    counts = np.unique(pes)
     figure, axes = _figure(f"{_network(ds)}lowest energy per inference by array size{_where_note(where)}")
-    for dataflow, values in zip(best.dataflow.values, best.values):
-        counts = np.unique(pes)
-        lowest = np.array([np.nanmin(values[pes == n]) if np.any(np.isfinite(values[pes == n])) else np.nan for n in counts])
-        keep = np.isfinite(lowest)
-        if keep.any():
-            axes.plot(counts[keep], lowest[keep], "-", marker=_DATAFLOW_MARKERS.get(str(dataflow), "o"), markersize=5,
-                      label=str(dataflow))
+    # one line per dataflow; per (network, dataflow), a line style per network, when several are selected
+    for k, network in enumerate(networks if len(networks) > 1 else [None]):
+        for dataflow in best.dataflow.values:
+            values = (best.sel(dataflow=dataflow) if network is None else best.sel(dataflow=dataflow, network=network))
+            values = values.transpose("rows", "cols").values
+            lowest = np.array([np.nanmin(values[pes == n]) if np.any(np.isfinite(values[pes == n])) else np.nan
+                               for n in counts])
+            keep = np.isfinite(lowest)
+            if keep.any():
+                axes.plot(counts[keep], lowest[keep], ("-", "--", ":", "-.")[k % 4],
+                          marker=_DATAFLOW_MARKERS.get(str(dataflow), "o"), markersize=5,
+                          color=f"C{list(best.dataflow.values).index(dataflow)}",
+                          label=str(dataflow) if network is None else f"{dataflow} {network}")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("processing elements (rows x cols)")
     axes.set_ylabel("lowest " + _EPI_LABEL)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(title="dataflow", fontsize=8, title_fontsize=8)
+    axes.legend(title="dataflow", fontsize=8, title_fontsize=8, ncols=2 if len(networks) > 2 else 1)
+    _tidy_log(axes)
     return figure
 
 

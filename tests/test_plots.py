@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import warnings
 import xml.etree.ElementTree as ElementTree
 
 import matplotlib.image
@@ -47,7 +48,14 @@ runner = CliRunner()
 def result():
     """A result of a network the packaged accuracy table covers: accuracy joined, fp at 4 bits invalid."""
     net = qf.load_network("lenet5_fmnist")
-    return attach_accuracy(qf.evaluate(net, SPACE, "published-45nm"), network=net)
+    return joined(qf.evaluate(net, SPACE, "published-45nm"), net)
+
+
+def joined(results, network):
+    """Accuracy attached; cells the packaged table lacks stay NaN (the warning that says so is expected)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return attach_accuracy(results, network=network)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +115,9 @@ def test_tradeoff_counts_every_selected_point_once_and_draws_each_pe_types_front
     for pe_type in present:
         part = result.sel(pe_type=[pe_type])
         front = pareto(part, {"energy_per_inference_j": "min", "perf_per_area": "max"}, where=where)
-        expected = sorted(zip(part.energy_per_inference_j.values[front.values], part.perf_per_area.values[front.values]))
+        on = front.values
+        expected = sorted(zip(part.energy_per_inference_j.transpose(*front.dims).values[on],
+                              part.perf_per_area.transpose(*front.dims).values[on]))
         drawn = sorted(zip(*lines[pe_type].get_data()))
         np.testing.assert_allclose(np.array(drawn, dtype=float), np.array(expected, dtype=float))
         # on the front, more energy buys more performance per area
@@ -273,3 +283,27 @@ def test_docstring_examples():
 
     failed, attempted = doctest.testmod(plots, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert failed == 0 and attempted > 0
+
+
+def test_several_networks_are_told_apart(tmp_path):
+    nets = [qf.load_network("lenet5_fmnist"), qf.load_network("vgg7_fmnist")]
+    space = {**SPACE, "pe_type": ["int", "fp"], "bits": [8, 16], "dataflow": ["ws", "rs"], "clock_mhz": [200.0]}
+    both = joined(qf.evaluate(nets, space, "published-45nm"), nets)
+    assert both.accuracy.dims[0] == "network"
+    axes = plots.accuracy(both).axes[0]
+    labels = {line.get_label() for line in axes.get_lines() if not line.get_label().startswith("_")}
+    assert {"int lenet5_fmnist", "int vgg7_fmnist", "fp vgg7_fmnist", "Pareto front"} <= labels
+    cells = both.accuracy.notnull() & both.valid.any([d for d in both.valid.dims if d not in both.accuracy.dims])
+    assert len([line for line in axes.get_lines() if line.get_marker() in ("o", "s")]) == int(cells.sum())
+    lines = plots.arrays(both).axes[0].get_lines()
+    assert sorted(line.get_label() for line in lines) == sorted(f"{d} {n.name}" for d in ("ws", "rs") for n in nets)
+    for line in lines:  # each line is its own network's lowest energy, not the pool's
+        dataflow, network = line.get_label().split()
+        x, y = line.get_data()
+        part = both.energy_per_inference_j.where(both.valid).sel(network=network, dataflow=dataflow)
+        assert y[0] == float(part.where(part.rows * part.cols == x[0]).min())
+    bars = [p for p in plots.breakdown(both).axes[0].patches if isinstance(p, Rectangle) and p.get_width() < 1]
+    assert len(bars) == 6 * 2 * 2
+    # one network selected: the figures are that network's alone
+    one = plots.arrays(both, where="network==vgg7_fmnist").axes[0].get_lines()
+    assert sorted(line.get_label() for line in one) == ["rs", "ws"]
