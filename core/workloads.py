@@ -153,11 +153,12 @@ class Layer:
 
     @property
     def kind(self) -> str:
-        """``fc``, ``depthwise``, ``grouped`` or ``conv``."""
-        if self.H == self.W == self.R == self.S == 1:
-            return "fc"
+        """``depthwise``, ``grouped`` (also a batch of matrix products, as attention's per head),
+        ``fc`` or ``conv``."""
         if self.groups > 1:
             return "depthwise" if self.groups == self.C == self.K else "grouped"
+        if self.H == self.W == self.R == self.S == 1:
+            return "fc"
         return "conv"
 
 

@@ -71,7 +71,8 @@ def test_attention_is_one_group_per_head_and_sequence():
 def test_decode_is_matrix_vector_and_prefill_logits_only_for_the_last_token():
     decode = qf.load_network("gpt2_small_decode")
     assert {layer.H for layer in decode.layers} == {1}
-    assert sum(1 for layer in decode.layers if layer.kind == "fc") == len(decode.layers)
+    assert {layer.kind for layer in decode.layers if layer.groups == 1} == {"fc"}
+    assert {layer.kind for layer in decode.layers if layer.groups > 1} == {"grouped"}  # attention, per head
     prefill = qf.load_network("gpt2_small_prefill")
     assert prefill.layers[-1].name == "lm_head" and prefill.layers[-1].H == 1 and prefill.layers[-2].H == 1024
     # the decode step's attention row is the prefill's last row: same context
