@@ -1,0 +1,481 @@
+"""Fuzz suite: generated bad and edge-case inputs of every kind the tool reads, through the command (in
+process) and the Python API. Each case must end in a refusal -- exit status 2 and one ``error:`` line
+(``QuidamInputError`` in Python) -- or in a result that obeys the laws; never a traceback, a warning
+beside a refusal, or a file left at or beside the output. Generators: tests/fuzz_strategies.py.
+
+Two profiles. The default suite runs a bounded, derandomized few cases per family (well under a
+minute). The large profile is behind ``-m slow``, random, with ``QUIDAM_FUZZ_EXAMPLES`` cases per family
+(default 1000)::
+
+    QUIDAM_FUZZ_EXAMPLES=1000 nice -n 19 python -m pytest tests/test_fuzz.py -m slow -q -p no:randomly \\
+        --hypothesis-show-statistics
+
+Interruptions, full disks and killed runs are tested without hypothesis at the end of this file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import fuzz_strategies as fz
+import quidam_fast as qf
+from quidam_fast import _files
+from quidam_fast.errors import QuidamInputError
+
+SMALL = settings(max_examples=8, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=list(HealthCheck))
+LARGE = settings(max_examples=int(os.environ.get("QUIDAM_FUZZ_EXAMPLES", "1000")), deadline=None, database=None,
+                 suppress_health_check=list(HealthCheck))
+
+TINY_SPEC = {"network": "lenet5_fmnist", "tech": "published-45nm", "space": fz.TINY}
+
+
+def both_profiles(body, **strategies):
+    """``body`` as a test under the bounded default profile, and a ``slow`` twin under the large one."""
+
+    def copy(name):  # a fresh function object of the same code: each takes its own hypothesis settings
+        return types.FunctionType(body.__code__, body.__globals__, name, body.__defaults__, body.__closure__)
+
+    small = SMALL(given(**strategies)(copy(body.__name__.lstrip("_"))))
+    large = pytest.mark.slow(LARGE(given(**strategies)(copy(body.__name__.lstrip("_") + "_large"))))
+    return small, large
+
+
+def run_in_folder(args_of, files: dict[str, bytes], out_name: str = "out.nc", before=None):
+    """Write ``files`` to a fresh folder, run the command with ``args_of(folder)``, check the promise.
+
+    Returns the outcome. A refusal is one line and leaves the folder as it was; a success writes the
+    output (whose laws are checked) and nothing else.
+    """
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        for file_name, data in files.items():
+            (folder / file_name).write_bytes(data)
+        if before is not None:
+            before(folder)
+        listed = fz.listing(folder)
+        outcome = fz.run_cli(*args_of(folder))
+        assert outcome.code in (0, 2), f"exit {outcome.code}: {outcome.stderr!r}"
+        if outcome.code == 2:
+            fz.refusal_line(outcome)
+            assert fz.listing(folder) == listed, f"a refusal changed the folder: {fz.listing(folder)} (was {listed})"
+        else:
+            out = folder / out_name
+            assert fz.listing(folder) == sorted(set(listed) | {out_name}), fz.listing(folder)
+            fz.check_laws(fz.open_output(out))
+            bad = [w for w in outcome.warnings if "overflow" in w or "invalid value" in w or "divide" in w]
+            assert not bad, bad
+        return outcome
+
+
+# --- spec files ---------------------------------------------------------------------------------
+
+
+def _spec_case(data):
+    files = {"spec.toml": fz.toml_text(data).encode()}
+    if isinstance(data.get("network"), str) and data["network"] == "net.csv":
+        files["net.csv"] = f"{fz.OWN_HEADER}\nc,8,8,2,4,3,3,1,1,1,1\n".encode()
+    if isinstance(data.get("tech"), str) and data["tech"] == "t.toml":
+        files["t.toml"] = qf.load_tech("published-45nm").source_text.encode()
+    run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--out", f / "out.nc", "--quiet"], files)
+
+
+test_spec_files, test_spec_files_large = both_profiles(_spec_case, data=fz.spec_tables())
+
+
+def _spec_bytes_case(raw):
+    run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--out", f / "out.nc", "--quiet"], {"spec.toml": raw})
+
+
+test_spec_bytes, test_spec_bytes_large = both_profiles(
+    _spec_bytes_case, raw=fz.mutated_bytes(fz.toml_text(TINY_SPEC)))
+
+
+# --- topology CSVs ------------------------------------------------------------------------------
+
+
+def _topology_case(csv, dataflow):
+    spec = fz.toml_text({**TINY_SPEC, "space": {**fz.TINY, "dataflow": [dataflow]}}).encode()
+    run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--network", f / "net.csv", "--out", f / "out.nc", "--quiet"],
+                  {"spec.toml": spec, "net.csv": csv})
+
+
+test_topologies, test_topologies_large = both_profiles(
+    _topology_case, csv=fz.topology_csv(), dataflow=st.sampled_from(["ws", "os", "is", "rs"]))
+
+
+# --- technology files ---------------------------------------------------------------------------
+
+
+def _tech_case(tech, dataflow, bits):
+    spec = fz.toml_text({**TINY_SPEC, "space": {**fz.TINY, "dataflow": [dataflow], "bits": [bits]}}).encode()
+    run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--tech", f / "t.toml", "--out", f / "out.nc", "--quiet"],
+                  {"spec.toml": spec, "t.toml": tech})
+
+
+test_technologies, test_technologies_large = both_profiles(
+    _tech_case, tech=fz.tech_text(), dataflow=st.sampled_from(["ws", "os", "rs"]), bits=st.sampled_from([4, 8, 16]))
+
+
+# --- accuracy tables ----------------------------------------------------------------------------
+
+
+def _accuracy_case(table):
+    spec = fz.toml_text({**TINY_SPEC, "space": {**fz.TINY, "pe_type": ["int", "lightpe1"], "bits": [4, 8]}}).encode()
+    run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--accuracy", f / "acc.nc", "--out", f / "out.nc", "--quiet"],
+                  {"spec.toml": spec, "acc.nc": table})
+
+
+test_accuracy_tables, test_accuracy_tables_large = both_profiles(_accuracy_case, table=fz.accuracy_bytes())
+
+
+@SMALL
+@given(table=fz.accuracy_bytes())
+def test_quant_show_reads_any_table_safely(table):
+    with tempfile.TemporaryDirectory() as name:
+        path = Path(name) / "acc.nc"
+        path.write_bytes(table)
+        outcome = fz.run_cli("quant", "show", path)
+        assert outcome.code in (0, 2), outcome.stderr
+        if outcome.code == 2:
+            fz.refusal_line(outcome)
+        else:  # every percentage printed is a fraction of 100 at most
+            numbers = [float(word) for line in outcome.stdout.splitlines() for word in line.split()[1:2]
+                       if word.replace(".", "", 1).isdigit()]
+            assert all(0 <= n <= 100 for n in numbers), outcome.stdout
+
+
+# --- output paths -------------------------------------------------------------------------------
+
+NAME_PARTS = st.text(st.sampled_from("abcé -_.~+\u2603"), min_size=1, max_size=12)
+
+
+@st.composite
+def output_cases(draw):
+    """(path relative to a fresh folder, what is already there)."""
+    length = draw(st.sampled_from([None, None, None, 200, 214, 215, 216, 254, 255, 256, 300]))
+    stem = draw(NAME_PARTS) if length is None else "n" * length
+    suffix = draw(st.sampled_from([".nc", ".nc", ".zarr", ".zarr", ".NC", ".csv", "", ".nc.tmp", ".partial.nc"]))
+    parent = draw(st.sampled_from(["", "", "sub/", "missing/", "afile/", "deep/er/"]))
+    existing = draw(st.sampled_from([None, None, "file", "folder", "folder_with_file", "zarr_store", "fifo", "stale_tmp"]))
+    return parent + stem + suffix, existing
+
+
+@SMALL
+@given(case=output_cases())
+def test_output_paths(case):
+    _output_case(case)
+
+
+@pytest.mark.slow
+@LARGE
+@given(case=output_cases())
+def test_output_paths_large(case):
+    _output_case(case)
+
+
+def _output_case(case):
+    relative, existing = case
+    spec = fz.toml_text(TINY_SPEC).encode()
+
+    def prepare(folder):
+        (folder / "sub").mkdir()
+        (folder / "deep" / "er").mkdir(parents=True)
+        (folder / "afile").write_bytes(b"x")
+        target = folder / relative
+        if not target.parent.is_dir() or len(os.fsencode(target.name)) > 255:
+            return
+        if existing == "file":
+            target.write_bytes(b"old")
+        elif existing == "folder":
+            target.mkdir()
+        elif existing == "folder_with_file":
+            target.mkdir()
+            (target / "keep.txt").write_bytes(b"keep")
+        elif existing == "zarr_store" and target.suffix == ".zarr":
+            xr.Dataset({"a": ("x", [1.0])}).to_zarr(target, zarr_format=2)
+        elif existing == "fifo":
+            os.mkfifo(target)
+        elif existing == "stale_tmp" and len(os.fsencode(target.name)) < 200:
+            dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+            (target.parent / f".{target.name}.~{int(dead.stdout)}-0123abcd.tmp").write_bytes(b"partial")
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "spec.toml").write_bytes(spec)
+        prepare(folder)
+        target = folder / relative
+        snapshot = _tree(folder)
+        outcome = fz.run_cli("grid", "--spec", folder / "spec.toml", "--out", target, "--quiet")
+        assert outcome.code in (0, 2), outcome.stderr
+        after = _tree(folder)
+        if outcome.code == 2:
+            fz.refusal_line(outcome)
+            # nothing written; only stale temporaries of a dead run may have been removed
+            assert {k: v for k, v in after.items() if ".~" not in k} == {k: v for k, v in snapshot.items() if ".~" not in k}
+        else:
+            fz.check_laws(fz.open_output(target))
+            new = sorted(set(after) - set(snapshot))
+            stray = [p for p in after if ".~" in p]
+            assert not stray, f"temporaries left: {stray}"
+            assert all(p == relative or p.startswith(relative + "/") for p in new), new
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for entry in dirs + files:
+            path = Path(root) / entry
+            key = str(path.relative_to(folder))
+            found[key] = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+    return found
+
+
+# --- option values ------------------------------------------------------------------------------
+
+OPTION_VALUES = st.one_of(st.sampled_from(["", " ", "energy", "latency", "edp", "dram", "ENERGY", "x", "-", "--quiet",
+                                           "lenet5_fmnist", "alexnet", "resnet19", "published-45nm", "nosuch.toml",
+                                           "nosuch.csv", "/dev/zero", "/proc", "area_mm2<=10", "bits>=x"]),
+                          st.text(max_size=12))
+
+
+@st.composite
+def option_lists(draw):
+    args = []
+    for _ in range(draw(st.integers(0, 3))):
+        option = draw(st.sampled_from(["--objective", "--network", "--tech", "--accuracy", "--where", "--out",
+                                       "--spec", "--per-layer", "--totals-only", "--bogus", "-x"]))
+        args.append(option)
+        if option not in ("--per-layer", "--totals-only") or draw(st.integers(0, 4)) == 0:
+            args.append(draw(OPTION_VALUES))
+    return args
+
+
+def _options_case(args):
+    spec = fz.toml_text(TINY_SPEC).encode()
+
+    def arguments(folder):
+        # the spec and --out first: a later repeat of either overrides them (click takes the last)
+        return ["grid", "--spec", folder / "spec.toml", "--out", folder / "out.nc", "--quiet", *args]
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "spec.toml").write_bytes(spec)
+        before = _tree(folder)
+        outcome = fz.run_cli(*arguments(folder))
+        assert outcome.code in (0, 2), outcome.stderr
+        if outcome.code == 2:
+            fz.refusal_line(outcome)
+            assert _tree(folder) == before
+        stray = [p for p in _tree(folder) if ".~" in p]
+        assert not stray, stray
+
+
+test_option_values, test_option_values_large = both_profiles(_options_case, args=option_lists())
+
+
+# --- the Python API -----------------------------------------------------------------------------
+
+_EDGE_INTS = st.sampled_from(fz.EDGE_INTS)
+NUMPY_OR_PLAIN = st.one_of(_EDGE_INTS, _EDGE_INTS.filter(lambda v: -2**63 <= v < 2**63).map(np.int64),
+                           _EDGE_INTS.filter(lambda v: -2**31 <= v < 2**31).map(np.int32),
+                           st.sampled_from(fz.EDGE_FLOATS).map(np.float64), st.sampled_from(fz.EDGE_FLOATS))
+
+
+@st.composite
+def api_spaces(draw):
+    space = {}
+    for name in draw(st.sets(st.sampled_from(list(fz.TINY)), max_size=4)):
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            space[name] = draw(st.lists(st.sampled_from(fz.GOOD.get(name, [1])), min_size=1, max_size=2, unique=True))
+        elif kind == 1:
+            space[name] = draw(st.lists(NUMPY_OR_PLAIN, min_size=1, max_size=2))
+        elif kind == 2:
+            space[name] = np.array(draw(st.lists(st.sampled_from(fz.GOOD.get(name, [1])), min_size=1, max_size=2, unique=True)))
+        else:
+            space[name] = draw(fz.any_value())
+    return space
+
+
+@st.composite
+def api_calls(draw):
+    """A call of the public API with arguments of every kind, good and bad."""
+    which = draw(st.sampled_from(["evaluate", "evaluate", "evaluate", "DesignSpace", "from_dict", "load_network",
+                                  "load_tech", "load_spec", "Spec", "parse_network_csv", "Layer"]))
+    if which == "evaluate":
+        network = draw(st.one_of(st.sampled_from(["lenet5_fmnist", "alexnet", "", "nosuch"]), fz.any_scalar()))
+        space = draw(st.one_of(api_spaces(), st.none().map(lambda _: {}), fz.any_value()))
+        kwargs = {}
+        if draw(st.booleans()):
+            kwargs["tech"] = draw(st.one_of(st.sampled_from(["published-45nm", "characterized-osu018", ""]), fz.any_scalar()))
+        if draw(st.booleans()):
+            kwargs["objective"] = draw(st.one_of(st.sampled_from(["energy", "dram"]), fz.any_scalar()))
+        if draw(st.integers(0, 3)) == 0:
+            kwargs["rs_mapping"] = draw(st.one_of(st.tuples(NUMPY_OR_PLAIN, NUMPY_OR_PLAIN), fz.any_value()))
+        if draw(st.integers(0, 3)) == 0:
+            kwargs["per_layer"] = draw(st.one_of(st.booleans(), fz.any_scalar()))
+        if draw(st.integers(0, 5)) == 0:
+            kwargs["progress"] = draw(st.one_of(st.just(lambda done, total: None), fz.any_scalar()))
+        return lambda: qf.evaluate(network, space, **kwargs)
+    if which == "DesignSpace":
+        axes = {**fz.TINY, **draw(api_spaces())}
+        if draw(st.integers(0, 5)) == 0:
+            axes.pop(draw(st.sampled_from(list(axes))))
+        return lambda: qf.DesignSpace(axes=axes)
+    if which == "from_dict":
+        values, base = draw(st.one_of(api_spaces(), fz.any_value())), draw(st.sampled_from(["small", "small", "x"]))
+        return lambda: qf.DesignSpace.from_dict(values, base=base)
+    if which == "Spec":
+        network, tech = draw(fz.any_scalar()), draw(fz.any_scalar())
+        objective = draw(st.one_of(st.sampled_from(["energy"]), fz.any_scalar()))
+        space = draw(st.sampled_from([None, "space"]))
+        return lambda: qf.Spec(network=network, tech=tech, space=qf.DesignSpace(axes=fz.TINY) if space else None,
+                               objective=objective)
+    if which == "parse_network_csv":
+        text = draw(st.one_of(fz.topology_csv().map(lambda b: b.decode("utf-8", "replace")), fz.any_scalar()))
+        return lambda: qf.parse_network_csv(text, "net")
+    if which == "Layer":
+        fields = {f: draw(st.one_of(st.integers(1, 8), NUMPY_OR_PLAIN)) for f in ("H", "W", "C", "K", "R", "S")}
+        return lambda: qf.Layer("L", **fields)
+    argument = draw(st.one_of(fz.any_scalar(), st.sampled_from(["/dev/zero", "/proc", "/", "x.toml", "x.csv"])))
+    return lambda: getattr(qf, which)(argument)
+
+
+def _api_case(call):
+    try:
+        result = call()
+    except QuidamInputError as error:
+        assert "\n" not in str(error), str(error)
+        return
+    if isinstance(result, xr.Dataset):
+        fz.check_laws(result)
+
+
+test_python_api, test_python_api_large = both_profiles(_api_case, call=api_calls())
+
+
+# --- interruptions, full disks, killed runs -----------------------------------------------------
+
+#: (the step that fails, how, whether an earlier output is at --out): every step of a .nc and a .zarr
+#: write, each failure mode at least once with and without an earlier output.
+FAULTS = [("evaluate", KeyboardInterrupt, True), ("netcdf", KeyboardInterrupt, False), ("netcdf", "enospc", True),
+          ("bytes", "enospc", False), ("bytes", KeyboardInterrupt, True), ("replace", "enospc", True),
+          ("replace", KeyboardInterrupt, False), ("zarr", KeyboardInterrupt, True), ("zarr", "enospc", False),
+          ("exchange", KeyboardInterrupt, True), ("exchange", "enospc", True)]
+
+
+@pytest.mark.parametrize("where, fault, earlier", FAULTS)
+def test_a_fault_anywhere_is_one_line_and_leaves_the_earlier_output(where, fault, earlier, tmp_path, monkeypatch):
+    """Ctrl-C (exit 130) or a full disk (exit 2) at each step of a run: one line, nothing half-written,
+    no temporary left, and an earlier output at --out exactly as it was."""
+    out = tmp_path / ("out.zarr" if where in ("zarr", "exchange") else "out.nc")
+    (tmp_path / "spec.toml").write_text(fz.toml_text(TINY_SPEC))
+    if earlier:
+        assert fz.run_cli("grid", "--spec", tmp_path / "spec.toml", "--out", out, "--quiet").code == 0
+        old = _tree(tmp_path)
+
+    def fail(*args, **kwargs):
+        if fault == "enospc":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise KeyboardInterrupt
+
+    targets = {"evaluate": (qf, "evaluate"), "netcdf": (xr.Dataset, "to_netcdf"), "bytes": (_files, "_ordinary_mode"),
+               "replace": (_files.os, "replace"), "zarr": (xr.Dataset, "to_zarr"), "exchange": (_files, "_exchange")}
+    monkeypatch.setattr(*targets[where], fail)
+    outcome = fz.run_cli("grid", "--spec", tmp_path / "spec.toml", "--out", out, "--quiet")
+    lines = [line for line in outcome.stderr.splitlines() if line.strip() and not fz.INFO_LINES.match(line)]
+    if outcome.code == 0:  # the fault was on a path this write does not take (a first .zarr has nothing to exchange)
+        assert where == "exchange" and not earlier
+        return
+    if fault == "enospc":
+        assert outcome.code == 2 and len(lines) == 1 and "No space left on device" in lines[0], outcome.stderr
+    else:
+        assert outcome.code == 130 and len(lines) == 1 and lines[0].startswith("interrupted: "), outcome.stderr
+        assert f"did not write {out}" in lines[0] or "nothing was written" in lines[0], lines[0]
+    after = _tree(tmp_path)
+    assert not [p for p in after if ".~" in p], after
+    if earlier:
+        assert after == old
+    else:
+        assert sorted(after) == ["spec.toml"]
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed_and_a_set_aside_store_restored(tmp_path):
+    out = tmp_path / "out.zarr"
+    dead = _dead_pid()
+    (tmp_path / f".out.zarr.~{dead}-0123abcd.tmp").mkdir()  # a store half-built by a killed run
+    (tmp_path / f".out.nc.~{dead}-0123abcd.tmp").write_bytes(b"half")
+    (tmp_path / f".out.nc.~{os.getpid()}-0123abcd.tmp").write_bytes(b"mine, still running")
+    (tmp_path / ".out.nc.unrelated.tmp").write_bytes(b"not ours")
+    aside = tmp_path / f".out.zarr.~{dead}-89abcdef.old"  # killed between the two renames of a swap
+    xr.Dataset({"a": ("x", [1.0])}).to_zarr(aside, zarr_format=2)
+    _files.check_output_path(out, "--out", store=True)
+    _files.check_output_path(tmp_path / "out.nc", "--out")
+    assert sorted(fz.listing(tmp_path)) == sorted([f".out.nc.~{os.getpid()}-0123abcd.tmp", ".out.nc.unrelated.tmp", "out.zarr"])
+    assert float(xr.open_zarr(out).a[0]) == 1.0  # the set-aside store is back at --out
+
+
+def test_a_store_replacement_exchanges_in_one_step(tmp_path, monkeypatch):
+    """With an atomic exchange, no moment exists where --out is missing: os.rename is never called."""
+    out = tmp_path / "out.zarr"
+    xr.Dataset({"a": ("x", [1.0])}).to_zarr(out, zarr_format=2)
+    monkeypatch.setattr(_files.os, "rename", lambda *a: pytest.fail("a two-step rename"))
+    _files.write_store_atomically(lambda t: xr.Dataset({"a": ("x", [2.0])}).to_zarr(t, mode="w", zarr_format=2), out)
+    assert float(xr.open_zarr(out).a[0]) == 2.0 and fz.listing(tmp_path) == ["out.zarr"]
+
+
+@pytest.mark.parametrize("delay_s", [0.3, 0.8])
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, delay_s):
+    # (the first tens of milliseconds, before the package's first line runs, belong to Python itself)
+    process = subprocess.Popen([sys.executable, "-P", "-m", "quidam_fast.cli", "grid", "--out", tmp_path / "o.nc", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == -signal.SIGINT:  # before Python installed its handler: the default action, silent
+        return
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    progress = [line for line in lines if not line.startswith("interrupted: ")]
+    assert process.returncode == 130 and lines[-1].startswith("interrupted: ") and "Traceback" not in stderr, stderr
+    assert all(" layers, " in line or "design points" in line for line in progress), stderr
+    assert fz.listing(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_large_write_leaves_only_what_the_next_run_removes(tmp_path):
+    """A run killed at random moments of a large write leaves at most its own temporaries, which the next
+    run removes; --out is always either absent, the old file, or the new file, never partial."""
+    spec = {**TINY_SPEC, "network": "alexnet", "space": {**fz.TINY, "rows": [4, 8, 16, 32], "cols": [4, 8, 16, 32],
+                                                         "glb_kib": [64, 128, 256], "bits": [4, 8, 16]}}
+    (tmp_path / "spec.toml").write_text(fz.toml_text(spec))
+    for delay_s in (1.5, 2.0, 2.5, 3.0, 3.5):
+        process = subprocess.Popen([sys.executable, "-P", "-m", "quidam_fast.cli", "grid", "--spec", "spec.toml",
+                                    "--out", "out.nc", "--per-layer", "--quiet"], cwd=tmp_path,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay_s)
+        process.kill()
+        process.wait()
+        if (tmp_path / "out.nc").exists():
+            xr.load_dataset(tmp_path / "out.nc", engine="h5netcdf")  # complete, or it would not open
+    outcome = fz.run_cli("grid", "--spec", tmp_path / "spec.toml", "--out", tmp_path / "out.nc", "--quiet")
+    assert outcome.code == 0
+    assert fz.listing(tmp_path) == ["out.nc", "spec.toml"]
