@@ -184,6 +184,12 @@ def evaluate(
             "over 8 GiB; evaluate without per-layer results or on a smaller space"
         )
     _check_memory(len(networks) * n_points)
+    largest_batch = max(space.axes["batch"])
+    for net in networks:  # the kernels multiply N by the batch: the layers' size limits must hold at it
+        try:
+            net.batched(largest_batch)
+        except QuidamInputError as error:
+            raise QuidamInputError(f"network {net.name!r} at batch = {largest_batch}: {error}") from None
     # one block of rows per network, in order: reshaped, the leading axis is the network dimension
     totals = np.empty((len(networks) * n_points, k.N_TOTALS))
     if per_layer and len(networks) > 1:  # padded to the longest network (NaN past each one's last layer)

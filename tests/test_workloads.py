@@ -330,3 +330,9 @@ def test_a_network_beyond_exact_float64_totals_is_refused():
     assert Network("edge", tuple(layers[:256])).macs == MAX_NETWORK_MACS
     with pytest.raises(qf.QuidamInputError, match=r"network 'big': 9.04e\+15 MACs in all is too large; .* at most 2\^53"):
         Network("big", tuple(layers))
+
+
+def test_a_batch_axis_that_would_push_a_layer_over_the_limits_is_refused():
+    network = Network("edge", (Layer("l", H=2**13, W=1, C=2**16, K=2**16),))  # 2^45 MACs at batch 1
+    with pytest.raises(qf.QuidamInputError, match=r"network 'edge' at batch = 2: layer 'l': MACs .* is too large"):
+        qf.evaluate(network, {"batch": [1, 2]}, tech="published-45nm")
