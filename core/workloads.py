@@ -31,8 +31,10 @@ exact, a layer is refused when it is built if any integer field exceeds :data:`M
 and output ``N K P Q`` footprints in words, and the input words re-read once per filter of a group
 (``N C H W K/groups`` and, row-stationary, ``N C W P R K/groups``). Kernel counts are these products
 times fold counts and operand widths, so they stay far below ``2**63``, and counts up to ``2**53`` are
-exact in float64. The largest layers of today's LLMs (a 70 B model's feed-forward layer at 8,192
-tokens: 1.9e12 MACs) are well inside the bound.
+exact in float64; a network's total MACs stay below ``2**53`` (:data:`MAX_NETWORK_MACS`).
+:func:`quidam_fast.evaluate` checks the layers again at the space's largest ``batch`` (which multiplies
+``N``). The largest layers of today's LLMs (a 70 B model's feed-forward layer at 8,192 tokens: 1.9e12
+MACs) are well inside the bound.
 """
 
 from __future__ import annotations
@@ -560,6 +562,9 @@ def parse_network_csv(text: str, name: str, source: str = "<string>") -> Network
         raise QuidamInputError(f"{source}: the file is empty; expected a header row and one row per layer")
     header = rows[0]
     if [h.lower() for h in header[:8]] == _SCALESIM_HEADER:
+        if len(header) > 8:  # a column the tool would ignore is refused, not silently dropped
+            raise QuidamInputError(f"{source}: unknown column {header[8]!r} after the SCALE-Sim topology header "
+                                   f"({', '.join(_SCALESIM_HEADER)})")
         fields = ["name", "H", "W", "R", "S", "C", "K", "stride"]
         fixed = {"padding": 0, "ceil_mode": True}  # SCALE-Sim: unpadded, output ceil((H - R + s) / s)
     elif header in (_OWN_HEADER, _OWN_HEADER + ["ceil_mode"]):
@@ -571,7 +576,7 @@ def parse_network_csv(text: str, name: str, source: str = "<string>") -> Network
         )
     layers = []
     for line_number, row in enumerate(rows[1:], start=2):
-        if len(row) < len(fields):
+        if len(row) != len(fields):  # too few, or extra cells the tool would ignore
             raise QuidamInputError(
                 f"{source}, line {line_number}: {len(row)} columns, expected {len(fields)} ({', '.join(fields)})"
             )
