@@ -171,3 +171,16 @@ def test_transformers_evaluate_on_the_default_space(name):
     assert int(results.valid.sum()) > 0
     valid = results.macs.where(results.valid)
     assert float(valid.min()) == float(valid.max()) == float(qf.load_network(name).macs)
+
+
+@pytest.mark.scalesim
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_gemv_cycles_equal_scalesim(tmp_path, dataflow):
+    """The hand count above, against the SCALE-Sim package itself (16 x 12 GEMV, 4 x 4 array)."""
+    pytest.importorskip("scalesim", reason="pip install scalesim==3.0.0 (CI installs it)")
+    from scalesim_runner import scalesim_compute_cycles
+
+    gemv = qf.Network("gemv", (qf.Layer("fc", H=1, W=1, C=16, K=12),))
+    ours = qf.evaluate(gemv, {"rows": [4], "cols": [4], "dataflow": [dataflow]}, tech="published-45nm")
+    assert int(ours.compute_cycles.item()) == scalesim_compute_cycles(tmp_path, 1, 1, 1, 1, 16, 12, 1, 4, 4, dataflow)
