@@ -16,7 +16,7 @@ WHERE_HELP = ("Constraint VARIABLE OP VALUE, OP one of <= >= < > == !=, e.g. are
 
 
 def export(
-    result: Annotated[Path, typer.Argument(help="A result file written by quidam-fast grid (.nc or .zarr).")],
+    result: Annotated[Path, typer.Argument(metavar="RESULT", help="A result file written by quidam-fast grid (.nc or .zarr).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The table to write: .csv or .parquet (written atomically).")],
     where: Annotated[Optional[list[str]], typer.Option("--where", help=WHERE_HELP)] = None,
     pareto: Annotated[

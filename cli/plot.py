@@ -20,7 +20,7 @@ KIND_HELP = (
 
 
 def plot(
-    result: Annotated[Path, typer.Argument(help="A result file written by quidam-fast grid (.nc or .zarr).")],
+    result: Annotated[Path, typer.Argument(metavar="RESULT", help="A result file written by quidam-fast grid (.nc or .zarr).")],
     kind: Annotated[str, typer.Option("--kind", "-k", help=KIND_HELP, metavar="|".join(KINDS))],
     out: Annotated[Path, typer.Option("--out", "-o", help="The figure to write: .png or .svg (written atomically).")],
     where: Annotated[Optional[list[str]], typer.Option("--where", help=WHERE_HELP)] = None,
