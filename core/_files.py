@@ -46,6 +46,7 @@ MAX_OUTPUT_NAME_BYTES = _NAME_MAX - _TEMPORARY_EXTRA
 #: interrupted command prints).
 WRITTEN: list[str] = []
 PENDING: list[str] = []
+UNFINISHED: list[str] = []  # outputs whose write was stopped (an exception, a Ctrl-C): left as they were
 
 
 # ------------------------------------------------------------------------------------------------
@@ -344,6 +345,8 @@ def write_atomically(path: str | Path, write) -> None:
             WRITTEN.append(str(path))
     except BaseException:
         _discard(temporary)
+        if str(path) not in WRITTEN:
+            UNFINISHED.append(str(path))
         raise
     finally:
         PENDING.remove(str(path))
@@ -380,6 +383,9 @@ def write_netcdf_atomically(dataset, path: str | Path, what: str = "--out") -> N
     try:
         with _interrupts(defer=False):
             data = dataset.to_netcdf(engine="h5netcdf")
+    except BaseException:
+        UNFINISHED.append(str(path))
+        raise
     finally:
         PENDING.remove(str(path))
     try:
@@ -441,6 +447,8 @@ def write_store_atomically(build, path: str | Path, what: str = "--out") -> None
                     WRITTEN.append(str(path))
         except BaseException:
             _discard(temporary)
+            if str(path) not in WRITTEN:
+                UNFINISHED.append(str(path))
             raise
     except OSError as error:
         raise _write_error(what, path, error) from None
@@ -453,8 +461,9 @@ def interrupted_message() -> str:
     parts = []
     if WRITTEN:
         parts.append("wrote " + ", ".join(dict.fromkeys(WRITTEN)))
-    if PENDING:
-        parts.append("did not write " + ", ".join(dict.fromkeys(PENDING)) + " (any earlier file there is unchanged)")
+    unfinished = [path for path in dict.fromkeys(PENDING + UNFINISHED) if path not in WRITTEN]
+    if unfinished:
+        parts.append("did not write " + ", ".join(unfinished) + " (any earlier file there is unchanged)")
     if not parts:
         parts.append("nothing was written")
     return "interrupted: " + "; ".join(parts)

@@ -351,7 +351,8 @@ def run_cli(*args) -> Outcome:
     from quidam_fast import _files
     from quidam_fast.cli import main as cli_main
 
-    _files.WRITTEN.clear()
+    for record in (_files.WRITTEN, _files.UNFINISHED):
+        record.clear()
     out, err = io.StringIO(), io.StringIO()
     argv = sys.argv
     sys.argv = ["quidam-fast", *[str(a) for a in args]]
