@@ -41,6 +41,8 @@ class _Rate(ProgressColumn):
 
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
+        if not speed and task.completed and task.elapsed:  # one update so far: the average since the start
+            speed = task.completed / task.elapsed
         if not speed:
             return Text(f"-- {self.unit}/s", style="progress.data.speed")
         for scale, suffix in ((1e6, "M"), (1e3, "k"), (1.0, "")):
