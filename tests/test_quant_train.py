@@ -56,7 +56,10 @@ def test_table_round_trip_and_join(smoke_records, tmp_path):
     results = xr.Dataset(coords={"pe_type": ["lightpe2", "int", "fp"], "bits": [4, 8, 16, 32]}, attrs={"network": "lenet5_fmnist"})
     from quidam_fast import load_network
 
-    out = attach_accuracy(results, table, network=load_network("lenet5_fmnist"))
+    from quidam_fast.accuracy import AccuracyCoverageWarning
+
+    with pytest.warns(AccuracyCoverageWarning, match="lenet5_fmnist .*int:4"):  # no `valid`: every cell counts
+        out = attach_accuracy(results, table, network=load_network("lenet5_fmnist"))
     for r in smoke_records:
         assert float(out.accuracy.sel(pe_type=r["pe_type"], bits=r["bits"])) == r["accuracy"]
     assert np.isnan(out.accuracy.sel(pe_type="int", bits=4))
