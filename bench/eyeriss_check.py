@@ -1,42 +1,78 @@
-"""Eyeriss's own configuration on AlexNet's convolutions, side by side with what Eyeriss reports.
+"""Eyeriss's own configuration on Caffe's AlexNet CONV1-5 at batch 4, side by side with what the chip reports.
 
 Run: ``python bench/eyeriss_check.py``. Configuration (Chen et al., ISCA 2016 / JSSC 2017): 12 x 14 PEs,
-12/224/24-word ifmap/filter/psum scratchpads, 108 KiB global buffer, 16-bit operands, row-stationary.
+12/224/24-word ifmap/filter/psum scratchpads, 108 KiB global buffer, 16-bit operands, row-stationary,
+200 MHz, the ``published-45nm`` technology (Eyeriss is a 65 nm chip: the cited 45 nm table is the closer
+one), Caffe's AlexNet (``alexnet_caffe``: 227 x 227 input, conv2/4/5 in two groups), batch 4.
 
-Reported by Eyeriss (JSSC 2017, AlexNet CONV1-5 on the chip): active PEs 154, 135, 156, 156, 156 of
-168; ISCA 2016: with RS, DRAM and global-buffer accesses are a minority of the energy, the register
-files and array network taking most of the data-movement energy. ``tests/test_row_stationary.py``
-guards both (utilization within 0.05 below the active-PE fraction, DRAM + buffer under half the dynamic
-energy). Leakage is shown apart: the cited CACTI rows are high-performance (itrs-hp) cells at 360 K,
-which leak far more than Eyeriss's 65 nm low-power process.
+Reported by the chip (JSSC 2017, AlexNet CONV1-5, batch 4): 0.0029 DRAM accesses (16-bit words) per
+MAC over the five layers, and 154, 135, 156, 156, 156 of 168 PEs active. Eyeriss compresses zeros in
+the ifmaps it moves to and from DRAM (run-length coding) and keeps 16-bit partial sums; the model moves
+every word uncompressed and, in ``published-45nm``, an INT16 PE's partial sums are as wide as its
+accumulator (2 x 16 + 16 = 48 bits). Both are printed: the technology as shipped, and the same with
+the chip's 16-bit partial-sum word (the only change), with batch 1 beside batch 4 to show the filter
+reads the batch shares. ``tests/test_row_stationary.py`` guards the figures this prints.
 """
+
+from __future__ import annotations
+
+import dataclasses
 
 import quidam_fast as qf
 from quidam_fast.workloads import Network
 
 EYERISS_ACTIVE_PES = {"conv1": 154, "conv2": 135, "conv3": 156, "conv4": 156, "conv5": 156}
+EYERISS_DRAM_ACCESSES_PER_MAC = 0.0029  # JSSC 2017, AlexNet CONV1-5, batch 4
+EYERISS_SPACE = {"dataflow": ["rs"], "rows": [12], "cols": [14], "bits": [16], "spad_ifmap": [12], "spad_filter": [224],
+                 "spad_psum": [24], "glb_kib": [108], "clock_mhz": [200.0]}
+
+
+def eyeriss_conv_layers() -> Network:
+    """Caffe's AlexNet CONV1-5."""
+    return Network("alexnet_caffe-conv", qf.load_network("alexnet_caffe").layers[:5])
+
+
+def with_16_bit_psums(tech: qf.Technology) -> qf.Technology:
+    """The technology with INT PEs keeping 16-bit partial sums, as Eyeriss does (nothing else changed)."""
+    pe = {**tech.data["pe"], "int": {**tech.data["pe"]["int"], "accumulator_bits": [0, 1]}}
+    return dataclasses.replace(tech, data={**tech.data, "pe": pe})
+
+
+def evaluate(tech: qf.Technology, batch: int = 4):
+    """The configuration's per-layer results (objective: energy, the engine's default)."""
+    return qf.evaluate(eyeriss_conv_layers(), {**EYERISS_SPACE, "batch": [batch]}, tech).squeeze()
+
+
+def dram_accesses_per_mac(ds) -> tuple[float, list[float]]:
+    """16-bit DRAM words moved per MAC: over the five layers, and per layer."""
+    words = (ds.layer_dram_read_bytes + ds.layer_dram_write_bytes) / 2
+    macs = ds.layer_macs * int(ds.batch)
+    return float(words.sum() / macs.sum()), [float(x) for x in (words / macs).values]
 
 
 def main():
-    alexnet = qf.load_network("alexnet")
-    conv = Network("alexnet-conv", alexnet.layers[:5])
-    # Eyeriss is a 65 nm chip at 200 MHz: the cited 45 nm table is the closer technology
-    ds = qf.evaluate(conv, {"dataflow": ["rs"], "rows": [12], "cols": [14], "bits": [16], "spad_ifmap": [12],
-                            "spad_filter": [224], "spad_psum": [24], "glb_kib": [108], "clock_mhz": [200.0]},
-                     "published-45nm").squeeze()
-    print(f"technology {ds.attrs['tech']}; AlexNet (torchvision shapes) CONV1-5 on Eyeriss's configuration\n")
+    shipped = qf.load_tech("published-45nm")
+    chip_psums = with_16_bit_psums(shipped)
+    ds = evaluate(shipped)
+    print(f"technology {ds.attrs['tech']}; Caffe AlexNet CONV1-5, batch 4, on Eyeriss's configuration\n")
     print(f"{'layer':<8}{'ours: utilization':>18}{'Eyeriss active PEs':>20}{'filters/PE':>12}{'channels/PE':>13}")
-    for i, layer in enumerate(conv.layers):
+    for i, layer in enumerate(eyeriss_conv_layers().layers):
         print(f"{layer.name:<8}{float(ds.layer_utilization[i]):>18.3f}"
               f"{EYERISS_ACTIVE_PES[layer.name] / 168:>14.3f} ({EYERISS_ACTIVE_PES[layer.name]})"
               f"{int(ds.layer_rs_filters_per_pe[i]):>12}{int(ds.layer_rs_channels_per_pe[i]):>13}")
-    print(f"\nenergy split (ours), total {float(ds.energy_pj) * 1e-6:.2f} uJ:")
+    print(f"\nDRAM accesses (16-bit words) per MAC; Eyeriss (JSSC 2017, batch 4, compressed ifmaps): "
+          f"{EYERISS_DRAM_ACCESSES_PER_MAC}")
+    print(f"{'partial sums':<26}{'batch':>6}{'total':>9}   {'conv1':>7}{'conv2':>7}{'conv3':>7}{'conv4':>7}{'conv5':>7}"
+          f"{'vs Eyeriss':>12}")
+    for label, tech in ((f"{int(shipped.pe_cost('int', 16)['psum_bits'])}-bit (as shipped)", shipped),
+                        ("16-bit (Eyeriss's)", chip_psums)):
+        for batch in (1, 4):
+            total, per_layer = dram_accesses_per_mac(evaluate(tech, batch))
+            print(f"{label:<26}{batch:>6}{total:>9.4f}   " + "".join(f"{x:>7.4f}" for x in per_layer)
+                  + f"{total / EYERISS_DRAM_ACCESSES_PER_MAC - 1:>+11.0%}")
+    print(f"\nenergy split (ours, as shipped, batch 4), total {float(ds.energy_pj) * 1e-6:.2f} uJ:")
     for part in ("mac", "spad", "noc", "glb", "dram", "leak"):
         print(f"  {part:<5}{float(ds[f'energy_{part}_pj'] / ds.energy_pj):>7.1%}")
-    share = float((ds.energy_dram_pj + ds.energy_glb_pj) / ds.energy_pj)
-    dynamic_share = float((ds.energy_dram_pj + ds.energy_glb_pj) / (ds.energy_pj - ds.energy_leak_pj))
-    print(f"  DRAM + global buffer: {share:.1%} of all energy, {dynamic_share:.1%} of the dynamic energy "
-          f"(Eyeriss, ISCA 2016: a minority with RS, access energy only)")
 
 
 if __name__ == "__main__":

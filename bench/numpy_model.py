@@ -21,14 +21,20 @@ def _pinned_reads(words, word_bits, sweeps, budget_bits):
     return np.where(sweeps <= 1, words, words + (sweeps - 1) * (words - resident))
 
 
-def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, glb_bits, price_swept, price_psum):
-    psum_on_chip = psum_tile_bits <= glb_bits
-    swept_1 = _pinned_reads(swept_words, swept_bits, sweeps, np.where(psum_on_chip, glb_bits - psum_tile_bits, glb_bits))
-    spill_1 = np.where(psum_on_chip, 0, spill_words)
-    footprint = swept_words * swept_bits
+def _spilled(tile_words, last_tile_words, n_col, n_row, pinned):
+    return np.where(n_row <= 1, 0, (n_row - 1) * ((n_col - 1) * np.maximum(tile_words - pinned, 0)
+                                                  + np.maximum(last_tile_words - pinned, 0)))
+
+
+def _allocate(swept_words, swept_bits, sweeps, tile_words, last_tile_words, n_row, psum_bits, glb_bits, price_swept,
+              price_psum):
+    psum_1 = np.where(n_row > 1, np.minimum(tile_words, glb_bits // psum_bits), 0)
+    swept_1 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits - psum_1 * psum_bits)
+    spill_1 = _spilled(tile_words, last_tile_words, sweeps, n_row, psum_1)
+    swept_pinned = np.minimum(swept_words, glb_bits // swept_bits)
+    psum_2 = np.where(n_row > 1, np.minimum(tile_words, (glb_bits - swept_pinned * swept_bits) // psum_bits), 0)
     swept_2 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits)
-    leftover = np.where(footprint <= glb_bits, glb_bits - footprint, 0)
-    spill_2 = np.where(psum_tile_bits <= leftover, 0, spill_words)
+    spill_2 = _spilled(tile_words, last_tile_words, sweeps, n_row, psum_2)
     first = swept_1 * price_swept + 2 * spill_1 * price_psum <= swept_2 * price_swept + 2 * spill_2 * price_psum
     return np.where(first, swept_1, swept_2), np.where(first, spill_1, spill_2)
 
@@ -76,10 +82,10 @@ def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e
     order_a = act_a * price_a + weight_a * price_w <= act_b * price_a + weight_b * price_w
     os_act, os_weight = np.where(order_a, act_a, act_b), np.where(order_a, weight_a, weight_b)
     # ws / is: partial sums against the swept operand
-    ws_psum_tile = np.where(n_row > 1, Sr * np.minimum(cols, Sc) * p, 0)
-    is_psum_tile = np.where(n_row > 1, np.minimum(cols, Sr) * Sc * p, 0)
-    ws_act, ws_spill = _allocate(I, a, n_col, ws_psum_tile, O * (n_row - 1), glb_bits, price_a, price_p)
-    is_weight, is_spill = _allocate(F, w, n_col, is_psum_tile, O * (n_row - 1), glb_bits, price_w, price_p)
+    ws_act, ws_spill = _allocate(I, a, n_col, Sr * np.minimum(cols, Sc), Sr * (Sc - (n_col - 1) * cols), n_row, p,
+                                 glb_bits, price_a, price_p)
+    is_weight, is_spill = _allocate(F, w, n_col, np.minimum(cols, Sr) * Sc, (Sr - (n_col - 1) * cols) * Sc, n_row, p,
+                                    glb_bits, price_w, price_p)
     dram_act = groups * np.where(is_os, os_act, np.where(is_ws, ws_act, I))
     dram_weight = groups * np.where(is_os, os_weight, np.where(is_ws, F, is_weight))
     spill = groups * np.where(is_os, 0, np.where(is_ws, ws_spill, is_spill))

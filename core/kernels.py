@@ -86,27 +86,40 @@ def _pinned_reads(words, word_bits, sweeps, budget_bits):
 
 
 @jit
-def _allocate(swept_words, swept_bits, sweeps, psum_tile_bits, spill_words, glb_bits, price_swept, price_psum):
-    """Share the buffer between the swept operand and the partial-sum tile (``ws``/``is``).
+def _allocate(swept_words, swept_bits, sweeps, tile_words, last_tile_words, n_row, psum_bits, glb_bits, price_swept,
+              price_psum):
+    """Share the buffer between the swept operand and the partial sums (``ws``/``is``).
 
-    Two plans: partial sums first (their tile stays on chip if it fits, the rest of the buffer pins
-    the swept operand) and swept operand first (the buffer pins as much of it as it holds; the
-    partial sums stay on chip only beside a swept operand that fits whole). The plan with the lower
-    price wins (``price_*``: the objective's cost of one DRAM word of that operand; ties: partial sums
-    first). Each plan's traffic is non-increasing in the buffer size, so the chosen one is too when
-    prices are DRAM bits (guarded by ``test_more_buffer_never_adds_dram_traffic``).
+    The partial sums of a column fold (``tile_words``; the last fold's ``last_tile_words``) are
+    written after every row fold but the last and read back by the next; the buffer keeps (pins) as
+    many of them as it can spare and the rest go to DRAM and back. Two plans: partial sums first (the
+    rest of the buffer pins the swept operand) and swept operand first (the rest pins partial sums).
+    The plan with the lower price wins (``price_*``: the objective's cost of one DRAM word of that
+    operand, partial sums one way; ties: partial sums first). Each plan's DRAM bits do not grow with
+    the buffer (a partial-sum word pinned saves at least ``2 psum_bits`` per extra row fold, more than
+    the at most ``psum_bits`` of swept operand it displaces costs), so the chosen plan's do not either
+    when prices are bits (``test_more_buffer_never_adds_dram_traffic``).
     Returns ``(swept operand DRAM reads, partial-sum words spilled per direction)``.
     """
-    psum_on_chip = psum_tile_bits <= glb_bits
-    swept_1 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits - psum_tile_bits if psum_on_chip else glb_bits)
-    spill_1 = 0 if psum_on_chip else spill_words
-    footprint = swept_words * swept_bits
+    n_col = sweeps
+    psum_1 = min(tile_words, glb_bits // psum_bits) if n_row > 1 else 0
+    swept_1 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits - psum_1 * psum_bits)
+    spill_1 = _spilled(tile_words, last_tile_words, n_col, n_row, psum_1)
+    swept_pinned = min(swept_words, glb_bits // swept_bits)
+    psum_2 = min(tile_words, (glb_bits - swept_pinned * swept_bits) // psum_bits) if n_row > 1 else 0
     swept_2 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits)
-    leftover = glb_bits - footprint if footprint <= glb_bits else 0
-    spill_2 = 0 if psum_tile_bits <= leftover else spill_words
+    spill_2 = _spilled(tile_words, last_tile_words, n_col, n_row, psum_2)
     if swept_1 * price_swept + 2 * spill_1 * price_psum <= swept_2 * price_swept + 2 * spill_2 * price_psum:
         return swept_1, spill_1
     return swept_2, spill_2
+
+
+@jit
+def _spilled(tile_words, last_tile_words, n_col, n_row, pinned):
+    """Partial-sum words moved to DRAM (each way) when ``pinned`` of a column fold's stay on chip."""
+    if n_row <= 1:
+        return 0
+    return (n_row - 1) * ((n_col - 1) * max(tile_words - pinned, 0) + max(last_tile_words - pinned, 0))
 
 
 @jit
@@ -197,9 +210,10 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
       reads it, ``rows`` or ``cols`` x ``T`` words, is reserved), otherwise by every inner fold
       (``os`` only: in ``ws``/``is`` it is the array's stationary operand, held in the PE registers,
       and read from DRAM once);
-    * partial sums of a reduction split over row folds stay on chip if their tile fits, otherwise every
-      extra row fold writes them to DRAM and reads them back; the buffer goes to the partial sums or
-      to the swept operand first, whichever the objective prices lower (:func:`_allocate`);
+    * partial sums of a reduction split over row folds stay on chip as far as the buffer holds them
+      (the rest are written to DRAM by every row fold but the last and read back by the next); the
+      buffer goes to the partial sums or to the swept operand first, whichever the objective prices
+      lower (:func:`_allocate`);
     * ``os`` has no partial sums and takes the cheaper of its two fold orders (filter folds outer or
       pixel folds outer); ``ws``/``is`` keep column folds outer, which keeps the partial-sum tile one
       column fold wide (row folds outer would need every output's partial sum on chip).
@@ -252,10 +266,9 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         glb_weight = T * Sc
         glb_psum_writes = out_words * (n_row - 1)
         glb_psum_reads = out_words * (n_row - 1)
-        psum_tile_bits = Sr * min(cols, Sc) * psum_bits if n_row > 1 else 0
         dram_weight = filter_words
-        dram_act, dram_psum = _allocate(ifmap_touched, act_bits, n_col, psum_tile_bits, out_words * (n_row - 1),
-                                        glb_bits, price_act, price_psum)
+        dram_act, dram_psum = _allocate(ifmap_touched, act_bits, n_col, Sr * min(cols, Sc), Sr * (Sc - (n_col - 1) * cols),
+                                        n_row, psum_bits, glb_bits, price_act, price_psum)
     else:  # IS
         n_row = _ceil_div(T, rows)
         n_col = _ceil_div(Sr, cols)
@@ -264,10 +277,10 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         glb_weight = Sc * T * n_col
         glb_psum_writes = out_words * (n_row - 1)
         glb_psum_reads = out_words * (n_row - 1)
-        psum_tile_bits = min(cols, Sr) * Sc * psum_bits if n_row > 1 else 0
         dram_act = ifmap_touched
-        dram_weight, dram_psum = _allocate(filter_words, weight_bits, n_col, psum_tile_bits, out_words * (n_row - 1),
-                                           glb_bits, price_weight, price_psum)
+        dram_weight, dram_psum = _allocate(filter_words, weight_bits, n_col, min(cols, Sr) * Sc,
+                                           (Sr - (n_col - 1) * cols) * Sc, n_row, psum_bits, glb_bits, price_weight,
+                                           price_psum)
     folds = n_row * n_col
     # SCALE-Sim's "- 1" (the last cycle's index, not a count) holds only where a fold has a pipeline fill
     # to overlap it: an os fold on a 1 x 1 array is T MACs in T cycles (per_fold = T), and the "- 1"
@@ -361,7 +374,7 @@ def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, 
 
     Returns ``(compute_cycles, macs, glb_act_reads, glb_weight_reads, glb_psum_reads, glb_psum_writes,
     glb_ofmap_writes, dram_act, dram_weight, dram_psum_each_way, dram_ofmap, noc_act, noc_weight,
-    noc_psum, spad_filter_writes, spad_ifmap_writes)`` over all groups, and the PE sets ``t``.
+    noc_psum, spad_filter_writes, spad_ifmap_writes, buffer plan)`` over all groups, and the PE sets ``t``.
     """
     invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, ifmap_rows,
                                 act_bits, weight_bits)
@@ -405,20 +418,19 @@ def _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pai
 # _DEPTH (each loop's depth, 0 outermost). Filters: 0 one-step tile, 1 tile of every step, 2 bypass
 # (fetched by each pass), 3 whole tensor kept; ifmap: 0 one-step tile, 1 tile of every step, 2 bypass;
 # partial sums: 0 kept in the tile, 1 bypass (to DRAM and back between steps). The full space (6 orders
-# x 4 x 3 x 2, any filter blocks per tile) holds no cheaper plan than these 27 (why: _rs_buffer's
+# x 4 x 3 x 2, any filter blocks per tile) holds no cheaper plan than these 20 (why: _rs_buffer's
 # docstring; tests/test_loopnest.py checks it against the loop-nest simulator over the full space).
 _DEPTH = np.array([[0, 1, 2], [1, 0, 2], [2, 0, 1], [0, 2, 1]], dtype=np.int64)  # (m f c), (f m c), (f c m), (m c f)
 _PLANS = np.array([
     # (m f c), partial sums kept: filters one-step / bypass / whole x ifmap one-step / every step / bypass
     [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 2, 0], [0, 2, 0, 0], [0, 2, 1, 0], [0, 2, 2, 0], [0, 3, 0, 0], [0, 3, 1, 0],
     [0, 3, 2, 0],
-    # (f m c), partial sums kept: filters one-step / every step / bypass x ifmap one-step / every step / bypass
-    [1, 0, 0, 0], [1, 0, 1, 0], [1, 0, 2, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 2, 0], [1, 2, 0, 0], [1, 2, 1, 0],
-    [1, 2, 2, 0],
-    # partial sums bypass: (f c m) keeps a filter tile once; (m c f) a one-step ifmap tile once, (m f c)
-    # an ifmap tile of every step once, beside filters kept, bypassed or whole
-    [2, 0, 0, 1], [2, 0, 2, 1], [3, 0, 0, 1], [3, 2, 0, 1], [3, 3, 0, 1], [3, 2, 2, 1], [0, 0, 1, 1], [0, 2, 1, 1],
-    [0, 3, 1, 1],
+    # (f m c), partial sums kept: filters of every step (fetched once) x ifmap one-step / every step / bypass
+    [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 2, 0],
+    # partial sums bypass: (f c m) keeps a one-step filter tile once; (m c f) a one-step ifmap tile once
+    # beside filters kept or bypassed; (m f c) an ifmap tile of every step once beside filters kept,
+    # bypassed or whole
+    [2, 0, 0, 1], [2, 0, 2, 1], [3, 0, 0, 1], [3, 2, 0, 1], [3, 2, 2, 1], [0, 0, 1, 1], [0, 2, 1, 1], [0, 3, 1, 1],
 ], dtype=np.int64)
 
 
@@ -440,7 +452,7 @@ def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, g
     glb_psum = out_words * (accumulations - 1)
     noc_act = act_per_set * sets_used
     noc_psum = hops_per_cblock * n_cblock + 2 * glb_psum + out_words
-    dram_act, dram_weight, dram_psum = _rs_buffer(
+    dram_act, dram_weight, dram_psum, plan = _rs_buffer(
         glb_bits, act_bits, weight_bits, psum_bits, N, n_strip, n_kblock, accumulations, min(p * sets, Kg), Kg, Cg,
         q, h, R, S, P, Q, e_t, W_used, filter_words, out_words, glb_act, glb_weight, glb_psum,
         sweep_pass, sweep_strip, sweep_image_fold, sweep_image, largest_pass, largest_strip, largest_image_fold,
@@ -448,7 +460,7 @@ def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, g
     return (groups * compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum,
             groups * glb_psum, groups * out_words, groups * dram_act, groups * dram_weight, groups * dram_psum,
             groups * out_words, groups * noc_act, groups * noc_weight, groups * noc_psum,
-            groups * noc_weight, groups * noc_act)
+            groups * noc_weight, groups * noc_act, plan)
 
 
 @jit
@@ -473,17 +485,23 @@ def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, K
 
     The plans (:data:`_PLANS`): with partial sums kept the step loop must run innermost, so the order
     is (m f c) or (f m c); in (m f c) a filter tile of every step costs more and saves nothing over
-    one step (filter words of different steps are disjoint), in (f m c) a whole filter tensor over a
-    tile of every step; an ifmap tile of every step can save words over one step's (folds share
-    input rows), so both are tried. With partial sums bypassing, (f c m) fetches a filter tile once,
+    one step (filter words of different steps are disjoint); (f m c) differs from (m f c) only for a
+    filter tile of every step (fetched once instead of once per strip tile; any other filter choice
+    costs the same or more in (f m c), whose ifmap tiles come round once per filter tile). An ifmap
+    tile of every step can save words over one step's (folds share input rows), so both are tried.
+    With partial sums bypassing, whole filters beside a one-step ifmap tile in (m c f) cost what a
+    one-step filter tile costs in (f c m) (whole filters fitting, every filter block fits one tile),
+    so that plan is left out. With partial sums bypassing, (f c m) fetches a filter tile once,
     (m c f) a one-step ifmap tile once and (m f c) an ifmap tile of every step once; the other orders
     add nothing. The plan with the lowest price (``price_*`` per DRAM word) wins; the first found wins
-    ties. ``3 tm x 27`` plans at most, fewer where a loop runs once or the floor is met.
+    ties. ``3 tm x 20`` plans at most, fewer where a loop runs once or the floor is met. Also returns
+    the plan taken, ``tm x 20 + row of _PLANS``.
     """
     best = np.inf
     best_act = pass_act
     best_weight = pass_weight
     best_psum = pass_psum
+    best_plan = -1
     # no plan moves less than every touched input word and every filter word once: a plan that does
     # ends the search (measured: most plans of large buffers stop at the first tile tried)
     floor = sweep_image * price_act + filter_words * price_weight + 2.0 * 0 * price_psum
@@ -543,10 +561,10 @@ def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, K
             price = act * price_act + weight * price_weight + 2.0 * psum * price_psum
             if price < best:
                 best = price
-                best_act, best_weight, best_psum = act, weight, psum
+                best_act, best_weight, best_psum, best_plan = act, weight, psum, tm * _PLANS.shape[0] + plan
                 if price <= floor:
-                    return best_act, best_weight, best_psum
-    return best_act, best_weight, best_psum
+                    return best_act, best_weight, best_psum, best_plan
+    return best_act, best_weight, best_psum, best_plan
 
 
 @jit
@@ -734,7 +752,7 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
     for layer in range(n_layers):
         largest_filter_count = max(largest_filter_count, layers[layer, 1] // layers[layer, 11])
     max_candidates = max(1, min(spad_psum_of.max(), largest_filter_count))
-    rs_cache = np.empty((n_layers, max_candidates, 16))
+    rs_cache = np.empty((n_layers, max_candidates, 17))
     rs_cache_pq = np.empty((n_layers, max_candidates, 2), dtype=np.int64)
     rs_n_cand = np.zeros(n_layers, dtype=np.int64)
     # input rows some output reads, per layer (with w_used, the input words a layer touches per channel)
@@ -836,7 +854,7 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                             cand_q = forced_q
                         c = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q, price_act,
                                                price_weight, price_psum)
-                        for j in range(16):
+                        for j in range(17):
                             rs_cache[layer, n_cand, j] = c[j]
                         rs_cache_pq[layer, n_cand, 0] = cand_p
                         rs_cache_pq[layer, n_cand, 1] = cand_q

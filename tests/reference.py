@@ -164,8 +164,9 @@ def systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch=1)
     once), except its *pinned* words -- the first ones the first sweep reads, as many as the buffer
     spares -- which stay; the outer fold's tile is fetched when the outer fold changes if it fits, and
     by every fold otherwise; the stationary operand of ``ws``/``is`` is fetched once (its words are
-    the folds' own). Partial sums that do not stay on chip are written out after every row fold but
-    the last and read back by the next.
+    the folds' own). Of a column fold's partial sums, the buffer keeps the first ones it can spare
+    (after the swept operand's pinned words or before them, by the plan); the others are written
+    out after every row fold but the last and read back by the next.
     """
     Sr, T, Sc = gemm_dims(layer, batch)
     total = dict(dram_act=0, dram_weight=0, dram_psum_reads=0, dram_psum_writes=0, dram_ofmap=0)
@@ -212,14 +213,13 @@ def systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch=1)
         swept_of, stationary_of = (act_words, weight_words) if dataflow == "ws" else (weight_words, act_words)
         swept_bits = a if dataflow == "ws" else w
         swept_words = set().union(*(swept_of(f) for f in folds))
-        psum_tile_bits = stream * min(cols, spatial) * p if n_row > 1 else 0
+        psum_tile = stream * min(cols, spatial) if n_row > 1 else 0  # a column fold's partial sums
         if plan[0] == "psums_first":
-            psum_on_chip = psum_tile_bits <= glb_bits
-            budget = glb_bits - psum_tile_bits if psum_on_chip else glb_bits
+            psum_capacity = min(psum_tile, glb_bits // p)
+            budget = glb_bits - psum_capacity * p
         else:
             budget = glb_bits
-            swept_fits = len(swept_words) * swept_bits <= glb_bits
-            psum_on_chip = psum_tile_bits <= (glb_bits - len(swept_words) * swept_bits if swept_fits else 0)
+            psum_capacity = min(psum_tile, (glb_bits - min(len(swept_words), glb_bits // swept_bits) * swept_bits) // p)
         order = sorted(folds, key=lambda f: (f[1], f[0]))
         swept_count = _walk_swept(order, swept_of, lambda f: f[1], budget // swept_bits)
         stationary = set().union(*(stationary_of(f) for f in folds))  # each stationary word fetched once
@@ -227,10 +227,11 @@ def systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch=1)
         total["dram_weight" if dataflow == "ws" else "dram_act"] += len(stationary)
         for fr, _fc, pixels, _taps, filters in order:
             outputs = len(pixels) * len(filters)
-            if fr < n_row - 1 and not psum_on_chip:
-                total["dram_psum_writes"] += outputs
-            if fr > 0 and not psum_on_chip:
-                total["dram_psum_reads"] += outputs
+            spilled = max(outputs - psum_capacity, 0)  # the first psum_capacity of a fold's stay on chip
+            if fr < n_row - 1:
+                total["dram_psum_writes"] += spilled
+            if fr > 0:
+                total["dram_psum_reads"] += spilled
             if fr == n_row - 1:
                 total["dram_ofmap"] += outputs
     return total
