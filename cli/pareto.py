@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 import quidam_fast as qf
-from quidam_fast.analysis import parse_objectives, parse_where
-from quidam_fast.export import check_table_path, column_name, design_table, write_table
+from quidam_fast.analysis import front_table, parse_objectives, parse_where
+from quidam_fast.export import check_table_path, write_table
 
 
 def pareto(
@@ -21,8 +21,8 @@ def pareto(
     out: Annotated[Optional[Path], typer.Option(
         help="Also write the front as a table: .csv or .parquet (columns NAME [UNITS]).")] = None,
 ) -> None:
-    """Print the designs no other selected valid design beats in every objective: each design's axis
-    values and objective values, best first in the first objective."""
+    """Print the designs no other selected valid design beats in every objective: their axis values and
+    objective values, best first in the first objective (designs equal in every objective share a row)."""
     # everything the user typed is checked before the file is read
     parse_objectives(objectives)
     constraints = parse_where(where)
@@ -30,17 +30,16 @@ def pareto(
         check_table_path(out)
     ds = qf.open_result(result)
     wanted = parse_objectives(objectives, ds)
+    mask = qf.analysis.select(ds, constraints)
     front = qf.pareto(ds, wanted, where=constraints)
-    table = design_table(ds, front, columns=list(wanted))
-    first, direction = next(iter(wanted.items()))
-    table = table.sort_values(column_name(first, ds[first].attrs.get("units")), ascending=direction == "min",
-                              kind="stable", ignore_index=True)
     if out is not None:
-        write_table(table, out)
-    selected = int(qf.analysis.select(ds, constraints).sum())
-    typer.echo(f"{len(table):,} designs on the Pareto front of {selected:,} selected valid designs ("
+        write_table(front_table(ds, front, wanted, merge_ties=False), out)
+    shown = front_table(ds, front, wanted)
+    typer.echo(f"{int(front.sum()):,} designs on the Pareto front of {int(mask.sum()):,} selected valid designs ("
                + ", ".join(f"{name}: {'lower' if d == 'min' else 'higher'} is better" for name, d in wanted.items())
-               + (f"; where {' and '.join(c.text for c in constraints)}" if constraints else "") + ")")
-    typer.echo(table.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
+               + (f"; where {' and '.join(c.text for c in constraints)}" if constraints else "")
+               + f"); designs equal in every objective share a row, their axis values joined by |"
+               + (", one row each in the --out table" if out is not None else "") + ":")
+    typer.echo(shown.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
     if out is not None:
         typer.echo(f"wrote {out}", err=True)

@@ -357,6 +357,42 @@ def pareto(ds: xr.Dataset, objectives: Mapping[str, str] | str,
     })
 
 
+def front_table(ds: xr.Dataset, front: xr.DataArray, objectives: Mapping[str, str], merge_ties: bool = True):
+    """The designs of ``front`` as a pandas table, best first in the first objective.
+
+    Columns: the axes, then the objectives, named ``NAME [UNITS]``
+    (:func:`quidam_fast.export.design_table`). With ``merge_ties``, designs equal in every objective
+    (on a front they come in groups: ws/os/is designs that differ only in the scratchpads they do not
+    use, DRAM bandwidths that never stall) are one row: each axis lists its values joined by ``|``,
+    and a ``designs`` column counts them.
+
+    >>> import quidam_fast as qf
+    >>> ds = qf.evaluate("alexnet", {"rows": [8, 16], "spad_ifmap": [12, 24]}, per_layer=False)
+    >>> objectives = {"energy_per_inference_j": "min", "area_mm2": "min"}
+    >>> table = front_table(ds, qf.pareto(ds, objectives), objectives)
+    >>> table[["rows [PE]", "spad_ifmap [word]", "designs"]].values.tolist()
+    [['16', '12|24', 2], ['8', '12|24', 2]]
+    """
+    from .export import column_name, design_table  # the one table builder
+
+    objectives = dict(objectives)
+    table = design_table(ds, front, columns=list(objectives))
+    keys = [column_name(name, ds[name].attrs.get("units")) for name in objectives]
+    first, direction = keys[0], next(iter(objectives.values()))
+    if merge_ties and len(table):
+        axes = [c for c in table.columns if c not in keys]
+
+        def values(column):
+            unique = list(dict.fromkeys(column.astype(str)))  # first-seen order: the axis's order
+            return "|".join(unique)
+
+        grouped = table.groupby(keys, sort=False, observed=True)
+        table = grouped[axes].agg(values).reset_index()
+        table["designs"] = grouped.size().to_numpy()
+        table = table[axes + keys + ["designs"]]
+    return table.sort_values(first, ascending=direction == "min", kind="stable", ignore_index=True)
+
+
 def _flat_on(variable: xr.DataArray, dims: Sequence[str], shape: tuple[int, ...]) -> np.ndarray:
     """``variable``'s values broadcast over ``dims`` (in that order), flattened; no copy when it has them all."""
     own = [d for d in dims if d in variable.dims]
