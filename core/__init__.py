@@ -7,7 +7,7 @@
 
 from . import _startup  # noqa: F401  (first: Ctrl-C while the command starts is one line, exit 130)
 from .analysis import pareto, report
-from .engine import evaluate, warm_up
+from .engine import evaluate, load_networks, warm_up
 from .errors import QuidamInputError
 from .results import open_result
 from .space import AXES, DATAFLOWS, DesignSpace, Spec, default_space, load_spec
@@ -16,6 +16,6 @@ from .workloads import Layer, Network, load_network, network_names, parse_networ
 
 __all__ = [
     "AXES", "DATAFLOWS", "PE_TYPES", "DesignSpace", "Layer", "Network", "QuidamInputError", "Spec",
-    "Technology", "default_space", "evaluate", "load_network", "load_spec", "load_tech", "network_names",
+    "Technology", "default_space", "evaluate", "load_network", "load_networks", "load_spec", "load_tech", "network_names",
     "open_result", "pareto", "parse_network_csv", "report", "tech_names", "warm_up",
 ]
