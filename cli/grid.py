@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,12 +15,12 @@ import typer
 
 import quidam_fast as qf
 from quidam_fast.cli._progress import bar, spinner
-from quidam_fast.accuracy import attach_accuracy, load_accuracy_table
+from quidam_fast.accuracy import AccuracyCoverageWarning, attach_accuracy, load_accuracy_table
 from quidam_fast.analysis import parse_where
 from quidam_fast._files import check_output_path, write_netcdf_atomically, write_store_atomically
 from quidam_fast.errors import QuidamInputError
 from quidam_fast.workloads import parse_input_shape
-from quidam_fast.space import OBJECTIVES
+from quidam_fast.space import DEFAULT_NETWORK, OBJECTIVES
 
 OUTPUT_SUFFIXES = (".nc", ".zarr")
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zattrs", ".zmetadata")  # zarr v3 and v2 store metadata
@@ -27,9 +28,10 @@ _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zattrs", ".zmetadata")  # zarr v3 and
 
 def grid(
     spec: Annotated[Optional[Path], typer.Option(help="TOML spec: network, tech and a [space] table of axes.")] = None,
-    network: Annotated[Optional[str], typer.Option(
+    network: Annotated[Optional[list[str]], typer.Option(
         help="Library network (parameters after @, e.g. gpt2_small_decode@kv=4096), a topology .csv, an .onnx file, "
-             "or a torch model path/to/model.py:attr (overrides the spec).")] = None,
+             "or a torch model path/to/model.py:attr (overrides the spec). Repeat it to co-explore networks: "
+             "one result with a network dimension.")] = None,
     input_shape: Annotated[Optional[str], typer.Option(
         help="With an .onnx or torch network: the input shape, batch first (e.g. 1,3,32,32), or ONNX dynamic "
              "dimension sizes (e.g. batch=1,seq=128); overrides the spec's input_shape.")] = None,
@@ -43,7 +45,11 @@ def grid(
         help="Constraint on the printed report, VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10; "
              "repeatable, all must hold. The saved dataset keeps every point.")] = None,
 ) -> None:
-    """Evaluate every design point of a space (default: ResNet-18 over the embedded default space)."""
+    """Evaluate every design point of a space on one network, or on several (a network dimension).
+
+    Default: quidam_fast.space.DEFAULT_NETWORK (ResNet-18, hardware only, until the model family's
+    accuracy table covers the default space) over the embedded default space.
+    """
     # Every input is checked before anything is printed or evaluated: a mistake costs no run.
     _check_out(out)
     constraints = parse_where(where)
@@ -51,34 +57,43 @@ def grid(
     objective = objective if objective is not None else (loaded.objective if loaded else "energy")  # '' is refused, not defaulted
     if objective not in OBJECTIVES:
         raise QuidamInputError(f"--objective {objective!r} is not allowed; allowed: {', '.join(OBJECTIVES)}")
-    network_name = network if network is not None else (loaded.network if loaded else "resnet18")
+    network_name = (network[0] if len(network) == 1 else tuple(network)) if network else (
+        loaded.network if loaded else DEFAULT_NETWORK)  # a tuple: a network dimension
     tech_name = tech if tech is not None else (loaded.tech if loaded else None)
     space = loaded.space if loaded else qf.default_space()
     if input_shape is not None:
         shape = parse_input_shape(input_shape)
     else:  # the spec's input_shape goes with the spec's network only
         shape = loaded.input_shape if loaded is not None and network is None else None
-    net = qf.load_network(network_name, input_shape=shape)
+    nets = qf.load_networks(network_name, input_shape=shape)
+    several = not isinstance(network_name, str)
     technology = qf.load_tech(tech_name) if tech_name is not None else qf.load_tech()
     technology.check_glb_kib(space.axes["glb_kib"], source=str(spec) if spec is not None else "the default space")
     table = load_accuracy_table(accuracy)
-    typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e6:,.1f} MMACs; {space.size:,} design points; "
-               f"technology {technology.name}", err=True)
-    if net.notes:
-        typer.echo(f"  {net.notes}", err=True)
+    for net in nets:
+        typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e6:,.1f} MMACs, {net.params:,} weights", err=True)
+        if net.notes:
+            typer.echo(f"  {net.notes}", err=True)
+    points = len(nets) * space.size
+    typer.echo(f"{space.size:,} design points{f' x {len(nets)} networks' if several else ''}; technology {technology.name}", err=True)
 
     started = time.perf_counter()
-    with _progress(space.size, quiet) as update:
-        results = qf.evaluate(net, space, technology, per_layer=per_layer, objective=objective, progress=update)
-    results = attach_accuracy(results, table, network=net)
+    with _progress(points, quiet) as update:
+        results = qf.evaluate(nets if several else nets[0], space, technology, per_layer=per_layer, objective=objective,
+                              progress=update)
+    with warnings.catch_warnings(record=True) as caught:  # valid points left without accuracy: one line
+        warnings.simplefilter("always", AccuracyCoverageWarning)
+        results = attach_accuracy(results, table, network=nets if several else nets[0])
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
     seconds = time.perf_counter() - started
     _require_a_valid_point(results)
     # before writing: a constraint naming no variable of the result, or leaving no point, writes nothing
     text = qf.report(results, where=constraints).to_text()
     with spinner(f"writing {out}", quiet):  # a large result takes seconds to encode and write
         _write(results, out)
-    typer.echo(f"evaluated {space.size:,} points x {len(net.layers)} layers in {seconds:.2f} s "
-               f"({space.size / seconds / 1e6:.2f} M points/s); wrote {out}", err=True)
+    typer.echo(f"evaluated {points:,} points x {'/'.join(str(len(net.layers)) for net in nets)} layers in {seconds:.2f} s "
+               f"({points / seconds / 1e6:.2f} M points/s); wrote {out}", err=True)
     typer.echo(text)
 
 
