@@ -219,8 +219,14 @@ class Spec:
         # built directly (Spec(...)), a spec is checked as load_spec checks a file's
         for name in ("network", "tech"):
             value = getattr(self, name)
+            if name == "network" and isinstance(value, tuple) and value:  # a co-exploration: each a name or path
+                if all(isinstance(v, str) and v for v in value):
+                    continue
+                raise QuidamInputError(f"Spec: network = {value!r} is not allowed; each network must be a non-empty string")
             if not isinstance(value, str) or not value:
-                raise QuidamInputError(f"Spec: {name} = {value!r} is not allowed; it must be a non-empty string")
+                raise QuidamInputError(
+                    f"Spec: {name} = {value!r} is not allowed; it must be a non-empty string"
+                    + (" (or, for network, a non-empty tuple of them)" if name == "network" else ""))
         if not isinstance(self.space, DesignSpace):
             raise QuidamInputError(f"Spec: space must be a DesignSpace, got {type(self.space).__name__}")
         if not isinstance(self.objective, str) or self.objective not in OBJECTIVES:
