@@ -32,7 +32,12 @@ def run(command: list[str], cwd: Path, env: dict | None = None) -> tuple[str, fl
 #: (``quidam-fast plot`` arguments after the result file, the committed image).
 FIGURES = ((("--kind", "tradeoff"), "bench/figures/tradeoff.png"),)
 #: Answers timed on the default result (arguments after the result file; outputs go to a temporary folder).
-ANSWERS = (("export", "--where", "area_mm2<=10", "--out", "{folder}/designs.parquet"),)
+ANSWERS = (("export", "--where", "area_mm2<=10", "--out", "{folder}/designs.parquet"),
+           # the README's worked example: the report and a front under constraints (wall times: the
+           # report's target is < 3 s on the default result, start-up and reading included)
+           ("report", "--where", "bits==8", "--where", "area_mm2<=10", "--where", "throughput_ips>=30"),
+           ("pareto", "--objectives", "energy_per_inference_j:min,perf_per_area:max", "--where", "bits==8",
+            "--where", "area_mm2<=10", "--out", "{folder}/front.csv"))
 
 
 def figures(result: Path) -> list[tuple[str, str]]:
@@ -62,9 +67,13 @@ def main() -> None:
         grid, seconds = run(["quidam-fast", "grid", "--quiet"], Path(folder), env={"NUMBA_CACHE_DIR": folder})
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before any other child
         answers = figures(Path(folder) / "quidam-grid.nc")
+        # Pareto fronts of 10 M x 2 and 1 M x 3 points, and open_result / report on the default result
+        pareto, _ = run([sys.executable, str(ROOT / "bench/bench_pareto.py"), "--repeats", "3",
+                         "--result", "quidam-grid.nc"], Path(folder))
     sections.append((f"`quidam-fast grid` (wall {seconds:.1f} s with JIT compilation from an empty cache; "
                      f"peak memory {peak_mib:.0f} MiB)", grid))
     sections.extend(answers)
+    sections.append(("`python bench/bench_pareto.py --repeats 3 --result quidam-grid.nc` (the default result)", pareto))
     bench, _ = run([sys.executable, "bench/bench_engine.py", "--repeats", "5"], ROOT)
     sections.append(("`python bench/bench_engine.py --repeats 5`", bench))
     eyeriss, _ = run([sys.executable, "bench/eyeriss_check.py"], ROOT)
