@@ -200,20 +200,19 @@ def evaluate(
         layers = np.stack([net.table()[column] for column in LAYER_COLUMNS], axis=1)
         w_used, real_row_pairs = _row_stationary_inputs(net)
         offset = i * n_points
-        # the kernel writes C-contiguous blocks: a shorter network's layers go through its own block
-        own = layer_out if not per_layer or len(networks) == 1 else (
-            np.empty((min(CHUNK_POINTS, n_points), len(net.layers), k.N_LAYER_RESULTS)))
+        # the kernel writes C-contiguous blocks: with several networks, each one's layers go through a
+        # buffer of its own width, then into the padded array
+        buffer = (np.empty((min(CHUNK_POINTS, n_points), len(net.layers), k.N_LAYER_RESULTS))
+                  if per_layer and len(networks) > 1 else None)
         for start in range(0, n_points, CHUNK_POINTS):
             stop = min(start + CHUNK_POINTS, n_points)
-            if not per_layer:
-                block = layer_out
-            elif own is layer_out:
-                block = layer_out[start:stop]
+            if buffer is not None:
+                block = buffer[: stop - start]
             else:
-                block = own[: stop - start]
+                block = layer_out[start:stop] if per_layer else layer_out
             run_chunk(arrays, layers, w_used, real_row_pairs, tech, _OBJECTIVE_CODES[objective], start, stop,
                       totals[offset + start:offset + stop], block, per_layer, rs_mapping=rs_mapping)
-            if per_layer and own is not layer_out:
+            if buffer is not None:
                 layer_out[offset + start:offset + stop, : len(net.layers)] = block
             if progress is not None:
                 progress(offset + stop, len(networks) * n_points)
