@@ -190,13 +190,15 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None,
     ----------
     results
         A results dataset with ``pe_type`` and ``bits`` coordinates (dimension, scalar or
-        non-dimension coordinates) and ``attrs["network"]`` naming its network, as
+        non-dimension coordinates) and ``attrs["network"]`` naming its network, or a ``network``
+        dimension (with the ``network_layers`` and ``network_macs`` coordinates), as
         :func:`quidam_fast.evaluate` returns.
     table
         An accuracy table (see :func:`load_accuracy_table`); default: the packaged one.
     network
         The :class:`~quidam_fast.Network` the results were evaluated on (its name must be
-        ``attrs["network"]``), checked layer by layer against the library network of that name.
+        ``attrs["network"]``), or the list of them for results with a ``network`` dimension, checked
+        layer by layer against the library network of that name.
         Default: the check uses what the results hold -- the per-layer coordinates ``layer_N``,
         ``layer_K``, ... (``per_layer=True``), else only the layer count and MACs
         (``attrs["network_layers"]``, ``attrs["network_macs"]``); ``accuracy.attrs["network_check"]``
@@ -216,9 +218,12 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None,
           the table has; ``attrs["fewer_seeds"]`` lists such cells.
 
         Points whose ``(pe_type, bits)`` the table does not cover are NaN (and 0 seeds), and the
-        variables' attrs list those cells (``missing``). A network the table does not cover, or whose
-        layer table differs from the library network of that name (or cannot be checked), gets none of
-        the variables: the results come back unchanged but for ``attrs["accuracy"]``, which says why.
+        variables' attrs list those cells (``missing``). Without a ``network`` dimension, a network the
+        table does not cover, or whose layer table differs from the library network of that name (or
+        cannot be checked), gets none of the variables: the results come back unchanged but for
+        ``attrs["accuracy"]``, which says why (a hardware-only run, e.g. ResNet-18). With a ``network``
+        dimension the variables are ``(network, pe_type, bits)`` arrays (broadcasting against the
+        design dimensions), NaN for such a network, and ``accuracy.attrs["not_joined"]`` says why.
 
     Examples
     --------
