@@ -617,6 +617,8 @@ def _distinct(ds: xr.Dataset, selected: xr.DataArray) -> dict | None:
     count = int(selected.isel(dataflow=spatial).sum()) if spatial else 0
     if systolic:
         count += int(selected.isel(dataflow=systolic).isel({d: 0 for d in spads}).sum())
+    if count == int(selected.sum()):  # one value per scratchpad axis, or no ws/os/is: nothing to say
+        return None
     return {"designs": count, "note": "ws/os/is ignore the scratchpad axes"}
 
 
@@ -717,6 +719,11 @@ def describe_design(design: Mapping, skip: Sequence[str] = ("pe_type",)) -> str:
     return " ".join(parts)
 
 
+def _count(number, noun: str, form: str = "{:,}") -> str:
+    """``1 design``, ``104 designs``."""
+    return f"{form.format(number)} {noun}{'' if number == 1 else 's'}"
+
+
 def _accuracy_text(value) -> str:
     return "no accuracy" if value is None or (isinstance(value, float) and math.isnan(value)) else f"accuracy {value:.3f}"
 
@@ -777,9 +784,11 @@ def _section_text(s: dict, markdown: bool) -> str:
     lines.extend(_gains_text(s, markdown))
     front = s["pareto"]
     lines.append("")
-    lines.append(f"{head[:-1] + '# ' if markdown else ''}Pareto front (performance per area: higher is better; energy per "
-                 f"inference: lower is better): {front['points']:,} designs ({front['distinct']:,} distinct "
-                 f"trade-offs) of {front['of']:,} selected; no other selected design beats them in both")
+    if markdown:
+        lines += ["### Pareto front", ""]
+    lines.append(f"Pareto front (performance per area: higher is better; energy per inference: "
+                 f"lower is better): {_count(front['points'], 'design')} ({_count(front['distinct'], 'distinct trade-off')}) "
+                 f"of {front['of']:,} selected; no other selected design is as good in both and better in one")
     return "\n".join(lines)
 
 
@@ -797,8 +806,9 @@ def _gains_text(s: dict, markdown: bool) -> list[str]:
              f"  energy per inference: times less than int16's best, {re_['value']:.4g} mJ "
              f"({describe_design(re_['design'], skip=tuple(s['fixed']))}; {_accuracy_text(re_['accuracy'])}); higher is better"]
     if matched:
-        lines.append(f"  at matched accuracy: only designs at most {tolerance * 100:g} points below the int16 design's "
-                     "accuracy count; 'below' marks a precision that misses it (its best design is shown anyway)")
+        lines.append(f"  at matched accuracy: a precision counts where its accuracy is at most "
+                     f"{_count(tolerance * 100, 'percentage point', '{:g}')} below the int16 design's "
+                     f"({ra['accuracy']:.3f}); 'not matched' where it is lower (its accuracy is shown)")
     else:
         lines.append("  no accuracy: the figures compare hardware only")
     if markdown:
@@ -814,8 +824,9 @@ def _gains_text(s: dict, markdown: bool) -> list[str]:
         e_text = _factor(other["gain"], "less", "more") if other else "n/a"
         a_text = _factor(cell["gain"], "higher", "lower")
         status = cell["status"]
-        acc = "no accuracy" if status == "no accuracy" or cell["accuracy"] is None else (
-            f"{cell['accuracy']:.3f}" + (" (below)" if status == "below" else ""))
+        if status == "below":  # at this precision no design reaches the int16 design's accuracy: no gain
+            a_text = e_text = "not matched"
+        acc = "no accuracy" if status == "no accuracy" or cell["accuracy"] is None else f"{cell['accuracy']:.3f}"
         if markdown:
             lines.append(f"| {cell['pe_type']} | {cell['bits']} | {a_text} | {e_text} | {acc} | "
                          f"{'n/a' if ra['accuracy'] is None else format(ra['accuracy'], '.3f')} |")

@@ -119,7 +119,7 @@ def test_progress_goes_to_stderr_and_stdout_is_the_summary(tmp_path):
     result = run("grid", "--spec", "spec.toml", "--out", "out.nc", cwd=tmp_path)  # no --quiet
     assert result.returncode == 0, result.stderr
     assert "evaluating" not in result.stdout
-    assert re.match(r"alexnet on published-45nm: \d+ valid of 144 design points \(", result.stdout), result.stdout
+    assert re.match(r"alexnet on published-45nm: \d+ valid of 144 design points\n", result.stdout), result.stdout
 
 
 def test_space_without_a_valid_point_exits_2_with_the_reasons(tmp_path):

@@ -86,8 +86,11 @@ def test_matched_accuracy_decides_which_designs_count(result):
     # a wider tolerance lets lightpe1 8b count
     assert qf.report(ds, accuracy_tolerance=0.03).sections[0]["gains"]["perf_per_area"]["lightpe1:8"]["status"] == "matched"
     text = qf.report(ds).to_text()
-    assert "at matched accuracy: only designs at most 1 points below the int16 design's accuracy count" in text
-    assert "0.880 (below)" in text and "accuracy 0.900" in text
+    assert ("at matched accuracy: a precision counts where its accuracy is at most 1 percentage point below the "
+            "int16 design's (0.900)") in text
+    row = next(line for line in text.splitlines() if line.split()[:2] == ["lightpe1", "8"])
+    assert row.split()[2:] == ["not", "matched", "not", "matched", "0.880"]  # no gain where accuracy is not matched
+    assert "accuracy 0.900" in text
 
 
 def test_where_without_int16_says_so_instead_of_the_table(result):
