@@ -8,6 +8,8 @@ up first; each figure is the median of the repeats.
   reference (lexicographic sort, running minimum, duplicates handled by runs), fronts checked equal;
 * 1 M points x 3 objectives, the same two kinds: ``qf.pareto`` and the kernel; the reference is the brute
   force (every pair compared, numpy-vectorized per point) on a subset, fronts checked equal there;
+* 4 objectives: 1 M random points and 100 k anti-correlated ones (nearly all on the front: the divide
+  and conquer's worst case), with the brute force on a subset;
 * with ``--result``: ``qf.open_result`` and ``qf.report`` on that file (the default ``quidam-fast grid``
   result: 1.8 M points), separately.
 """
@@ -128,6 +130,17 @@ def main() -> None:
         row(f"  kernel on the same subset", len(subset), int(on_subset.sum()), small)
         assert np.array_equal(on_subset, expected), "fronts differ from the brute force"
         ratios.append((f"3 objectives, {kind}, 20,000 points: brute force / kernel", brute / small))
+    for n, kind in ((1_000_000, "random"), (100_000, "anti-correlated")):
+        values = points(n, 4, kind)
+        ds = as_dataset(values)
+        seconds, front = median_seconds(lambda: qf.pareto(ds, objectives(4)), args.repeats)
+        row(f"qf.pareto, 4 objectives, {kind}", len(values), int(front.sum()), seconds)
+        subset = values[:5_000]
+        brute, expected = median_seconds(lambda: brute_force(subset), 1)
+        row(f"  brute force O(n^2), subset", len(subset), int(expected.sum()), brute)
+        small, on_subset = median_seconds(lambda: front_mask(subset), args.repeats)
+        row(f"  kernel on the same subset", len(subset), int(on_subset.sum()), small)
+        assert np.array_equal(on_subset, expected), "fronts differ from the brute force"
     print()
     for what, ratio in ratios:
         print(f"{what}: {ratio:,.0f}x")

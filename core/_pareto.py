@@ -17,10 +17,15 @@ Methods (``n`` points, ``h`` of them on the front):
 - 3 objectives: lexicographic order, then a sweep whose state is a Fenwick tree over the ranks of the
   second objective holding the minimum third objective of the front so far (Kung, Luccio & Preparata's
   O(n log n) bound for three dimensions, with a prefix-minimum tree in place of their balanced tree).
-- 4 or more: sort-filter-skyline (Chomicki et al., ICDE 2003): points in increasing order of the sum of
-  their per-objective ranks, an order in which a dominating point always comes first (its rank sum is
-  strictly smaller, in exact integers), each compared with the front found so far: O(n log n + n h).
-  Design-space fronts are small (h << n); a front of most points makes it quadratic.
+- 4 or more: divide and conquer on the first objective (Kung, Luccio & Preparata, J. ACM 1975: the
+  fronts of the lower and upper halves, then the upper front's points some lower front point is no
+  worse than in the other objectives, itself split the same way down to a sweep in two),
+  O(n log^(d-2) n); subsets of up to a thousand points by a sort-filter skyline (Chomicki et al., ICDE
+  2003: increasing rank sum, an order in which a dominating point always comes first, each point
+  compared with the front so far).
+
+Above ten thousand points, one linear pass first drops the points a few pivots dominate (exact: a pivot
+is a point); on design-space data that leaves a small fraction for the sorts.
 """
 
 from __future__ import annotations
@@ -67,9 +72,93 @@ def front_mask_rows(objectives: np.ndarray) -> np.ndarray:
     if d == 3:
         order = np.lexsort((ranks[2], ranks[1], ranks[0]))
         return _front_three(ranks, order, int(ranks[1].max()) + 1)
-    # rank sum first, then the ranks themselves: duplicates end up next to each other
-    order = np.lexsort(tuple(ranks[::-1]) + (ranks.sum(axis=0),))
-    return _front_many(ranks, order)
+    return _front_many_objectives(ranks)
+
+
+#: Subsets at most this large go to the sort-filter-skyline kernel, O(n h) <= O(n^2), small here.
+_SKYLINE_POINTS = 1024
+#: Pairs (A x B) at most this many are compared all at once in the filter step.
+_BRUTE_PAIRS = 1 << 14
+
+
+def _front_many_objectives(ranks: np.ndarray) -> np.ndarray:
+    """4 or more objectives: divide and conquer (Kung, Luccio & Preparata, J. ACM 1975) on the distinct
+    rank vectors, O(n log^(d-2) n) worst case; subsets of up to :data:`_SKYLINE_POINTS` by the
+    sort-filter skyline. Duplicates share their vector's verdict."""
+    unique, inverse = np.unique(ranks.T, axis=0, return_inverse=True)
+    unique = np.ascontiguousarray(unique.T)  # distinct vectors: dominance is "no worse everywhere"
+    keep = _maxima(unique, np.arange(unique.shape[1]), tuple(range(unique.shape[0])))
+    on_unique = np.zeros(unique.shape[1], dtype=bool)
+    on_unique[keep] = True
+    return on_unique[inverse.reshape(-1)]
+
+
+def _split(values: np.ndarray):
+    """A threshold t with values < t and values >= t both non-empty (None when all are equal)."""
+    low = values.min()
+    middle = np.partition(values, len(values) // 2)[len(values) // 2]
+    if middle > low:
+        return middle
+    above = values[values > low]
+    return above.min() if len(above) else None
+
+
+def _maxima(ranks: np.ndarray, points: np.ndarray, dims: tuple) -> np.ndarray:
+    """The points (indices into ``ranks``' columns, distinct vectors on ``dims``) no other of them
+    dominates on ``dims``."""
+    if len(points) <= _SKYLINE_POINTS or len(dims) <= 3:
+        sub = ranks[np.array(dims)][:, points]
+        if len(dims) == 1:
+            return points[sub[0] == sub[0].min()]
+        if len(dims) == 3:  # distinct vectors are already in runs of one: lexicographic order suffices
+            order = np.lexsort((sub[2], sub[1], sub[0]))
+            return points[_front_three(sub, order, int(sub[1].max()) + 1)]
+        if len(dims) == 2:
+            order = np.argsort(sub[0], kind="quicksort")
+            return points[_front_two(sub[0].astype(np.float64), sub[1].astype(np.float64), order)]
+        order = np.lexsort(tuple(sub[::-1]) + (sub.sum(axis=0),))
+        return points[_front_many(sub, order)]
+    first = ranks[dims[0], points]
+    threshold = _split(first)
+    if threshold is None:  # all equal in this objective: it decides nothing among them
+        return _maxima(ranks, points, dims[1:])
+    low, high = points[first < threshold], points[first >= threshold]
+    front_low, front_high = _maxima(ranks, low, dims), _maxima(ranks, high, dims)
+    # a low point beats a high one in dims[0]: it dominates it if no worse in the others
+    beaten = _dominated(ranks, front_low, front_high, dims[1:])
+    return np.concatenate([front_low, front_high[~beaten]])
+
+
+def _dominated(ranks: np.ndarray, a: np.ndarray, b: np.ndarray, dims: tuple) -> np.ndarray:
+    """For each point of ``b``: is some point of ``a`` no worse on every one of ``dims``?"""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros(len(b), dtype=bool)
+    if len(dims) == 1:
+        return ranks[dims[0], b] >= ranks[dims[0], a].min()
+    if len(dims) == 2:  # sweep: the smallest second value among a's no larger in the first
+        order = np.argsort(ranks[dims[0], a], kind="stable")
+        firsts = ranks[dims[0], a][order]
+        prefix = np.minimum.accumulate(ranks[dims[1], a][order])
+        count = np.searchsorted(firsts, ranks[dims[0], b], side="right")
+        beaten = np.zeros(len(b), dtype=bool)
+        some = count > 0
+        beaten[some] = prefix[count[some] - 1] <= ranks[dims[1], b[some]]
+        return beaten
+    if len(a) * len(b) <= _BRUTE_PAIRS:
+        sub_a, sub_b = ranks[np.array(dims)][:, a], ranks[np.array(dims)][:, b]
+        return (sub_a[:, :, None] <= sub_b[:, None, :]).all(axis=0).any(axis=0)
+    values = np.concatenate([ranks[dims[0], a], ranks[dims[0], b]])
+    threshold = _split(values)
+    if threshold is None:
+        return _dominated(ranks, a, b, dims[1:])
+    a_low, a_high = a[ranks[dims[0], a] < threshold], a[ranks[dims[0], a] >= threshold]
+    b_is_low = ranks[dims[0], b] < threshold
+    beaten = np.zeros(len(b), dtype=bool)
+    beaten[b_is_low] = _dominated(ranks, a_low, b[b_is_low], dims)
+    high = b[~b_is_low]
+    # a high b: by a high a on all dims, or by a low a (already better in dims[0]) on the rest
+    beaten[~b_is_low] = _dominated(ranks, a_high, high, dims) | _dominated(ranks, a_low, high, dims[1:])
+    return beaten
 
 
 #: Below this many points the pivot pass is not worth its cost.

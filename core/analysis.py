@@ -303,7 +303,7 @@ def pareto(ds: xr.Dataset, objectives: Mapping[str, str] | str,
     duplicates (equal in every objective) do not dominate each other: all of them are on the front or
     none is (e.g. ws/os/is designs that differ only in the scratchpad sizes they do not use). Two
     objectives take one sort and a sweep, three a sort and a Fenwick-tree sweep (both O(n log n)); four
-    or more a sort-filter-skyline, O(n log n + n h) for a front of h points
+    or more a divide and conquer, O(n log^(d-2) n) for d objectives
     (:mod:`quidam_fast._pareto`; timings in ``bench/bench_pareto.py``).
 
     Examples

@@ -100,6 +100,26 @@ def test_large_sets_take_the_pivot_pass(d, kind):
     np.testing.assert_array_equal(_pareto.front_mask(values), brute_front_vectorized(values))
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.integers(4, 6), st.integers(1, 300), st.integers(2, 8), st.sampled_from(["random", "anti", "flat"]),
+       st.integers(0, 2**32 - 1))
+def test_divide_and_conquer_equals_brute_force(d, n, levels, kind, seed):
+    # thresholds lowered so that small sets go through every branch of the recursion
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.random((n, d)) * levels)
+    if kind == "anti":  # most points on the front
+        values[:, -1] = -values[:, :-1].sum(axis=1) + rng.integers(0, 2, n)
+    if kind == "flat":  # one objective equal everywhere: it decides nothing
+        values[:, 0] = 1.0
+    skyline, pairs = _pareto._SKYLINE_POINTS, _pareto._BRUTE_PAIRS
+    try:
+        _pareto._SKYLINE_POINTS, _pareto._BRUTE_PAIRS = 4, 8
+        got = _pareto.front_mask(values)
+    finally:
+        _pareto._SKYLINE_POINTS, _pareto._BRUTE_PAIRS = skyline, pairs
+    np.testing.assert_array_equal(got, brute_front(values, ["min"] * d))
+
+
 def test_duplicates_are_all_on_the_front_or_all_off():
     values = np.array([[1.0, 5.0], [1.0, 5.0], [2.0, 2.0], [2.0, 2.0], [3.0, 3.0], [3.0, 3.0], [0.0, 9.0]])
     np.testing.assert_array_equal(_pareto.front_mask(values), [True, True, True, True, False, False, True])
