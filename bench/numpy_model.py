@@ -74,13 +74,19 @@ def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e
     # os: two fold orders
     filter_tile = np.minimum(cols, Sc) * T * w
     ifmap_tile = np.minimum(rows, Sr) * T * a
-    a_fits, b_fits = filter_tile <= glb_bits, ifmap_tile <= glb_bits
-    weight_a = np.where(a_fits, F, F * n_row)
-    act_a = _pinned_reads(I, a, n_col, np.where(a_fits, glb_bits - filter_tile, glb_bits))
-    act_b = np.where(b_fits, I_folds, I_folds * n_col)
-    weight_b = _pinned_reads(F, w, n_row, np.where(b_fits, glb_bits - ifmap_tile, glb_bits))
-    order_a = act_a * price_a + weight_a * price_w <= act_b * price_a + weight_b * price_w
-    os_act, os_weight = np.where(order_a, act_a, act_b), np.where(order_a, weight_a, weight_b)
+    # four plans (the kernel's order; the first of equal price wins): filter or pixel folds outer, their
+    # tile kept (where it fits) or not
+    plans = [(F, _pinned_reads(I, a, n_col, glb_bits - filter_tile), filter_tile <= glb_bits),
+             (F * n_row, _pinned_reads(I, a, n_col, glb_bits), True),
+             (_pinned_reads(F, w, n_row, glb_bits - ifmap_tile), I_folds, ifmap_tile <= glb_bits),
+             (_pinned_reads(F, w, n_row, glb_bits), I_folds * n_col, True)]
+    os_weight, os_act = plans[0][0] * 0, plans[0][1] * 0
+    best = np.full(np.broadcast(os_act, price_a).shape, np.inf)
+    for weight, act, feasible in plans:
+        price = np.where(feasible, act * price_a + weight * price_w, np.inf)
+        better = price < best
+        best = np.where(better, price, best)
+        os_weight, os_act = np.where(better, weight, os_weight), np.where(better, act, os_act)
     # ws / is: partial sums against the swept operand
     ws_act, ws_spill = _allocate(I, a, n_col, Sr * np.minimum(cols, Sc), Sr * (Sc - (n_col - 1) * cols), n_row, p,
                                  glb_bits, price_a, price_p)

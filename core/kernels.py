@@ -206,17 +206,18 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
 
     * the operand swept by the inner fold loop is read from DRAM once per sweep, less the part of it
       the buffer pins beside the outer fold's tile and the on-chip partial sums (:func:`_pinned_reads`);
-    * the outer fold's tile is read when the outer fold changes if it fits (the tile as the array
-      reads it, ``rows`` or ``cols`` x ``T`` words, is reserved), otherwise by every inner fold
-      (``os`` only: in ``ws``/``is`` it is the array's stationary operand, held in the PE registers,
-      and read from DRAM once);
+    * the outer fold's tile is read when the outer fold changes if the buffer keeps it (the tile as the
+      array reads it, ``rows`` or ``cols`` x ``T`` words, is reserved), otherwise by every inner fold
+      (``os`` only, where keeping it or not is part of the plan: in ``ws``/``is`` it is the array's
+      stationary operand, held in the PE registers, and read from DRAM once);
     * partial sums of a reduction split over row folds stay on chip as far as the buffer holds them
       (the rest are written to DRAM by every row fold but the last and read back by the next); the
       buffer goes to the partial sums or to the swept operand first, whichever the objective prices
       lower (:func:`_allocate`);
-    * ``os`` has no partial sums and takes the cheaper of its two fold orders (filter folds outer or
-      pixel folds outer); ``ws``/``is`` keep column folds outer, which keeps the partial-sum tile one
-      column fold wide (row folds outer would need every output's partial sum on chip).
+    * ``os`` has no partial sums and takes the cheapest of its two fold orders (filter folds outer or
+      pixel folds outer) with the outer tile kept or not; ``ws``/``is`` keep column folds outer, which
+      keeps the partial-sum tile one column fold wide (row folds outer would need every output's
+      partial sum on chip).
 
     Returns ``(compute_cycles, macs, glb_act_reads, glb_weight_reads, glb_psum_reads, glb_psum_writes,
     glb_ofmap_writes, dram_act_reads, dram_weight_reads, dram_psum_reads, dram_psum_writes,
@@ -240,24 +241,28 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         glb_weight = Sc * T * n_row
         filter_tile_bits = min(cols, Sc) * T * weight_bits
         ifmap_tile_bits = min(rows, Sr) * T * act_bits
-        # order A: filter folds outer (their tile kept), pixel folds inner (the ifmap swept n_col times)
-        if filter_tile_bits <= glb_bits:
-            weight_a = filter_words
-            act_a = _pinned_reads(ifmap_touched, act_bits, n_col, glb_bits - filter_tile_bits)
-        else:
-            weight_a = filter_words * n_row
-            act_a = _pinned_reads(ifmap_touched, act_bits, n_col, glb_bits)
-        # order B: pixel folds outer, filter folds inner (the filters swept n_row times)
-        if ifmap_tile_bits <= glb_bits:
-            act_b = ifmap_fold_touched
-            weight_b = _pinned_reads(filter_words, weight_bits, n_row, glb_bits - ifmap_tile_bits)
-        else:
-            act_b = ifmap_fold_touched * n_col
-            weight_b = _pinned_reads(filter_words, weight_bits, n_row, glb_bits)
-        if act_a * price_act + weight_a * price_weight <= act_b * price_act + weight_b * price_weight:
-            dram_act, dram_weight = act_a, weight_a
-        else:
-            dram_act, dram_weight = act_b, weight_b
+        # four plans, first of equal price wins: filter folds outer (the ifmap swept n_col times) or
+        # pixel folds outer (the filters swept n_row times), the outer fold's tile kept (where it fits)
+        # or not (the whole buffer then pins the swept operand)
+        best = np.inf
+        dram_act = 0
+        dram_weight = 0
+        for plan in range(4):
+            filters_outer = plan < 2
+            keep = plan % 2 == 0
+            tile_bits = filter_tile_bits if filters_outer else ifmap_tile_bits
+            if keep and tile_bits > glb_bits:
+                continue
+            budget = glb_bits - tile_bits if keep else glb_bits
+            if filters_outer:
+                weight = filter_words if keep else filter_words * n_row
+                act = _pinned_reads(ifmap_touched, act_bits, n_col, budget)
+            else:
+                act = ifmap_fold_touched if keep else ifmap_fold_touched * n_col
+                weight = _pinned_reads(filter_words, weight_bits, n_row, budget)
+            price = act * price_act + weight * price_weight
+            if price < best:
+                best, dram_act, dram_weight = price, act, weight
     elif dataflow == WS:
         n_row = _ceil_div(T, rows)
         n_col = _ceil_div(Sc, cols)

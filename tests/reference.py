@@ -148,11 +148,13 @@ def systolic_array(layer, dataflow, rows, cols, batch=1):
 
 
 def systolic_plans(dataflow):
-    """Buffer plans of a systolic dataflow: ``os`` walks filter folds outer or pixel folds outer;
+    """Buffer plans of a systolic dataflow: ``os`` walks filter folds outer or pixel folds outer, the
+    outer fold's tile kept in the buffer (where it fits) or fetched by every fold;
     ``ws``/``is`` walk column folds outer (SCALE-Sim's order) and give the buffer to the partial-sum
     tile first or to the swept operand first."""
     if dataflow == "os":
-        return [("filters_outer",), ("pixels_outer",)]
+        return [("filters_outer", "kept"), ("filters_outer", "streamed"), ("pixels_outer", "kept"),
+                ("pixels_outer", "streamed")]
     return [("psums_first",), ("swept_first",)]
 
 
@@ -162,13 +164,17 @@ def systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch=1)
     The walk visits folds in the plan's order. The operand the inner fold loop sweeps again for every
     outer fold is read into the buffer once per sweep (a word two folds of one sweep share is fetched
     once), except its *pinned* words -- the first ones the first sweep reads, as many as the buffer
-    spares -- which stay; the outer fold's tile is fetched when the outer fold changes if it fits, and
-    by every fold otherwise; the stationary operand of ``ws``/``is`` is fetched once (its words are
+    spares -- which stay; the outer fold's tile is fetched when the outer fold changes if the plan keeps
+    it (``None`` where it does not fit), and by every fold otherwise; the stationary operand of ``ws``/``is`` is fetched once (its words are
     the folds' own). Of a column fold's partial sums, the buffer keeps the first ones it can spare
     (after the swept operand's pinned words or before them, by the plan); the others are written
     out after every row fold but the last and read back by the next.
     """
     Sr, T, Sc = gemm_dims(layer, batch)
+    if dataflow == "os" and plan[1] == "kept":
+        # the outer tile as the array reads it (rows or cols x T words) is reserved
+        if (min(cols, Sc) * T * w if plan[0] == "filters_outer" else min(rows, Sr) * T * a) > glb_bits:
+            return None
     total = dict(dram_act=0, dram_weight=0, dram_psum_reads=0, dram_psum_writes=0, dram_ofmap=0)
     for group in range(layer.groups):
         folds = _folds(dataflow, layer, rows, cols, batch)
@@ -194,7 +200,7 @@ def systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch=1)
             filters_outer = plan[0] == "filters_outer"
             order = sorted(folds, key=(lambda f: (f[1], f[0])) if filters_outer else (lambda f: (f[0], f[1])))
             outer_bits = (min(cols, Sc) * T * w) if filters_outer else (min(rows, Sr) * T * a)  # as the array reads it
-            outer_kept = outer_bits <= glb_bits
+            outer_kept = plan[1] == "kept"
             budget = glb_bits - outer_bits if outer_kept else glb_bits
             outer_of, swept_of = (weight_words, act_words) if filters_outer else (act_words, weight_words)
             outer_key = (lambda f: f[1]) if filters_outer else (lambda f: f[0])

@@ -135,17 +135,20 @@ def systolic_branch(layer, batch, dataflow, rows, cols, glb_bits, prices):
     priced = []
     for plan in systolic_plans(dataflow):
         d = systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch)
+        if d is None:
+            continue
         priced.append((d["dram_act"] * prices[0] + d["dram_weight"] * prices[1]
-                       + (d["dram_psum_reads"] + d["dram_psum_writes"]) * prices[2], plan[0], d))
+                       + (d["dram_psum_reads"] + d["dram_psum_writes"]) * prices[2], plan, d))
     _price, plan, d = min(priced, key=lambda item: item[0])
-    once = systolic_dram(layer, dataflow, rows, cols, 10**12, a, w, p, (plan,), batch)
-    swept = {"ws": "dram_act", "is": "dram_weight", "os": "dram_act" if plan == "filters_outer" else "dram_weight"}[dataflow]
+    name = plan[0] + ("" if dataflow != "os" else f", tile {plan[1]}")
+    once = systolic_dram(layer, dataflow, rows, cols, 10**12, a, w, p, plan, batch)
+    swept = {"ws": "dram_act", "is": "dram_weight", "os": "dram_act" if plan[0] == "filters_outer" else "dram_weight"}[dataflow]
     sweeps = {"ws": -(-layer.K // layer.groups // cols), "is": -(-(layer.N * batch * layer.P * layer.Q) // cols),
-              "os": -(-layer.K // layer.groups // cols) if plan == "filters_outer"
+              "os": -(-layer.K // layer.groups // cols) if plan[0] == "filters_outer"
               else -(-(layer.N * batch * layer.P * layer.Q) // rows)}[dataflow]
     reread = "read once" if d[swept] == once[swept] else (
         "wholly re-read" if d[swept] == once[swept] * sweeps else "pinned in part")
-    return dataflow, plan, "psums spilled" if d["dram_psum_reads"] else "psums on chip", f"swept {reread}"
+    return dataflow, name, "psums spilled" if d["dram_psum_reads"] else "psums on chip", f"swept {reread}"
 
 
 @settings(max_examples=80, deadline=None)
@@ -191,8 +194,8 @@ def test_systolic_strategy_reaches_every_buffer_branch():
         assert {(dataflow, "psums_first"), (dataflow, "swept_first"), (dataflow, "psums spilled"),
                 (dataflow, "psums on chip"), (dataflow, "swept pinned in part"),
                 (dataflow, "swept wholly re-read"), (dataflow, "swept read once")} <= reached
-    assert {("os", "filters_outer"), ("os", "pixels_outer"), ("os", "swept pinned in part"),
-            ("os", "swept wholly re-read")} <= reached
+    assert {("os", "filters_outer, tile kept"), ("os", "filters_outer, tile streamed"), ("os", "pixels_outer, tile kept"),
+            ("os", "swept pinned in part"), ("os", "swept wholly re-read")} <= reached
 
 
 def test_only_touched_inputs_are_fetched():

@@ -50,6 +50,8 @@ def reference_counts(layer, dataflow, rows, cols, glb_bits, a, w, p, batch=1, pr
     best = None
     for plan in systolic_plans(dataflow):
         dram = systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch)
+        if dram is None:  # the plan's tiles do not fit
+            continue
         price = (dram["dram_act"] * prices[0] + dram["dram_weight"] * prices[1]
                  + (dram["dram_psum_reads"] + dram["dram_psum_writes"]) * prices[2])
         if best is None or price < best[0]:
