@@ -38,7 +38,7 @@ def grid(
     tech: Annotated[Optional[str], typer.Option(help="Technology name or TOML file (overrides the spec).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write the dataset: .nc (netCDF) or .zarr.")] = Path("quidam-grid.nc"),
     per_layer: Annotated[bool, typer.Option("--per-layer/--totals-only", help="Also save per-layer variables.")] = False,
-    objective: Annotated[Optional[str], typer.Option(help=f"Row-stationary mapping objective: {', '.join(OBJECTIVES)} (overrides the spec).")] = None,
+    objective: Annotated[Optional[str], typer.Option(help=f"What the mapping searches minimize (buffer level, row stationary): {', '.join(OBJECTIVES)} (overrides the spec).")] = None,
     accuracy: Annotated[Optional[Path], typer.Option(help="Accuracy table (netCDF) to join; default: the packaged one.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
     where: Annotated[Optional[list[str]], typer.Option(

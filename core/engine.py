@@ -99,10 +99,11 @@ def evaluate(
     per_layer
         Also return per-layer variables (dimension ``layer``); memory grows with points x layers.
     objective
-        What the row-stationary mapping search minimizes per layer: ``"energy"``, ``"latency"``,
-        ``"edp"`` or ``"dram"`` (DRAM bits). Only with ``"dram"`` is DRAM traffic guaranteed never to
-        grow with a scratchpad or the global buffer: the others may trade DRAM bytes for cheaper
-        on-chip accesses, which is what they are for.
+        What the mapping searches minimize per layer -- the buffer-level mapper of every dataflow (loop
+        order above the array, tiles, what the buffer keeps) and the row-stationary mapping:
+        ``"energy"``, ``"latency"``, ``"edp"`` or ``"dram"`` (DRAM bits). Only with ``"dram"`` is
+        DRAM traffic guaranteed never to grow with a scratchpad or the global buffer: the others may
+        trade DRAM bytes for cheaper on-chip accesses, which is what they are for.
     rs_mapping
         ``(filters_per_pe, channels_per_pe)``: evaluate this row-stationary mapping on every layer
         instead of searching (points whose scratchpads or layers cannot hold it are invalid).

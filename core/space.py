@@ -235,7 +235,7 @@ class Spec:
     input_shape: tuple[int, ...] | dict[str, int] | None = None
 
 
-OBJECTIVES = ("energy", "latency", "edp", "dram")  # what the row-stationary mapping search minimizes
+OBJECTIVES = ("energy", "latency", "edp", "dram")  # what the mapping searches (buffer level, rs) minimize
 
 
 def load_spec(path: str | Path) -> Spec:
