@@ -42,7 +42,7 @@ def grid(
     accuracy: Annotated[Optional[Path], typer.Option(help="Accuracy table (netCDF) to join; default: the packaged one.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
     where: Annotated[Optional[list[str]], typer.Option(
-        help="Constraint on the printed report, VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10; "
+        metavar="EXPR", help="Constraint on the printed report, VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10; "
              "repeatable, all must hold. The saved dataset keeps every point.")] = None,
 ) -> None:
     """Evaluate every design point of a space on one network, or on several (a network dimension).

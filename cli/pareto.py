@@ -13,13 +13,14 @@ from quidam_fast.export import check_table_path, write_table
 
 
 def pareto(
-    result: Annotated[Path, typer.Argument(help="A result file written by quidam-fast grid (.nc or .zarr).")],
+    result: Annotated[Path, typer.Argument(
+        metavar="RESULT", help="A result file written by quidam-fast grid (.nc or .zarr).")],
     objectives: Annotated[str, typer.Option(
-        help="VARIABLE:min or VARIABLE:max, comma-separated, e.g. energy_per_inference_j:min,perf_per_area:max.")],
+        metavar="NAME:min|max,...", help="VARIABLE:min or VARIABLE:max, comma-separated, e.g. energy_per_inference_j:min,perf_per_area:max.")],
     where: Annotated[Optional[list[str]], typer.Option(
-        help="Constraint VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10; repeatable, all must hold.")] = None,
+        metavar="EXPR", help="Constraint VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10; repeatable, all must hold.")] = None,
     out: Annotated[Optional[Path], typer.Option(
-        help="Also write the front as a table: .csv or .parquet (columns NAME [UNITS]).")] = None,
+        metavar="FILE", help="Also write the front as a table: .csv or .parquet (columns NAME [UNITS]).")] = None,
 ) -> None:
     """Print the designs no other selected valid design beats in every objective: their axis values and
     objective values, best first in the first objective (designs equal in every objective share a row)."""

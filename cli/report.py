@@ -17,13 +17,14 @@ FORMATS = ("text", "markdown", "json")
 
 
 def report(
-    result: Annotated[Path, typer.Argument(help="A result file written by quidam-fast grid (.nc or .zarr).")],
+    result: Annotated[Path, typer.Argument(
+        metavar="RESULT", help="A result file written by quidam-fast grid (.nc or .zarr).")],
     where: Annotated[Optional[list[str]], typer.Option(
-        help="Constraint VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10, pe_type==lightpe1; "
+        metavar="EXPR", help="Constraint VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10, pe_type==lightpe1; "
              "repeatable, all must hold.")] = None,
-    format: Annotated[str, typer.Option("--format", help="text, markdown or json.")] = "text",
+    format: Annotated[str, typer.Option("--format", metavar="FORMAT", help="text, markdown or json.")] = "text",
     accuracy_tolerance: Annotated[float, typer.Option(
-        help="Matched accuracy in the gain table: at most this fraction below the int16 design's accuracy "
+        metavar="FRACTION", help="Matched accuracy in the gain table: at most this fraction below the int16 design's accuracy "
              "(0.01 = one point).")] = 0.01,
 ) -> None:
     """Spread, best design per PE type, gain over the best int16 design at matched accuracy, Pareto front size.

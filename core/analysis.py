@@ -809,6 +809,8 @@ def _gains_text(s: dict, markdown: bool) -> list[str]:
         lines.append(f"  at matched accuracy: a precision counts where its accuracy is at most "
                      f"{_count(tolerance * 100, 'percentage point', '{:g}')} below the int16 design's "
                      f"({ra['accuracy']:.3f}); 'not matched' where it is lower (its accuracy is shown)")
+    elif s["accuracy"] == "joined":
+        lines.append("  no accuracy for the int16 design: the figures compare hardware only")
     else:
         lines.append("  no accuracy: the figures compare hardware only")
     if markdown:
