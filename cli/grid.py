@@ -101,14 +101,11 @@ def _check_out(out: Path) -> None:
     """Refuse an output path that cannot be written, or whose replacement would destroy something else."""
     if out.suffix not in OUTPUT_SUFFIXES:
         raise QuidamInputError(f"--out {str(out)!r}: unknown suffix {out.suffix!r}; allowed: {', '.join(OUTPUT_SUFFIXES)}")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise QuidamInputError(f"--out {str(out)!r}: folder {str(folder)!r} does not exist")
-    if out.suffix == ".nc" and out.is_dir():
-        raise QuidamInputError(f"--out {str(out)!r} is an existing folder; give a file name, or remove the folder")
+    # first (a name too long makes every later look at the path fail): the folder exists and takes files
+    # (a probe file: read-only mounts, /proc), the name fits beside its temporary, no folder, file or
+    # device is in the way; stale temporaries of a killed run are removed
+    check_output_path(out, "--out", store=out.suffix == ".zarr")
     if out.suffix == ".zarr":
-        if out.exists() and not out.is_dir():
-            raise QuidamInputError(f"--out {str(out)!r} is an existing file, not a zarr store; remove it or choose another name")
         if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in _ZARR_MARKERS):
             raise QuidamInputError(f"--out {str(out)!r} is an existing folder that is not a zarr store; "
                                    "it would be replaced: remove it or choose another name")
@@ -116,9 +113,6 @@ def _check_out(out: Path) -> None:
             import zarr  # noqa: F401
         except ImportError:
             raise QuidamInputError("--out *.zarr needs the zarr package (pip install zarr); use .nc otherwise") from None
-    # the folder exists and takes files (a probe file: read-only mounts, /proc), the name fits beside its
-    # temporary, no folder or device is in the way; stale temporaries of a killed run are removed
-    check_output_path(out, "--out", store=out.suffix == ".zarr")
 
 
 def _require_a_valid_point(results) -> None:
