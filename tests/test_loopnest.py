@@ -52,9 +52,17 @@ def _footprint_bits(layer, batch, a, w, pb):
 
 
 def rs_case(integers, sampled):
-    """(layer, batch, rows, cols, glb_bits, p, q): the draw shared by the strategy and the coverage sample."""
-    layer = _layer(integers, sampled)
-    batch = sampled([1, 1, 2, 3])
+    """(layer, batch, rows, cols, glb_bits, p, q): the draw shared by the strategy and the coverage sample.
+    One draw in three is filter-heavy (many filters, a small input, a batch): where filter tiles that
+    stay while images pass pay off."""
+    if sampled(["any", "any", "filter-heavy"]) == "any":
+        layer = _layer(integers, sampled)
+        batch = sampled([1, 1, 2, 3])
+    else:
+        R, S = integers(1, 3), integers(1, 3)
+        layer = Layer("L", H=integers(2, 4), W=integers(2, 4), C=integers(2, 4), K=integers(4, 9), R=R, S=S,
+                      padding=1)
+        batch = sampled([2, 3])
     rows, cols = integers(1, 6), integers(1, 6)
     p, q = integers(1, layer.K // layer.groups), integers(1, layer.C // layer.groups)
     glb_bits = int(sampled(FRACTIONS) * _footprint_bits(layer, batch, 8, 4, 24)) + sampled([0, 7, 40])
