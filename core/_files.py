@@ -168,6 +168,9 @@ def check_output_path(path: str | Path, what: str, *, folder: bool = False, stor
         mode = path.stat().st_mode  # through a link: what a write would replace or fill
     except FileNotFoundError:
         mode = None
+    except NotADirectoryError:  # a file where a folder of the path should be
+        blocker = next((parent for parent in reversed(path.parents) if parent.exists() and not parent.is_dir()), path.parent)
+        raise QuidamInputError(f"{what} {text!r}: {str(blocker)!r} is not a folder") from None
     except OSError as error:
         raise QuidamInputError(f"{what} {text!r}: cannot be used ({error.strerror or error})") from None
     if mode is not None:

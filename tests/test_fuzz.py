@@ -16,7 +16,9 @@ Interruptions, full disks and killed runs are tested without hypothesis at the e
 from __future__ import annotations
 
 import errno
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -501,3 +503,154 @@ def test_a_ctrl_c_a_file_library_swallows_is_still_heard(tmp_path, monkeypatch):
     lines = [line for line in outcome.stderr.splitlines() if line.strip() and not fz.INFO_LINES.match(line)]
     assert outcome.code == 130 and lines == [f"interrupted: did not write {tmp_path / 'out.nc'} (any earlier file there is unchanged)"]
     assert fz.listing(tmp_path) == ["spec.toml"]
+
+
+# --- the issue's named cases, one by one ---------------------------------------------------------
+
+
+def _grid(tmp_path, *args, spec=None):
+    (tmp_path / "spec.toml").write_text(fz.toml_text(spec or TINY_SPEC))
+    return fz.run_cli("grid", "--spec", tmp_path / "spec.toml", "--out", tmp_path / "out.nc", "--quiet", *args)
+
+
+def _refused(outcome, *fragments):
+    line = fz.refusal_line(outcome)
+    assert outcome.code == 2 and all(fragment in line for fragment in fragments), line
+    return line
+
+
+@pytest.mark.parametrize("edit, fragments", [
+    ("scale100", ["variable 'accuracy' ranges from", "it looks like percent"]),
+    ("negate", ["variable 'accuracy' ranges from -"]),
+    ("all_nan", ["variable 'accuracy' is NaN everywhere"]),
+    ("strings", ["variable 'accuracy' holds <U", "it must hold numbers"]),
+    ("extra_dim", ["variable 'accuracy' has dimensions ('extra'"]),
+    ("scalar_pe_type", ["variable 'accuracy' has dimensions ('network', 'bits', 'seed')"]),
+    ("pe_labels", ["coordinate 'pe_type' has 'bf16'"]),
+    ("duplicate_bits", ["coordinate 'bits' repeats a label"]),
+    ("bits_float", ["coordinate 'bits' holds float64 values"]),
+    ("inf", ["variable 'accuracy' ranges from inf to inf"]),
+    ("incomplete", ["not a finished accuracy table"]),
+])
+def test_odd_accuracy_tables_are_one_line_naming_file_and_variable(tmp_path, edit, fragments):
+    table = fz.edit_table(fz.packaged_table(), edit, "bf16")
+    table.to_netcdf(tmp_path / "acc.nc", engine="h5netcdf")
+    _refused(_grid(tmp_path, "--accuracy", tmp_path / "acc.nc"), str(tmp_path / "acc.nc"), *fragments)
+    _refused(fz.run_cli("quant", "show", tmp_path / "acc.nc"), *fragments)  # quant show printed 9047.00 %
+    assert fz.listing(tmp_path) == ["acc.nc", "spec.toml"]
+
+
+@pytest.mark.parametrize("damage", ["checksum", "truncated", "empty", "not_hdf5"])
+def test_corrupt_accuracy_bytes_are_one_line(tmp_path, damage):
+    data = bytearray(fz.packaged_table().to_netcdf(engine="h5netcdf"))
+    if damage == "checksum":  # an object header: h5py said KeyError "incorrect metadata checksum"
+        data[data.find(b"OHDR") + 10] ^= 0xFF
+    data = {"checksum": data, "truncated": data[: len(data) // 2], "empty": b"", "not_hdf5": b"CDF\x01" + b"\x00" * 100}[damage]
+    (tmp_path / "acc.nc").write_bytes(bytes(data))
+    line = _refused(_grid(tmp_path, "--accuracy", tmp_path / "acc.nc"), "not a readable netCDF accuracy table")
+    assert damage != "checksum" or "incorrect metadata checksum" in line, line
+
+
+@pytest.mark.parametrize("section, key, value, fragments", [
+    ("pe.int", "mac_energy_pj", [-5.0], ["[pe.int] mac_energy_pj = -5 at bits ="]),
+    ("pe.int", "weight_bits", 1000000, ["[pe.int] weight_bits = 1000000 is not allowed"]),
+    ("pe.int", "accumulator_bits", [-3.0], ["[pe.int] accumulator_bits = -3"]),
+    ("pe.int", "bits_range", [1, 1000000000], ["bits_range = [1, 1000000000] is not allowed; widths go up to 64"]),
+    ("", "summary", {"a": 1}, ["summary = {'a': 1} must be a string"]),
+    ("dram", "energy_pj_per_bitt", 3.0, ["[dram] has unknown key 'energy_pj_per_bitt'"]),
+    ("pe.int", "mac_energy", [1.0], ["[pe.int] has unknown key 'mac_energy'"]),
+])
+def test_technology_values_are_checked_before_any_work(tmp_path, section, key, value, fragments):
+    data = fz.shipped_tech()
+    table = data
+    for part in filter(None, section.split(".")):
+        table = table[part]
+    table[key] = value
+    (tmp_path / "t.toml").write_text(fz.toml_text(data))
+    outcome = _grid(tmp_path, "--tech", tmp_path / "t.toml")
+    _refused(outcome, str(tmp_path / "t.toml"), *fragments)
+    assert not any(fz.INFO_LINES.match(line) for line in outcome.stderr.splitlines()[:-1])  # before any work
+    with pytest.raises(QuidamInputError):
+        qf.load_tech(tmp_path / "t.toml")
+
+
+@pytest.mark.parametrize("axis, value, fragment", [
+    ("clock_mhz", 1e308, "clock_mhz = 1e+308 is not allowed; it must be a positive number from 0.001 to 100000 MHz"),
+    ("dram_gbps", math.inf, "dram_gbps = inf is not allowed"),
+    ("rows", -4, "rows = -4 is not allowed"),
+])
+def test_space_values_out_of_range_are_refused(tmp_path, axis, value, fragment):
+    _refused(_grid(tmp_path, spec={**TINY_SPEC, "space": {**fz.TINY, axis: [value]}}), fragment)
+    with pytest.raises(QuidamInputError, match=re.escape(fragment)):
+        qf.DesignSpace(axes={**fz.TINY, axis: (value,)})
+
+
+@pytest.mark.parametrize("option", ["--objective", "--network", "--tech"])
+def test_empty_option_values_are_refused_not_defaulted(tmp_path, option):
+    line = _refused(_grid(tmp_path, option, ""))
+    assert "''" in line, line
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "folder"])
+@pytest.mark.parametrize("option", ["--spec", "--tech", "--network"])
+def test_special_files_as_inputs_are_refused_unopened(tmp_path, kind, option):
+    """A FIFO blocked forever; /dev/zero raised MemoryError."""
+    suffix = {"--spec": ".toml", "--tech": ".toml", "--network": ".csv"}[option]
+    path = tmp_path / f"input{suffix}"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    (tmp_path / "base.toml").write_text(fz.toml_text(TINY_SPEC))
+    args = ["grid", "--out", tmp_path / "out.nc", "--quiet"] + (["--spec", tmp_path / "base.toml"] if option != "--spec" else [])
+    line = _refused(fz.run_cli(*args, option, path), str(path))
+    assert ("FIFO" in line) if kind == "fifo" else ("character device" in line) if kind == "dev_zero" else ("folder" in line)
+
+
+def test_extra_csv_columns_are_refused(tmp_path):
+    (tmp_path / "net.csv").write_text(f"{fz.OWN_HEADER}\nc,8,8,2,4,3,3,1,1,1,1,7\n")
+    _refused(_grid(tmp_path, "--network", tmp_path / "net.csv"), "line 2: 12 columns, expected 11")
+    (tmp_path / "net.csv").write_text(fz.SCALESIM_HEADER + " Sparsity,\nc, 8, 8, 3, 3, 2, 4, 1, 0.5,\n")
+    _refused(_grid(tmp_path, "--network", tmp_path / "net.csv"), "unknown column 'Sparsity'")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["grid", "--out", "n" * 256 + ".nc"], "a name of 259 bytes; at most 215 bytes"),
+    (["grid", "--out", "/proc/out.nc"], "cannot write in folder '/proc'"),
+    (["grid", "--out", "afile/out.nc"], "'afile' is not a folder"),
+    (["grid", "--out", "afolder.nc"], "is an existing folder"),
+    (["grid", "--out", "afile.zarr"], "is an existing file, not a folder"),
+    (["quant", "train", "-o", ""], "--output '.' names no file"),
+    (["quant", "train", "-o", "afolder.nc"], "is an existing folder"),
+    (["quant", "train", "-o", "/proc/acc.nc"], "cannot write in folder '/proc'"),
+    (["characterize", "--out", "afile"], "--out 'afile' is an existing file, not a folder"),
+    (["characterize", "--workdir", "afile"], "--workdir 'afile' is an existing file, not a folder"),
+    (["characterize", "--out", "/proc/char"], "cannot write in folder '/proc'"),
+])
+def test_output_paths_are_checked_before_any_work(tmp_path, monkeypatch, args, fragment):
+    """An unwritable output was found only after the evaluation (24 s lost), the training or the synthesis."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "afile.zarr").write_text("x")
+    (tmp_path / "afolder.nc").mkdir()
+    before = _tree(tmp_path)
+    outcome = fz.run_cli(*args)
+    _refused(outcome, fragment)
+    assert not any(fz.INFO_LINES.match(line) for line in outcome.stderr.splitlines()[:-1])
+    assert _tree(tmp_path) == before
+
+
+def test_the_api_takes_numpy_integers_and_validates_direct_construction():
+    space = qf.DesignSpace(axes={**fz.TINY, "rows": (np.int64(4), np.int32(8)), "bits": np.array([8])})
+    assert space.axes["rows"] == (4, 8) and all(type(v) is int for v in space.axes["rows"])
+    with pytest.raises(QuidamInputError, match="DesignSpace: rows = -4 is not allowed"):
+        qf.DesignSpace(axes={**fz.TINY, "rows": (-4,)})  # gave negative energy and utilization -23
+    for bad in (lambda: qf.evaluate("lenet5_fmnist", space="x"), lambda: qf.evaluate("lenet5_fmnist", {}, rs_mapping=5),
+                lambda: qf.evaluate("lenet5_fmnist", {}, progress=5), lambda: qf.load_spec(None),
+                lambda: qf.parse_network_csv(5, "x"), lambda: qf.Network("x", (1,)),
+                lambda: qf.DesignSpace.from_dict({}, base="x"),
+                lambda: qf.Technology(name="x", node_nm=1, summary="", data={}, source_text="")):
+        with pytest.raises(QuidamInputError):
+            bad()
