@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from quidam_fast import _files
 from quidam_fast._files import check_output_path
 from quidam_fast.cli._progress import bar
 from quidam_fast.errors import QuidamInputError
@@ -140,10 +141,14 @@ def train(
                 records.append(record)  # a cell finished: save what we have (a few ms next to minutes of training)
                 qt.write_table(qt.records_to_dataset(records, {**attrs, **times(), "complete": "no (partial, still running)"}), partial)
                 checkpointed = True
-        except BaseException:
+        except BaseException as error:
             if checkpointed:
-                shown.echo(f"stopped; the cells finished so far are in {partial} (not {output}; complete = no); "
-                           "continue with the same command and --resume")
+                note = (f"the cells finished so far are in {partial} (not {output}; complete = no); "
+                        "continue with the same command and --resume")
+                if isinstance(error, KeyboardInterrupt):
+                    _files.NOTES.append(note)  # on the one line a Ctrl-C prints (quidam_fast.cli.main)
+                else:
+                    shown.echo(f"stopped; {note}")
             raise
     spent = times()
     qt.write_table(qt.records_to_dataset(records, {**attrs, **spent, "complete": "yes"}), output)

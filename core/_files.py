@@ -47,6 +47,7 @@ MAX_OUTPUT_NAME_BYTES = _NAME_MAX - _TEMPORARY_EXTRA
 WRITTEN: list[str] = []
 PENDING: list[str] = []
 UNFINISHED: list[str] = []  # outputs whose write was stopped (an exception, a Ctrl-C): left as they were
+NOTES: list[str] = []  # what a command adds to that line (where its checkpoint is, how to resume)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -469,4 +470,4 @@ def interrupted_message() -> str:
         parts.append("did not write " + ", ".join(unfinished) + " (any earlier file there is unchanged)")
     if not parts:
         parts.append("nothing was written")
-    return "interrupted: " + "; ".join(parts)
+    return "interrupted: " + "; ".join(parts + NOTES)

@@ -351,7 +351,7 @@ def run_cli(*args) -> Outcome:
     from quidam_fast import _files
     from quidam_fast.cli import main as cli_main
 
-    for record in (_files.WRITTEN, _files.UNFINISHED):
+    for record in (_files.WRITTEN, _files.UNFINISHED, _files.NOTES):
         record.clear()
     out, err = io.StringIO(), io.StringIO()
     argv = sys.argv
