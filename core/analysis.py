@@ -430,13 +430,16 @@ class Report:
     sections: list[dict]
 
     def to_dict(self) -> dict:
+        """The figures as plain Python values (what ``report --format json`` prints)."""
         return _jsonable({"where": list(self.where), "accuracy_tolerance": self.accuracy_tolerance,
                           "sections": self.sections})
 
     def to_text(self) -> str:
+        """Plain text, every figure with what it is and which way is better (what ``grid`` prints)."""
         return "\n\n".join(_section_text(section, markdown=False) for section in self.sections)
 
     def to_markdown(self) -> str:
+        """The same as Markdown: a heading per section, tables for the best designs and the gains."""
         return "\n\n".join(_section_text(section, markdown=True) for section in self.sections)
 
 
@@ -457,16 +460,24 @@ def report(ds: xr.Dataset, where: str | Sequence[str] | None = None, accuracy_to
     Returns
     -------
     Report
-        One section per value of each scope dim (``network``; one section when there is none), each a
-        dict with:
+        One section per value of the scope dims (:data:`SCOPE_DIMS`: ``network``) that has a selected
+        point (one section when there is no such dim), each a dict with:
 
-        - ``scope``, ``points``, ``valid``, ``selected``, ``distinct``, ``accuracy`` (what is known);
-        - ``metrics``: per figure of merit, its ``spread`` (best / worst over the selection, overall and
-          per ``pe_type``) and the ``best`` design per ``pe_type`` with its value and accuracy;
-        - ``gains``: the best design of each (``pe_type``, ``bits``) against the best int16 design, in
-          performance per area (times higher) and energy (times less), with both accuracies and
-          whether they match, or ``gains_note`` saying why there is no table;
-        - ``pareto``: the size of the front of (performance per area max, energy min).
+        - ``scope``, ``network``, ``tech``, ``points``, ``valid``, ``selected``, ``where``;
+          ``distinct`` (designs, counting ws/os/is points that differ only in unused scratchpads once;
+          ``None`` when that changes nothing), ``fixed`` (axes of one value), ``accuracy`` ("joined", or
+          "no accuracy" and why);
+        - ``metrics``: per figure of merit (``perf_per_area`` in inferences/s/mm2, higher is better;
+          ``energy_per_inference_j`` in mJ, lower is better), its ``spread`` (the best value over the
+          worst, a factor >= 1, over the selection and ``spread_by_pe_type``) and the ``best`` design
+          per ``pe_type`` with its value and accuracy (``value`` ``None``: no valid selected design);
+        - ``gains``: per figure of merit, the ``reference`` (the best int16 design) and per
+          ``"pe_type:bits"`` the best design's ``gain`` over it (a factor, > 1 is better: times higher
+          performance per area, times less energy), ``accuracy`` and ``status``: ``"matched"``,
+          ``"below"`` (no design within the tolerance: its best design's gain is not a matched one)
+          or ``"no accuracy"``; ``None`` with ``gains_note`` saying why when there is no table;
+        - ``pareto``: the front of (performance per area max, energy min): ``points`` on it,
+          ``distinct`` objective pairs among them, ``of`` selected.
 
     Examples
     --------
