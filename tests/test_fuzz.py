@@ -654,3 +654,27 @@ def test_the_api_takes_numpy_integers_and_validates_direct_construction():
                 lambda: qf.Technology(name="x", node_nm=1, summary="", data={}, source_text="")):
         with pytest.raises(QuidamInputError):
             bad()
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MiB tmpfs all but 16 KiB full (needs root; skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        (mount / "filler").write_bytes(b"\0" * ((1 << 20) - (16 << 10)))
+        yield mount
+    finally:
+        subprocess.run(["umount", mount], check=True)
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_a_real_full_disk_is_one_line_and_exit_2(full_disk, tmp_path, suffix):
+    """Writing .nc to a 2 MiB tmpfs printed the ENOSPC error over three lines, then crashed (exit 139)."""
+    (tmp_path / "spec.toml").write_text(fz.toml_text({**TINY_SPEC, "network": "alexnet", "space": {**fz.TINY, "rows": [4, 8, 16]}}))
+    outcome = fz.run_cli("grid", "--spec", tmp_path / "spec.toml", "--out", full_disk / f"out{suffix}", "--per-layer", "--quiet")
+    _refused(outcome, f"--out '{full_disk / ('out' + suffix)}': cannot write (No space left on device)")
+    assert fz.listing(full_disk) == ["filler"]
