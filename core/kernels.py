@@ -527,6 +527,13 @@ def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, K
             psum_mode = _PLANS[plan, 3]
             if n_acc == 1 and psum_mode == 1:
                 continue  # nothing to accumulate: no partial sums to move
+            # what this plan moves at the least (its tiles fetched once): no cheaper than the best so far,
+            # it cannot win (a tie keeps the first found), so its tiles are not sized
+            least = ((sweep_one if ifmap_mode == 0 else (sweep_every if ifmap_mode == 1 else pass_act)) * price_act
+                     + (pass_weight if filter_mode == 2 else filter_words) * price_weight
+                     + (2.0 * pass_psum * price_psum if psum_mode == 1 else 0.0))
+            if least >= best:
+                continue
             dm = _DEPTH[order, 0]
             df = _DEPTH[order, 1]
             dc = _DEPTH[order, 2]
