@@ -161,9 +161,12 @@ def coexploration(tech, repeats):
     """The default co-exploration (the model family x the default space) three ways, on the same designs.
 
     Each run is a fresh process that times only its ``evaluate`` calls, as a ``quidam-fast grid`` run
-    is: a process's first large arrays fault their pages in (system time), which a second evaluate in
-    the same process skips by reusing freed memory, so timing repeats inside one process would favour
-    whichever variant allocates in smaller pieces.
+    is, in wall-clock, user and system seconds. System time is the kernel handing the process fresh
+    memory pages: one dataset of four networks holds four times the memory of one, and on this
+    project's virtual machine a page the guest has not used lately costs far more to fault in than on
+    bare metal (measured: 2.3 s of system time for a first 1.4 GB, 0.07 s for the next), so the
+    system seconds vary from run to run with the machine's memory state; the user seconds are the
+    engine's own work.
     """
     import subprocess
 
@@ -171,17 +174,18 @@ def coexploration(tech, repeats):
 
     def run(networks, together):
         code = (
-            "import time, quidam_fast as qf\n"
+            "import os, time, quidam_fast as qf\n"
             f"tech, space = qf.load_tech({tech.name!r}), qf.default_space()\n"
             f"nets = [qf.load_network(n) for n in {list(networks)!r}]\n"
             "qf.warm_up()\n"
-            "started = time.perf_counter()\n"
+            "before, started = os.times(), time.perf_counter()\n"
             + ("qf.evaluate(nets, space, tech, per_layer=False)\n" if together else
                "for net in nets:\n    qf.evaluate(net, space, tech, per_layer=False)\n")
-            + "print(time.perf_counter() - started)\n"
+            + "after = os.times()\n"
+            + "print(time.perf_counter() - started, after.user - before.user, after.system - before.system)\n"
         )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        return float(done.stdout.split()[-1])
+        return np.array([float(v) for v in done.stdout.split()[-3:]])
 
     points = len(MODEL_FAMILY) * qf.default_space().size
     timings = {"together": [], "one process": [], "own processes": []}
@@ -189,16 +193,18 @@ def coexploration(tech, repeats):
         timings["together"].append(run(MODEL_FAMILY, True))
         timings["one process"].append(run(MODEL_FAMILY, False))
         timings["own processes"].append(sum(run([name], False) for name in MODEL_FAMILY))
-    t = {key: statistics.median(values) for key, values in timings.items()}
+    t = {key: np.median(np.array(values), axis=0) for key, values in timings.items()}  # wall, user, system
     print(f"\nco-exploration: {', '.join(MODEL_FAMILY)} x the default space, median of {repeats} runs, one core, "
           "each run a fresh process")
-    print(f"{'what':<58}{'points':>11}{'seconds':>10}{'M points/s':>12}")
+    print(f"{'what':<58}{'points':>11}{'wall s':>8}{'user s':>8}{'sys s':>8}{'M points/s':>12}{'M points/user s':>17}")
     for label, key in (("evaluate([family]): one dataset, a network dimension", "together"),
                        ("evaluate(network) per network, all in one process", "one process"),
                        ("evaluate(network) per network, each in its own process", "own processes")):
-        print(f"{label:<58}{points:>11,}{t[key]:>10.3f}{points / t[key] / 1e6:>12.2f}")
-    print(f"one dataset against one per network in their own processes (as separate grid runs), points per second: "
-          f"{t['own processes'] / t['together']:.2f}x; against all in one process: {t['one process'] / t['together']:.2f}x")
+        wall, user, system = t[key]
+        print(f"{label:<58}{points:>11,}{wall:>8.2f}{user:>8.2f}{system:>8.2f}{points / wall / 1e6:>12.2f}{points / user / 1e6:>17.2f}")
+    for name, key in (("in their own processes (as separate grid runs)", "own processes"), ("all in one process", "one process")):
+        print(f"one dataset against one per network {name}: points per second {t[key][0] / t['together'][0]:.2f}x, "
+              f"per user second {t[key][1] / t['together'][1]:.2f}x")
 
 
 if __name__ == "__main__":
