@@ -16,11 +16,11 @@ import typer
 import quidam_fast as qf
 from quidam_fast.cli._progress import bar, spinner
 from quidam_fast.accuracy import AccuracyCoverageWarning, attach_accuracy, load_accuracy_table
-from quidam_fast.analysis import parse_where
+from quidam_fast.analysis import check_where, parse_where
 from quidam_fast._files import check_output_path, write_netcdf_atomically, write_store_atomically
 from quidam_fast.errors import QuidamInputError
 from quidam_fast.workloads import parse_input_shape
-from quidam_fast.space import DEFAULT_NETWORK, OBJECTIVES
+from quidam_fast.space import AXES, DEFAULT_NETWORK, OBJECTIVES
 
 OUTPUT_SUFFIXES = (".nc", ".zarr")
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zattrs", ".zmetadata")  # zarr v3 and v2 store metadata
@@ -70,6 +70,16 @@ def grid(
     technology = qf.load_tech(tech_name) if tech_name is not None else qf.load_tech()
     technology.check_glb_kib(space.axes["glb_kib"], source=str(spec) if spec is not None else "the default space")
     table = load_accuracy_table(accuracy)
+    if constraints:
+        # a constraint the result cannot answer (unknown variable, text for a number, a label no axis
+        # has) is refused before the run: checked on a sample of the same result (every label of the
+        # text axes, the first value of the others)
+        sample = {name: list(values) if AXES[name][1] is str else [values[0]] for name, values in space.axes.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AccuracyCoverageWarning)
+            check_where(attach_accuracy(qf.evaluate(nets if several else nets[0], sample, technology, per_layer=False,
+                                                    objective=objective), table, network=nets if several else nets[0]),
+                        constraints)
     for net in nets:
         typer.echo(f"{net.name}: {len(net.layers)} layers, {net.macs / 1e6:,.1f} MMACs, {net.params:,} weights", err=True)
         if net.notes:

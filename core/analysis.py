@@ -67,8 +67,10 @@ class Constraint:
     def mask(self, ds: xr.Dataset) -> xr.DataArray:
         """Boolean ``DataArray`` on the variable's own dims: where the test holds (False at NaN)."""
         if self.variable not in ds.variables:
+            why = (f" (accuracy {ds.attrs['accuracy']})" if self.variable == "accuracy" and "accuracy" in ds.attrs
+                   else "")  # e.g. "not attached: the accuracy table covers networks ..., not 'resnet18'"
             raise QuidamInputError(
-                f"where {self.text!r}: unknown variable {self.variable!r}; allowed: {', '.join(constrainable(ds))}"
+                f"where {self.text!r}: unknown variable {self.variable!r}{why}; allowed: {', '.join(constrainable(ds))}"
             )
         values = ds[self.variable]
         if values.dtype.kind in _TEXT_KINDS:
@@ -184,12 +186,7 @@ def select(ds: xr.Dataset, where: str | Sequence[str] | None = None) -> xr.DataA
     mask = ds["valid"].astype(bool)
     if not bool(mask.any()):
         raise QuidamInputError("the result has no valid design point")
-    for constraint in parse_where(where):
-        held = constraint.mask(ds)
-        extra = [d for d in held.dims if d not in dims]
-        if extra:
-            raise QuidamInputError(f"where {constraint.text!r}: {constraint.variable} has dims {extra} beyond a "
-                                   f"design point's ({', '.join(dims)})")
+    for constraint, held in zip(parse_where(where), _masks(ds, where)):
         narrowed = (mask & held).transpose(*dims)
         if not bool(narrowed.any()):
             raise QuidamInputError(f"where {constraint.text!r} leaves no valid design point"
@@ -200,6 +197,28 @@ def select(ds: xr.Dataset, where: str | Sequence[str] | None = None) -> xr.DataA
     mask.attrs = {"units": "1", "long_name": "valid and " + (" and ".join(c.text for c in parse_where(where)) or "unconstrained"),
                   "where": ", ".join(c.text for c in parse_where(where))}
     return mask
+
+
+def check_where(ds: xr.Dataset, where: str | Sequence[str] | None) -> list[Constraint]:
+    """The constraints of ``where``, checked against ``ds`` (variables, their dims and types, the labels
+    of text axes) but not for leaving a point: what can be known from a small sample of a result
+    before computing it (``quidam-fast grid`` checks ``--where`` so before its run)."""
+    _masks(ds, where)
+    return parse_where(where)
+
+
+def _masks(ds: xr.Dataset, where) -> list[xr.DataArray]:
+    """Each constraint's boolean mask on its variable's dims (within the design dims)."""
+    dims = design_dims(ds)
+    masks = []
+    for constraint in parse_where(where):
+        held = constraint.mask(ds)
+        extra = [d for d in held.dims if d not in dims]
+        if extra:
+            raise QuidamInputError(f"where {constraint.text!r}: {constraint.variable} has dims {extra} beyond a "
+                                   f"design point's ({', '.join(dims)})")
+        masks.append(held)
+    return masks
 
 
 def _range_note(ds: xr.Dataset, variable: str, mask: xr.DataArray) -> str:

@@ -134,7 +134,12 @@ def test_end_to_end_on_a_real_result_file(tmp_path):
                           (["report", "small.toml"], "error: result file 'small.toml': unknown suffix '.toml'"),
                           (["pareto", "x.nc", "--objectives", "area_mm2:lowest", "--out", "f.csv"],
                            "error: objective 'area_mm2:lowest': unknown direction 'lowest'"),
-                          (["report", "x.nc", "--format", "yaml"], "error: --format 'yaml' is not allowed")):
+                          (["report", "x.nc", "--format", "yaml"], "error: --format 'yaml' is not allowed"),
+                          # checked on a sample before the run: nothing evaluated, printed or written
+                          (["grid", "--spec", "small.toml", "--out", "z.nc", "--where", "pe_type==bf16"],
+                           "error: where 'pe_type==bf16': pe_type has no value 'bf16'; values: fp, int, lightpe1"),
+                          (["grid", "--spec", "small.toml", "--out", "z.nc", "--where", "accuracy>=0.9"],
+                           "error: where 'accuracy>=0.9': unknown variable 'accuracy' (accuracy not attached: ")):
         refused = run(*args, cwd=tmp_path)
         assert refused.returncode == 2 and refused.stdout == ""
         assert refused.stderr.startswith(message) and len(refused.stderr.strip().splitlines()) == 1, refused.stderr

@@ -86,12 +86,13 @@ def brute_front_vectorized(values):
     return on
 
 
-@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("d", [2, 3, 4])
 @pytest.mark.parametrize("kind", ["random", "anticorrelated", "coarse"])
-def test_large_sets_take_the_pivot_pass(d, kind):
-    # above _PREFILTER_MIN_POINTS: points the pivots dominate are dropped before the sort
+def test_large_sets_take_the_pivot_pass(d, kind, monkeypatch):
+    # above _PREFILTER_MIN_POINTS (lowered here): points the pivots dominate are dropped before the sort
+    monkeypatch.setattr(_pareto, "_PREFILTER_MIN_POINTS", 300)
     rng = np.random.default_rng(10 + d)
-    n = _pareto._PREFILTER_MIN_POINTS + 2000
+    n = 2500
     values = rng.random((n, d))
     if kind == "anticorrelated":
         values[:, -1] = 1.0 - values[:, :-1].mean(axis=1) + 0.01 * rng.random(n)
