@@ -16,9 +16,12 @@ dataflow array rows    array cols    streamed    compute cycles (SCALE-Sim, exac
 ``is``   T (inputs)    Sr            Sc          ``folds (2 rows + cols + Sc - 2) - 1``
 ======== ============= ============= =========== =================================================
 
-with ``folds = g ceil(dim_rows / rows) ceil(dim_cols / cols)``; the loop order is SCALE-Sim's (column
-folds outer). Global-buffer traffic counts operand words as the array consumes them (SCALE-Sim's SRAM
-reads); DRAM traffic comes from the buffer model in :func:`_systolic_layer`.
+with ``folds = g ceil(dim_rows / rows) ceil(dim_cols / cols)``; ``N`` counts every image of the
+batch. Global-buffer traffic counts operand words as the array consumes them (SCALE-Sim's SRAM reads),
+whatever order the folds run in. DRAM traffic comes from the buffer-level mapper: the fold order and
+what the buffer keeps for systolic arrays (:func:`_systolic_layer`), the loop order above the array,
+tiles and residency for row stationary (:func:`_rs_buffer`), each chosen for the objective
+(:func:`_dram_word_prices`); only input words some output reads are fetched.
 
 Energy is accesses x energy per access. The array network is priced by the wire each transfer drives
 (:func:`_network_mm`): the technology's energy per bit per mm of wire times the distance on this design,
