@@ -72,12 +72,15 @@ def systolic_energy_and_cycles(dataflow, rows, cols, glb_bits, a, w, p, e_mac, e
     glb_weight = np.where(is_os, Sc * T * n_row, np.where(is_ws, T * Sc, Sc * T * n_col))
     psum_rw = np.where(is_os, 0, O * (n_row - 1))
     # os: two fold orders
-    filter_tile = np.minimum(cols, Sc) * T * w
     ifmap_tile = np.minimum(rows, Sr) * T * a
-    # four plans (the kernel's order; the first of equal price wins): filter or pixel folds outer, their
-    # tile kept (where it fits) or not
-    plans = [(F, _pinned_reads(I, a, n_col, glb_bits - filter_tile), filter_tile <= glb_bits),
-             (F * n_row, _pinned_reads(I, a, n_col, glb_bits), True),
+    # four plans (the kernel's order; the first of equal price wins): filter folds outer, the buffer
+    # serving the filter tile or the ifmap first; pixel folds outer, the ifmap tile kept or not
+    tile, last = np.minimum(cols, Sc) * T, (Sc - (n_col - 1) * cols) * T
+    pinned_0 = np.minimum(tile, glb_bits // w)
+    swept_1 = np.minimum(I, glb_bits // a)
+    pinned_1 = np.minimum(tile, (glb_bits - swept_1 * a) // w)
+    plans = [(F + _spilled(tile, last, n_col, n_row, pinned_0), _pinned_reads(I, a, n_col, glb_bits - pinned_0 * w), True),
+             (F + _spilled(tile, last, n_col, n_row, pinned_1), _pinned_reads(I, a, n_col, glb_bits), True),
              (_pinned_reads(F, w, n_row, glb_bits - ifmap_tile), I_folds, ifmap_tile <= glb_bits),
              (_pinned_reads(F, w, n_row, glb_bits), I_folds * n_col, True)]
     os_weight, os_act = plans[0][0] * 0, plans[0][1] * 0

@@ -209,16 +209,18 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
 
     * the operand swept by the inner fold loop is read from DRAM once per sweep, less the part of it
       the buffer pins beside the outer fold's tile and the on-chip partial sums (:func:`_pinned_reads`);
-    * the outer fold's tile is read when the outer fold changes if the buffer keeps it (the tile as the
-      array reads it, ``rows`` or ``cols`` x ``T`` words, is reserved), otherwise by every inner fold
-      (``os`` only, where keeping it or not is part of the plan: in ``ws``/``is`` it is the array's
-      stationary operand, held in the PE registers, and read from DRAM once);
+    * the outer fold's tile is read when the outer fold changes, and the part of it the buffer does
+      not keep is read again by every inner fold (``os`` only: in ``ws``/``is`` it is the array's
+      stationary operand, held in the PE registers, and read from DRAM once). ``os`` filter tiles are
+      kept in part, as far as the buffer holds them; an ``os`` ifmap tile is kept whole (the tile as
+      the array reads it, ``rows x T`` words, is reserved) or not at all;
     * partial sums of a reduction split over row folds stay on chip as far as the buffer holds them
       (the rest are written to DRAM by every row fold but the last and read back by the next); the
       buffer goes to the partial sums or to the swept operand first, whichever the objective prices
       lower (:func:`_allocate`);
-    * ``os`` has no partial sums and takes the cheapest of its two fold orders (filter folds outer or
-      pixel folds outer) with the outer tile kept or not; ``ws``/``is`` keep column folds outer, which
+    * ``os`` has no partial sums and takes the cheapest of four plans: filter folds outer, the buffer
+      serving the filter tile or the swept ifmap first, or pixel folds outer, the ifmap tile kept or
+      not; ``ws``/``is`` keep column folds outer, which
       keeps the partial-sum tile one column fold wide (row folds outer would need every output's
       partial sum on chip).
 
@@ -242,27 +244,36 @@ def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_
         per_fold = T + rows + cols - 2
         glb_act = Sr * T * n_col
         glb_weight = Sc * T * n_row
-        filter_tile_bits = min(cols, Sc) * T * weight_bits
         ifmap_tile_bits = min(rows, Sr) * T * act_bits
-        # four plans, first of equal price wins: filter folds outer (the ifmap swept n_col times) or
-        # pixel folds outer (the filters swept n_row times), the outer fold's tile kept (where it fits)
-        # or not (the whole buffer then pins the swept operand)
+        # four plans, first of equal price wins. Filter folds outer (the ifmap swept n_col times): the
+        # buffer keeps as much of a column fold's filter tile as it holds, the rest is fetched again by
+        # every pixel fold, and pins the ifmap in what is left -- or pins the ifmap first and the
+        # filter tile in what is left. Pixel folds outer (the filters swept n_row times): the pixel
+        # fold's ifmap tile kept (where it fits) or fetched by every filter fold, the filters pinned in
+        # the rest of the buffer.
+        filter_tile = min(cols, Sc) * T
+        last_filter_tile = (Sc - (n_col - 1) * cols) * T
         best = np.inf
         dram_act = 0
         dram_weight = 0
         for plan in range(4):
-            filters_outer = plan < 2
-            keep = plan % 2 == 0
-            tile_bits = filter_tile_bits if filters_outer else ifmap_tile_bits
-            if keep and tile_bits > glb_bits:
-                continue
-            budget = glb_bits - tile_bits if keep else glb_bits
-            if filters_outer:
-                weight = filter_words if keep else filter_words * n_row
-                act = _pinned_reads(ifmap_touched, act_bits, n_col, budget)
+            if plan == 0:
+                pinned = min(filter_tile, glb_bits // weight_bits)
+                act = _pinned_reads(ifmap_touched, act_bits, n_col, glb_bits - pinned * weight_bits)
+                weight = filter_words + _spilled(filter_tile, last_filter_tile, n_col, n_row, pinned)
+            elif plan == 1:
+                swept = min(ifmap_touched, glb_bits // act_bits)
+                pinned = min(filter_tile, (glb_bits - swept * act_bits) // weight_bits)
+                act = _pinned_reads(ifmap_touched, act_bits, n_col, glb_bits)
+                weight = filter_words + _spilled(filter_tile, last_filter_tile, n_col, n_row, pinned)
+            elif plan == 2:
+                if ifmap_tile_bits > glb_bits:
+                    continue
+                act = ifmap_fold_touched
+                weight = _pinned_reads(filter_words, weight_bits, n_row, glb_bits - ifmap_tile_bits)
             else:
-                act = ifmap_fold_touched if keep else ifmap_fold_touched * n_col
-                weight = _pinned_reads(filter_words, weight_bits, n_row, budget)
+                act = ifmap_fold_touched * n_col
+                weight = _pinned_reads(filter_words, weight_bits, n_row, glb_bits)
             price = act * price_act + weight * price_weight
             if price < best:
                 best, dram_act, dram_weight = price, act, weight

@@ -148,12 +148,13 @@ def systolic_array(layer, dataflow, rows, cols, batch=1):
 
 
 def systolic_plans(dataflow):
-    """Buffer plans of a systolic dataflow: ``os`` walks filter folds outer or pixel folds outer, the
-    outer fold's tile kept in the buffer (where it fits) or fetched by every fold;
+    """Buffer plans of a systolic dataflow: ``os`` walks filter folds outer, the buffer serving the
+    filter tile or the swept ifmap first, or pixel folds outer, the ifmap tile kept in the buffer (where
+    it fits) or fetched by every fold;
     ``ws``/``is`` walk column folds outer (SCALE-Sim's order) and give the buffer to the partial-sum
     tile first or to the swept operand first."""
     if dataflow == "os":
-        return [("filters_outer", "kept"), ("filters_outer", "streamed"), ("pixels_outer", "kept"),
+        return [("filters_outer", "tile_first"), ("filters_outer", "swept_first"), ("pixels_outer", "kept"),
                 ("pixels_outer", "streamed")]
     return [("psums_first",), ("swept_first",)]
 
@@ -164,17 +165,17 @@ def systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch=1)
     The walk visits folds in the plan's order. The operand the inner fold loop sweeps again for every
     outer fold is read into the buffer once per sweep (a word two folds of one sweep share is fetched
     once), except its *pinned* words -- the first ones the first sweep reads, as many as the buffer
-    spares -- which stay; the outer fold's tile is fetched when the outer fold changes if the plan keeps
-    it (``None`` where it does not fit), and by every fold otherwise; the stationary operand of ``ws``/``is`` is fetched once (its words are
+    spares -- which stay; the outer fold's tile is fetched when the outer fold changes, and the part of
+    it the buffer does not keep again by every inner fold (``os`` filter tiles: kept as far as the
+    plan's share of the buffer holds them; ``os`` ifmap tiles: whole, ``None`` where they do not fit,
+    or not at all); the stationary operand of ``ws``/``is`` is fetched once (its words are
     the folds' own). Of a column fold's partial sums, the buffer keeps the first ones it can spare
     (after the swept operand's pinned words or before them, by the plan); the others are written
     out after every row fold but the last and read back by the next.
     """
     Sr, T, Sc = gemm_dims(layer, batch)
-    if dataflow == "os" and plan[1] == "kept":
-        # the outer tile as the array reads it (rows or cols x T words) is reserved
-        if (min(cols, Sc) * T * w if plan[0] == "filters_outer" else min(rows, Sr) * T * a) > glb_bits:
-            return None
+    if dataflow == "os" and plan[1] == "kept" and min(rows, Sr) * T * a > glb_bits:
+        return None  # the ifmap tile as the array reads it (rows x T words) is reserved
     total = dict(dram_act=0, dram_weight=0, dram_psum_reads=0, dram_psum_writes=0, dram_ofmap=0)
     for group in range(layer.groups):
         folds = _folds(dataflow, layer, rows, cols, batch)
@@ -199,13 +200,22 @@ def systolic_dram(layer, dataflow, rows, cols, glb_bits, a, w, p, plan, batch=1)
             n_row, n_col = _ceil_div(Sr, rows), _ceil_div(Sc, cols)
             filters_outer = plan[0] == "filters_outer"
             order = sorted(folds, key=(lambda f: (f[1], f[0])) if filters_outer else (lambda f: (f[0], f[1])))
-            outer_bits = (min(cols, Sc) * T * w) if filters_outer else (min(rows, Sr) * T * a)  # as the array reads it
-            outer_kept = plan[1] == "kept"
-            budget = glb_bits - outer_bits if outer_kept else glb_bits
+            if filters_outer:  # a column fold's filter tile kept in part, beside the pinned ifmap
+                tile = min(cols, Sc) * T
+                touched = set().union(*(act_words(f) for f in folds))
+                if plan[1] == "tile_first":
+                    outer_capacity = min(tile, glb_bits // w)
+                    budget = glb_bits - outer_capacity * w
+                else:
+                    budget = glb_bits
+                    outer_capacity = min(tile, (glb_bits - min(len(touched), glb_bits // a) * a) // w)
+            else:  # the pixel fold's ifmap tile kept whole (its rows x T words reserved) or not at all
+                outer_capacity = float("inf") if plan[1] == "kept" else 0
+                budget = glb_bits - min(rows, Sr) * T * a if plan[1] == "kept" else glb_bits
             outer_of, swept_of = (weight_words, act_words) if filters_outer else (act_words, weight_words)
             outer_key = (lambda f: f[1]) if filters_outer else (lambda f: f[0])
             swept_bits = a if filters_outer else w
-            outer_count, swept_count = _walk_outer_and_swept(order, outer_of, outer_key, outer_kept, swept_of,
+            outer_count, swept_count = _walk_outer_and_swept(order, outer_of, outer_key, outer_capacity, swept_of,
                                                             budget // swept_bits)
             act, weight = (swept_count, outer_count) if filters_outer else (outer_count, swept_count)
             total["dram_act"] += act
@@ -261,14 +271,19 @@ def _walk_swept(folds, words_of, sweep_key, pinned_capacity):
     return fetched
 
 
-def _walk_outer_and_swept(folds, outer_of, outer_key, outer_kept, swept_of, pinned_capacity):
-    """``os``: the outer tile fetched when the outer fold changes (or by every fold if it does not
-    fit); the swept operand as :func:`_walk_swept`, one sweep per outer fold."""
-    outer_count, current = 0, None
+def _walk_outer_and_swept(folds, outer_of, outer_key, outer_capacity, swept_of, pinned_capacity):
+    """``os``: the outer tile fetched whole when the outer fold changes, of which the buffer keeps the
+    first ``outer_capacity`` words while the inner folds run (each fetches the rest again); the swept
+    operand as :func:`_walk_swept`, one sweep per outer fold."""
+    outer_count, current, kept = 0, None, set()
     for fold in folds:
-        if not outer_kept or outer_key(fold) != current:
+        words = sorted(outer_of(fold))
+        if outer_key(fold) != current:
             current = outer_key(fold)
-            outer_count += len(outer_of(fold))
+            kept = set(words[:outer_capacity] if outer_capacity != float("inf") else words)
+            outer_count += len(words)
+        else:
+            outer_count += sum(1 for word in words if word not in kept)
     return outer_count, _walk_swept(folds, swept_of, outer_key, pinned_capacity)
 
 
