@@ -523,7 +523,9 @@ def _check_memory(n_points: int) -> None:
 
 
 def _derived(array: xr.DataArray, units: str, description: str) -> xr.DataArray:
-    array = array.copy()
+    # every caller passes the fresh result of arithmetic: a shallow copy (new attrs, same data) spares
+    # a full-size copy per derived variable, whose fresh pages cost system time on large results
+    array = array.copy(deep=False)
     array.attrs = {"units": units, "long_name": description}
     return array
 
