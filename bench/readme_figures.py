@@ -78,6 +78,8 @@ def main() -> None:
     sections.append(("`python bench/bench_engine.py --repeats 5`", bench))
     eyeriss, _ = run([sys.executable, "bench/eyeriss_check.py"], ROOT)
     sections.append(("`python bench/eyeriss_check.py`", eyeriss))
+    sweep, _ = run([sys.executable, "bench/buffer_sweep.py"], ROOT)
+    sections.append(("`python bench/buffer_sweep.py`", sweep))
     phases, _ = run([sys.executable, "bench/workload_phases.py"], ROOT)
     sections.append(("`python bench/workload_phases.py` (an ONNX file, GPT-2 prefill and decode: best dataflow)", phases))
     hierarchy, _ = run([sys.executable, "bench/energy_hierarchy.py"], ROOT)
