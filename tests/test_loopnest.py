@@ -295,3 +295,9 @@ def test_rs_energy_equals_simulated_counts_times_technology_costs():
         })
     assert any(all(float(ds[name]) == pytest.approx(value, rel=1e-9) for name, value in expected.items())
                for expected in candidates)
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "4", 5000])
+def test_batch_is_validated_like_the_other_integer_axes(value):
+    with pytest.raises(qf.QuidamInputError, match=r"batch = .* is not allowed; it must be an integer from 1 to 4096"):
+        qf.DesignSpace.from_dict({"batch": [value]}, base="small")
