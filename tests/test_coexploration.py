@@ -321,3 +321,32 @@ def test_table_attrs_record_schedule_and_seeds(tmp_path, monkeypatch):
     assert schedules.startswith("resnet8_fmnist: {'epochs': 5,") and "lenet5_fmnist: {'epochs': 8," in schedules
     assert schedules.count("'qat_epochs': 0.25") == 2
     assert "--seeds 3,5,8" in table.attrs["command"] and table.attrs["runtime_s"] >= 0 and "cpu_s" in table.attrs
+
+
+def test_once_switched_the_default_run_co_explores_the_family_with_accuracy_everywhere(tmp_path, monkeypatch):
+    """The one-line switch, rehearsed: DEFAULT_NETWORK = MODEL_FAMILY and a table covering the family
+    give a default result with the family's network dimension, finite accuracy (3 seeds) at every valid
+    point and no warning (the real table replaces the synthetic one when its training has finished)."""
+    from typer.testing import CliRunner
+
+    from quidam_fast import space as space_module
+    from quidam_fast.cli import grid as grid_module
+    from quidam_fast.cli.main import app
+
+    monkeypatch.setattr(space_module, "DEFAULT_NETWORK", MODEL_FAMILY)
+    monkeypatch.setattr(grid_module, "DEFAULT_NETWORK", MODEL_FAMILY)
+    table = _table()
+    table.attrs = {"complete": "yes"}
+    table.to_netcdf(tmp_path / "t.nc", engine="h5netcdf")
+    # every PE type and bit width of the default space, a few array shapes; no network key: the default
+    (tmp_path / "s.toml").write_text('[space]\npe_type = ["fp", "int", "lightpe1", "lightpe2"]\nbits = [4, 6, 8, 12, 16, 32]\n'
+                                     'rows = [8, 16]\ncols = [8]\ndataflow = ["ws", "rs"]\nglb_kib = [128]\n')
+    result = CliRunner().invoke(app, ["grid", "--spec", str(tmp_path / "s.toml"), "--accuracy", str(tmp_path / "t.nc"),
+                                      "--out", str(tmp_path / "o.nc"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" not in result.output
+    ds = xr.load_dataset(tmp_path / "o.nc")
+    assert list(ds.network.values) == FAMILY
+    accuracy = ds.accuracy.broadcast_like(ds.valid)
+    assert bool(accuracy.where(ds.valid).notnull().sum() == ds.valid.sum()) and int(ds.valid.sum()) > 0
+    assert int(ds.accuracy_seeds.broadcast_like(ds.valid).where(ds.valid).min()) == 3
