@@ -534,6 +534,8 @@ def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, K
         sweep_every = sweep_strip if tm == 0 else sweep_image
         ifmap_one_bits = images * (largest_pass if tm == 0 else largest_image_fold) * W_used * q * a
         ifmap_every_bits = images * (largest_strip if tm == 0 else image_rows) * W_used * Cg * a
+        if sweep_every * price_act + filter_words * price_weight >= best:
+            continue  # no plan of this tile moves less than its ifmap sweep and the filters once
         for plan in range(_PLANS.shape[0]):
             order = _PLANS[plan, 0]
             filter_mode = _PLANS[plan, 1]
