@@ -242,6 +242,12 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None,
         return _attach_networks(results, table, network)
     out = results.copy()
     name = results.attrs.get("network")
+    if network is not None and not isinstance(network, Network):  # a list: only one network for these results
+        given = list(network)
+        if len(given) != 1 or not isinstance(given[0], Network):
+            raise QuidamInputError(
+                f"{len(given)} networks given, but the results have no network dimension (one network, {str(name)!r})")
+        network = given[0]
     if network is not None:
         if name is not None and str(name) != network.name:
             raise QuidamInputError(f"network {network.name!r} given, but the results are of network {str(name)!r}")
