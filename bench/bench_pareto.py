@@ -110,9 +110,9 @@ def main() -> None:
         seconds, front = median_seconds(lambda: qf.pareto(ds, objectives(2)), args.repeats)
         row(f"qf.pareto, 2 objectives, {kind}", len(values), int(front.sum()), seconds)
         kernel, on = median_seconds(lambda: front_mask(values), args.repeats)
-        row(f"  kernel alone", len(values), int(on.sum()), kernel)
+        row("  kernel alone", len(values), int(on.sum()), kernel)
         reference, expected = median_seconds(lambda: numpy_sweep(values), args.repeats)
-        row(f"  numpy sort-based sweep", len(values), int(expected.sum()), reference)
+        row("  numpy sort-based sweep", len(values), int(expected.sum()), reference)
         assert np.array_equal(on, expected) and np.array_equal(front.values.ravel(), on), "fronts differ"
         ratios.append((f"2 objectives, {kind}: numpy sweep / kernel", reference / kernel))
     for kind in ("random", "anti-correlated"):
@@ -121,13 +121,13 @@ def main() -> None:
         seconds, front = median_seconds(lambda: qf.pareto(ds, objectives(3)), args.repeats)
         row(f"qf.pareto, 3 objectives, {kind}", len(values), int(front.sum()), seconds)
         kernel, on = median_seconds(lambda: front_mask(values), args.repeats)
-        row(f"  kernel alone", len(values), int(on.sum()), kernel)
+        row("  kernel alone", len(values), int(on.sum()), kernel)
         assert np.array_equal(front.values.ravel(), on), "fronts differ"
         subset = values[:20_000]
         brute, expected = median_seconds(lambda: brute_force(subset), 1)
-        row(f"  brute force O(n^2), subset", len(subset), int(expected.sum()), brute)
+        row("  brute force O(n^2), subset", len(subset), int(expected.sum()), brute)
         small, on_subset = median_seconds(lambda: front_mask(subset), args.repeats)
-        row(f"  kernel on the same subset", len(subset), int(on_subset.sum()), small)
+        row("  kernel on the same subset", len(subset), int(on_subset.sum()), small)
         assert np.array_equal(on_subset, expected), "fronts differ from the brute force"
         ratios.append((f"3 objectives, {kind}, 20,000 points: brute force / kernel", brute / small))
     for n, kind in ((1_000_000, "random"), (100_000, "anti-correlated")):
@@ -137,9 +137,9 @@ def main() -> None:
         row(f"qf.pareto, 4 objectives, {kind}", len(values), int(front.sum()), seconds)
         subset = values[:5_000]
         brute, expected = median_seconds(lambda: brute_force(subset), 1)
-        row(f"  brute force O(n^2), subset", len(subset), int(expected.sum()), brute)
+        row("  brute force O(n^2), subset", len(subset), int(expected.sum()), brute)
         small, on_subset = median_seconds(lambda: front_mask(subset), args.repeats)
-        row(f"  kernel on the same subset", len(subset), int(on_subset.sum()), small)
+        row("  kernel on the same subset", len(subset), int(on_subset.sum()), small)
         assert np.array_equal(on_subset, expected), "fronts differ from the brute force"
     print()
     for what, ratio in ratios:

@@ -39,7 +39,7 @@ def pareto(
     typer.echo(f"{int(front.sum()):,} designs on the Pareto front of {int(mask.sum()):,} selected valid designs ("
                + ", ".join(f"{name}: {'lower' if d == 'min' else 'higher'} is better" for name, d in wanted.items())
                + (f"; where {' and '.join(c.text for c in constraints)}" if constraints else "")
-               + f"); designs equal in every objective share a row, their axis values joined by |"
+               + "); designs equal in every objective share a row, their axis values joined by |"
                + (", one row each in the --out table" if out is not None else "") + ":")
     typer.echo(shown.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
     if out is not None:
