@@ -431,6 +431,8 @@ _REPORT_METRICS = (
     ("perf_per_area", "performance per area", "inferences/s/mm2", 1.0, True),
     ("energy_per_inference_j", "energy per inference", "mJ", 1e3, False),
 )
+#: Every variable :func:`report` reads (``accuracy`` where the result has it).
+REPORT_VARIABLES = ("perf_per_area", "energy_per_inference_j", "accuracy")
 #: The report's Pareto front: the two figures of merit, each in its better direction.
 REPORT_FRONT = {"perf_per_area": "max", "energy_per_inference_j": "min"}
 #: The reference design of the gain table: QUIDAM's baseline, the best 16-bit integer design.

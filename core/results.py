@@ -7,6 +7,7 @@ naming the file, never a traceback from the file libraries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ PRODUCER_PREFIX = "quidam_fast"
 _FILE_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError, IndexError, AttributeError)
 
 
-def open_result(path: str | Path) -> xr.Dataset:
+def open_result(path: str | Path, variables: Sequence[str] | None = None) -> xr.Dataset:
     """Read a result file into memory, checking that it is one.
 
     Parameters
@@ -33,6 +34,10 @@ def open_result(path: str | Path) -> xr.Dataset:
     path
         A ``.nc`` file or ``.zarr`` store written by ``quidam-fast grid`` (or by ``Dataset.to_netcdf`` /
         ``to_zarr`` on a result of :func:`quidam_fast.evaluate`).
+    variables
+        Read only these data variables (with ``valid`` and every coordinate); names the file lacks are
+        left out, for the caller's checks to name (e.g. :func:`quidam_fast.analysis.select`'s). Default:
+        every variable. ``quidam-fast report`` reads the few it needs of a default result's forty.
 
     Returns
     -------
@@ -62,19 +67,28 @@ def open_result(path: str | Path) -> xr.Dataset:
         raise QuidamInputError(f"result file {name!r} is a folder, not a netCDF file")
     if path.suffix == ".zarr" and not path.is_dir():
         raise QuidamInputError(f"result file {name!r} is a file, not a zarr store (a folder)")
+    kind = "netCDF" if path.suffix == ".nc" else "zarr"
     try:
-        if path.suffix == ".nc":
-            with xr.open_dataset(path, engine="h5netcdf") as opened:
-                ds = opened.load()
-        else:
-            with xr.open_zarr(path, consolidated=None) as opened:
-                ds = opened.load()
+        opened = xr.open_dataset(path, engine="h5netcdf") if path.suffix == ".nc" else xr.open_zarr(path, consolidated=None)
     except _FILE_ERRORS as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise QuidamInputError(f"result file {name!r} cannot be read (truncated, corrupt or not "
-                               f"{'netCDF' if path.suffix == '.nc' else 'zarr'}): {reason}") from None
-    _check_result(ds, name)
-    return ds
+        raise QuidamInputError(f"result file {name!r} cannot be read (truncated, corrupt or not {kind}): "
+                               f"{_first_line(error)}") from None
+    try:
+        _check_result(opened, name)  # on the metadata: nothing large is read for a file that is not a result
+        if variables is not None:
+            opened = opened[["valid"] + [v for v in dict.fromkeys(variables) if v in opened.data_vars and v != "valid"]]
+        return opened.load()
+    except QuidamInputError:
+        raise
+    except _FILE_ERRORS as error:  # a truncated or corrupt variable shows only when its data are read
+        raise QuidamInputError(f"result file {name!r} cannot be read (truncated, corrupt or not {kind}): "
+                               f"{_first_line(error)}") from None
+    finally:
+        opened.close()
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _check_result(ds: xr.Dataset, name: str) -> None:

@@ -171,6 +171,13 @@ def test_open_result_round_trips(result, files):
         assert qf.open_result(files / name).valid.dtype == bool
 
 
+def test_open_result_reads_only_the_variables_asked_for(result, files):
+    ds = qf.open_result(files / "r.nc", variables=["perf_per_area", "accuracy", "perf_per_area"])
+    assert sorted(ds.data_vars) == ["perf_per_area", "valid"]  # accuracy: not in this file, left out
+    xr.testing.assert_identical(ds.perf_per_area, result.perf_per_area)
+    assert set(ds.coords) == set(result.coords)
+
+
 def test_open_result_refuses_bad_files_in_one_line(result, files, tmp_path):
     data = (files / "r.nc").read_bytes()
     (tmp_path / "truncated.nc").write_bytes(data[: len(data) // 3])
