@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from matplotlib.colors import LogNorm
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 
 from ._files import check_output_path, write_bytes_atomically
 from .analysis import pareto, select
 from .errors import QuidamInputError
 from .tech import PE_TYPES
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs every CLI command ~0.8 s to start
+    from matplotlib.figure import Figure
 
 FIGURE_SUFFIXES = (".png", ".svg")
 ENERGY_PARTS = ("mac", "spad", "noc", "glb", "dram", "leak")  # energy_<part>_pj, from the MAC out to leakage
@@ -60,6 +61,8 @@ def _masked(ds: xr.Dataset, name: str, mask: xr.DataArray) -> np.ndarray:
 
 
 def _figure(title: str) -> tuple[Figure, object]:
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=_SIZE_IN, dpi=_DPI, layout="constrained")
     axes = figure.add_subplot()
     axes.set_title(title, fontsize=11)
@@ -79,6 +82,8 @@ def _where_note(where) -> str:
 def _tidy_log(axes) -> None:
     """On a log axis spanning a decade or more, leave minor ticks unlabelled: matplotlib labels them up
     to about two decades, where 2, 3, 4 x 10^n run into each other."""
+    from matplotlib.ticker import NullFormatter
+
     axes.autoscale_view()
     for axis, (low, high) in ((axes.xaxis, axes.get_xlim()), (axes.yaxis, axes.get_ylim())):
         if axis.get_scale() == "log" and low > 0 and np.log10(high / low) >= 1:
@@ -111,6 +116,8 @@ def tradeoff(ds: xr.Dataset, where=None, bins: int = 120) -> Figure:
     QuidamInputError
         Constraints that are malformed, name unknown variables, or leave no valid point.
     """
+    from matplotlib.colors import LogNorm
+
     _require(ds, ("energy_per_inference_j", "perf_per_area"), "tradeoff")
     mask = _selection(ds, where)
     energy = _masked(ds, "energy_per_inference_j", mask)
