@@ -45,6 +45,15 @@ LARGE = settings(max_examples=int(os.environ.get("QUIDAM_FUZZ_EXAMPLES", "1000")
 TINY_SPEC = {"network": "lenet5_fmnist", "tech": "published-45nm", "space": fz.TINY}
 
 
+def _tally(kind: str) -> None:
+    """Count a passed case in the file ``QUIDAM_FUZZ_TALLY`` names (one line per case), if it is set:
+    how many cases a long run got through, even one stopped before its end."""
+    path = os.environ.get("QUIDAM_FUZZ_TALLY")
+    if path:
+        with open(path, "a") as file:
+            file.write(kind + "\n")
+
+
 def both_profiles(body, **strategies):
     """``body`` as a test under the bounded default profile, and a ``slow`` twin under the large one."""
 
@@ -93,6 +102,7 @@ def _spec_case(data):
     if isinstance(data.get("tech"), str) and data["tech"] == "t.toml":
         files["t.toml"] = qf.load_tech("published-45nm").source_text.encode()
     run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--out", f / "out.nc", "--quiet"], files)
+    _tally("spec file")
 
 
 test_spec_files, test_spec_files_large = both_profiles(_spec_case, data=fz.spec_tables())
@@ -100,6 +110,7 @@ test_spec_files, test_spec_files_large = both_profiles(_spec_case, data=fz.spec_
 
 def _spec_bytes_case(raw):
     run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--out", f / "out.nc", "--quiet"], {"spec.toml": raw})
+    _tally("spec bytes")
 
 
 test_spec_bytes, test_spec_bytes_large = both_profiles(
@@ -113,6 +124,7 @@ def _topology_case(csv, dataflow):
     spec = fz.toml_text({**TINY_SPEC, "space": {**fz.TINY, "dataflow": [dataflow]}}).encode()
     run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--network", f / "net.csv", "--out", f / "out.nc", "--quiet"],
                   {"spec.toml": spec, "net.csv": csv})
+    _tally("topology")
 
 
 test_topologies, test_topologies_large = both_profiles(
@@ -126,6 +138,7 @@ def _tech_case(tech, dataflow, bits):
     spec = fz.toml_text({**TINY_SPEC, "space": {**fz.TINY, "dataflow": [dataflow], "bits": [bits]}}).encode()
     run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--tech", f / "t.toml", "--out", f / "out.nc", "--quiet"],
                   {"spec.toml": spec, "t.toml": tech})
+    _tally("technology")
 
 
 test_technologies, test_technologies_large = both_profiles(
@@ -139,6 +152,7 @@ def _accuracy_case(table):
     spec = fz.toml_text({**TINY_SPEC, "space": {**fz.TINY, "pe_type": ["int", "lightpe1"], "bits": [4, 8]}}).encode()
     run_in_folder(lambda f: ["grid", "--spec", f / "spec.toml", "--accuracy", f / "acc.nc", "--out", f / "out.nc", "--quiet"],
                   {"spec.toml": spec, "acc.nc": table})
+    _tally("accuracy table")
 
 
 test_accuracy_tables, test_accuracy_tables_large = both_profiles(_accuracy_case, table=fz.accuracy_bytes())
@@ -234,6 +248,7 @@ def _output_case(case):
             stray = [p for p in after if ".~" in p]
             assert not stray, f"temporaries left: {stray}"
             assert all(p == relative or p.startswith(relative + "/") for p in new), new
+    _tally("output path")
 
 
 def _tree(folder: Path) -> dict[str, bytes | None]:
@@ -284,6 +299,7 @@ def _options_case(args):
             assert _tree(folder) == before
         stray = [p for p in _tree(folder) if ".~" in p]
         assert not stray, stray
+    _tally("option values")
 
 
 test_option_values, test_option_values_large = both_profiles(_options_case, args=option_lists())
@@ -362,9 +378,11 @@ def _api_case(call):
         result = call()
     except QuidamInputError as error:
         assert "\n" not in str(error), str(error)
+        _tally("api call")
         return
     if isinstance(result, xr.Dataset):
         fz.check_laws(result)
+    _tally("api call")
 
 
 test_python_api, test_python_api_large = both_profiles(_api_case, call=api_calls())
