@@ -313,16 +313,24 @@ def run_chunk(arrays, layers, w_used, real_row_pairs, tech, objective_code, star
 def _row_stationary_inputs(network: Network) -> tuple[np.ndarray, np.ndarray]:
     """Per layer: the real (not padding) input columns one output row reads, and the number of
     (output row, filter row) pairs whose input row is real."""
+    # Counted per filter offset in closed form, O(R + S) per layer: the loops over every output row and
+    # column took minutes for a layer of H = 2^31 - 1 (test_row_stationary_inputs_in_closed_form).
     columns, pairs = [], []
     for layer in network.layers:
-        touched = set()
-        for q in range(layer.Q):
-            first = q * layer.stride - layer.padding
-            touched.update(range(max(first, 0), min(first + layer.S, layer.W)))
-        columns.append(len(touched))
-        pairs.append(sum(1 for e in range(layer.P) for r in range(layer.R)
-                         if 0 <= e * layer.stride + r - layer.padding < layer.H))
+        if layer.stride >= layer.S:  # windows disjoint: each offset s reads its own columns
+            columns.append(sum(_steps_inside(layer.Q, layer.stride, s - layer.padding, layer.W) for s in range(layer.S)))
+        else:  # windows overlap: one run from the first window's start to the last one's end
+            start, stop = -layer.padding, (layer.Q - 1) * layer.stride - layer.padding + layer.S
+            columns.append(max(0, min(stop, layer.W) - max(start, 0)))
+        pairs.append(sum(_steps_inside(layer.P, layer.stride, r - layer.padding, layer.H) for r in range(layer.R)))
     return np.array(columns, dtype=np.int64), np.array(pairs, dtype=np.int64)
+
+
+def _steps_inside(count: int, stride: int, offset: int, size: int) -> int:
+    """How many of ``offset + i stride`` for ``i`` in ``[0, count)`` lie in ``[0, size)``."""
+    low = (-offset + stride - 1) // stride if offset < 0 else 0  # the first i at or after 0
+    high = min(count - 1, (size - 1 - offset) // stride) if offset <= size - 1 else -1  # the last before size
+    return max(0, high - low + 1)
 
 
 def _flatten(space: DesignSpace, tech: Technology) -> dict[str, np.ndarray]:

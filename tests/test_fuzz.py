@@ -696,3 +696,32 @@ def test_a_real_full_disk_is_one_line_and_exit_2(full_disk, tmp_path, suffix):
     outcome = fz.run_cli("grid", "--spec", tmp_path / "spec.toml", "--out", full_disk / f"out{suffix}", "--per-layer", "--quiet")
     _refused(outcome, f"--out '{full_disk / ('out' + suffix)}': cannot write (No space left on device)")
     assert fz.listing(full_disk) == ["filler"]
+
+
+@SMALL
+@given(R=st.integers(1, 6), S=st.integers(1, 6), padding=st.integers(0, 4), stride=st.integers(1, 7),
+       H=st.integers(1, 24), W=st.integers(1, 24))
+def test_row_stationary_inputs_in_closed_form(R, S, padding, stride, H, W):
+    """The real input columns and (output row, filter row) pairs, counted in closed form, equal a walk over
+    every output row and column (the walk itself took minutes for H = 2^31 - 1)."""
+    from quidam_fast.engine import _row_stationary_inputs
+    from quidam_fast.workloads import Layer, Network
+
+    try:
+        layer = Layer("L", H=H, W=W, C=1, K=1, R=R, S=S, stride=stride, padding=padding)
+    except QuidamInputError:
+        return
+    touched = set()
+    for q in range(layer.Q):
+        first = q * stride - padding
+        touched.update(range(max(first, 0), min(first + S, W)))
+    pairs = sum(1 for e in range(layer.P) for r in range(R) if 0 <= e * stride + r - padding < H)
+    columns, counted = _row_stationary_inputs(Network("n", (layer,)))
+    assert (int(columns[0]), int(counted[0])) == (len(touched), pairs)
+
+
+def test_a_layer_of_the_largest_height_is_evaluated_not_walked():
+    layer = qf.Layer("tall", H=2**31 - 1, W=1, C=1, K=1, R=1, S=1)
+    results = qf.evaluate(qf.Network("tall", (layer,)), {**fz.TINY, "dataflow": ["ws", "rs"]}, "published-45nm",
+                          per_layer=False)
+    fz.check_laws(results)
