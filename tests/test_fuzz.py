@@ -43,6 +43,8 @@ LARGE = settings(max_examples=int(os.environ.get("QUIDAM_FUZZ_EXAMPLES", "1000")
                  suppress_health_check=list(HealthCheck))
 
 TINY_SPEC = {"network": "lenet5_fmnist", "tech": "published-45nm", "space": fz.TINY}
+#: The name of a temporary of the tool (quidam_fast._files): .<output>.~<pid>-<token>.<kind>
+TEMPORARY = re.compile(r"\.~\d+-[0-9a-f]{8}\.(tmp|old|probe)$")
 
 
 def _tally(kind: str) -> None:
@@ -241,11 +243,11 @@ def _output_case(case):
         if outcome.code == 2:
             fz.refusal_line(outcome)
             # nothing written; only stale temporaries of a dead run may have been removed
-            assert {k: v for k, v in after.items() if ".~" not in k} == {k: v for k, v in snapshot.items() if ".~" not in k}
+            assert {k: v for k, v in after.items() if not TEMPORARY.search(k)} == {k: v for k, v in snapshot.items() if not TEMPORARY.search(k)}
         else:
             fz.check_laws(fz.open_output(target))
             new = sorted(set(after) - set(snapshot))
-            stray = [p for p in after if ".~" in p]
+            stray = [p for p in after if TEMPORARY.search(p)]
             assert not stray, f"temporaries left: {stray}"
             assert all(p == relative or p.startswith(relative + "/") for p in new), new
     _tally("output path")
@@ -297,7 +299,7 @@ def _options_case(args):
         if outcome.code == 2:
             fz.refusal_line(outcome)
             assert _tree(folder) == before
-        stray = [p for p in _tree(folder) if ".~" in p]
+        stray = [p for p in _tree(folder) if TEMPORARY.search(p)]
         assert not stray, stray
     _tally("option values")
 
@@ -428,7 +430,7 @@ def test_a_fault_anywhere_is_one_line_and_leaves_the_earlier_output(where, fault
         expected = "nothing was written" if where == "evaluate" else f"did not write {out} (any earlier file there is unchanged)"
         assert lines[0] == f"interrupted: {expected}", lines[0]
     after = _tree(tmp_path)
-    assert not [p for p in after if ".~" in p], after
+    assert not [p for p in after if TEMPORARY.search(p)], after
     if earlier:
         assert after == old
     else:
