@@ -97,7 +97,7 @@ class Schedule:
 
 
 #: Schedules of the default table (the model family, :data:`~quidam_fast.quant.models.FAMILY`), chosen
-#: so that the whole table -- 4 networks x 20 cells x 3 seeds -- trains in about 85 minutes of one CPU
+#: so that the whole table -- 4 networks x 20 cells x 3 seeds -- trains in about 82 minutes of one CPU
 #: core (measured per epoch on this project's machine, torch 2.13.0, one thread; quant/data/accuracy.md).
 DEFAULT_SCHEDULES = {
     "lenet5_fmnist": Schedule(epochs=8, qat_epochs=1, lr=2e-3, qat_lr=5e-4),
