@@ -103,8 +103,16 @@ def grid(
     with spinner(f"writing {out}", quiet):  # a large result takes seconds to encode and write
         _write(results, out)
     typer.echo(f"evaluated {points:,} points x {'/'.join(str(len(net.layers)) for net in nets)} layers in {seconds:.2f} s "
-               f"({points / seconds / 1e6:.2f} M points/s); wrote {out}", err=True)
+               f"({_rate(points / seconds)}); wrote {out}", err=True)
     typer.echo(text)
+
+
+def _rate(points_per_s: float) -> str:
+    """Points per second in units that keep three significant digits (a small space is not '0.00 M')."""
+    for scale, prefix in ((1e6, "M "), (1e3, "k ")):
+        if points_per_s >= scale:
+            return f"{points_per_s / scale:.3g} {prefix}points/s"
+    return f"{points_per_s:.3g} points/s"
 
 
 def _check_out(out: Path) -> None:
