@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from quidam_fast._files import write_netcdf_atomically
 from quidam_fast.errors import QuidamInputError
 
 from . import quantizers as qz
@@ -332,19 +333,7 @@ def records_to_dataset(records: Sequence[dict], attrs: dict | None = None):
 
 
 def write_table(ds, path) -> None:
-    """Write ``ds`` to netCDF (h5netcdf) atomically: a temporary file in the same folder, then ``os.replace``."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``ds`` to netCDF atomically, through the package's one netCDF writer
+    (:func:`quidam_fast._files.write_netcdf_atomically`: built in memory, so a full disk is one
+    ``QuidamInputError`` line rather than a crash inside HDF5, and the file gets an ordinary mode)."""
+    write_netcdf_atomically(ds, path, what="-o")
