@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import importlib.util
 import math
+import numbers
 import os
 import sys
 from pathlib import Path
@@ -200,7 +201,17 @@ def resolve(spec: str) -> tuple[nn.Module, tuple[int, ...] | None, str]:
     if not isinstance(model, nn.Module):
         raise QuidamInputError(f"{spec} is not an nn.Module nor a callable returning one")
     input_shape = getattr(model, "input_shape", input_shape)
-    return model, (tuple(input_shape) if input_shape is not None else None), default_name
+    if input_shape is None:
+        return model, None, default_name
+    if (not isinstance(input_shape, (tuple, list)) or not input_shape
+            or not all(isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0 for size in input_shape)):
+        raise QuidamInputError(
+            f"{spec}: input_shape = {input_shape!r} must be a tuple of positive integers, batch first "
+            "(e.g. (1, 1, 28, 28)); or leave it out and give --input-shape"
+        )
+    if not isinstance(default_name, str) or not default_name:
+        raise QuidamInputError(f"{spec}: network_name = {default_name!r} must be a non-empty string")
+    return model, tuple(int(size) for size in input_shape), default_name
 
 
 def _import_module(module_name: str):

@@ -111,3 +111,20 @@ def test_resolve():
     for spec, message in [("nocolon", "package.module:attribute"), ("no_such_module_xyz:f", "cannot import"), ("quidam_fast.quant.models:nope", "no attribute"), ("quidam_fast.quant.models:INPUT_SHAPE", "not an nn.Module")]:
         with pytest.raises(QuidamInputError, match=message):
             resolve(spec)
+
+
+@pytest.mark.parametrize("declared", ["28", "(1, 1, 28)[0]", "(1, 0, 28, 28)", "()", "(1, 1, 28.0, 28)", "'1,1,28,28'", "(True, 1, 28, 28)"])
+def test_a_declared_input_shape_that_is_not_positive_integers_is_one_line(tmp_path, declared):
+    module = tmp_path / f"declared_{abs(hash(declared))}.py"
+    module.write_text("import torch.nn as nn\n"
+                      f"net = nn.Sequential(nn.Conv2d(1, 4, 3))\nnet.input_shape = {declared}\n")
+    with pytest.raises(QuidamInputError, match="input_shape = .* must be a tuple of positive integers"):
+        resolve(f"{module}:net")
+
+
+def test_a_declared_input_shape_of_numpy_integers_is_taken(tmp_path):
+    module = tmp_path / "numpy_shape.py"
+    module.write_text("import numpy as np\nimport torch.nn as nn\n"
+                      "net = nn.Sequential(nn.Conv2d(1, 4, 3))\nnet.input_shape = tuple(np.array([1, 1, 28, 28]))\n")
+    _, shape, _ = resolve(f"{module}:net")
+    assert shape == (1, 1, 28, 28) and all(type(size) is int for size in shape)
