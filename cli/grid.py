@@ -47,8 +47,8 @@ def grid(
 ) -> None:
     """Evaluate every design point of a space on one network, or on several (a network dimension).
 
-    Default: quidam_fast.space.DEFAULT_NETWORK (ResNet-18, hardware only, until the model family's
-    accuracy table covers the default space) over the embedded default space.
+    Default: quidam_fast.space.DEFAULT_NETWORK (the Fashion-MNIST model family, with accuracy on every
+    valid point) over the embedded default space; --network resnet18 for hardware-only exploration.
     """
     # Every input is checked before anything is printed or evaluated: a mistake costs no run.
     _check_out(out)

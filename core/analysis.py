@@ -449,19 +449,22 @@ class Report:
     where: list[str]
     accuracy_tolerance: float
     sections: list[dict]
+    across: dict | None = None
 
     def to_dict(self) -> dict:
         """The figures as plain Python values (what ``report --format json`` prints)."""
         return _jsonable({"where": list(self.where), "accuracy_tolerance": self.accuracy_tolerance,
-                          "sections": self.sections})
+                          "sections": self.sections, "across": self.across})
 
     def to_text(self) -> str:
         """Plain text, every figure with what it is and which way is better (what ``grid`` prints)."""
-        return "\n\n".join(_section_text(section, markdown=False) for section in self.sections)
+        return "\n\n".join([_section_text(section, markdown=False) for section in self.sections]
+                           + ([_across_text(self.across, markdown=False)] if self.across else []))
 
     def to_markdown(self) -> str:
         """The same as Markdown: a heading per section, tables for the best designs and the gains."""
-        return "\n\n".join(_section_text(section, markdown=True) for section in self.sections)
+        return "\n\n".join([_section_text(section, markdown=True) for section in self.sections]
+                           + ([_across_text(self.across, markdown=True)] if self.across else []))
 
 
 def report(ds: xr.Dataset, where: str | Sequence[str] | None = None, accuracy_tolerance: float = 0.01) -> Report:
@@ -532,7 +535,61 @@ def report(ds: xr.Dataset, where: str | Sequence[str] | None = None, accuracy_to
             sections.append(_section(ds.isel(index), part, constraints, accuracy_tolerance, scope))
     else:
         sections.append(_section(ds, selected, constraints, accuracy_tolerance, {}))
-    return Report(where=[c.text for c in constraints], accuracy_tolerance=float(accuracy_tolerance), sections=sections)
+    across = _across_networks(ds, selected) if "network" in scopes and len(sections) > 1 else None
+    return Report(where=[c.text for c in constraints], accuracy_tolerance=float(accuracy_tolerance), sections=sections,
+                  across=across)
+
+
+#: The co-exploration's front across networks: accuracy beside the report's two figures of merit.
+ACROSS_FRONT = {"accuracy": "max", **REPORT_FRONT}
+
+
+def _across_networks(ds: xr.Dataset, selected: xr.DataArray) -> dict | None:
+    """The model co-exploration's answer: the Pareto front of :data:`ACROSS_FRONT` over the selected
+    designs of every network together (``None`` without accuracy: the sections say it all)."""
+    dims = tuple(selected.dims)
+    if "accuracy" not in ds.variables or not set(ds["accuracy"].dims) <= set(dims):
+        return None
+    shape = tuple(selected.sizes[d] for d in dims)
+    flats = {name: _flat_on(ds[name], dims, shape).astype(np.float64) for name in ACROSS_FRONT}
+    usable = selected.values.reshape(-1) & np.logical_and.reduce([np.isfinite(v) for v in flats.values()])
+    index = np.flatnonzero(usable)
+    if not len(index):
+        return None
+    on = front_mask_rows(np.stack([flats[name][index] * (1.0 if direction == "min" else -1.0)
+                                   for name, direction in ACROSS_FRONT.items()]))
+    front = index[on]
+    network_of = np.unravel_index(front, shape)[dims.index("network")]
+    names = [_plain(v) for v in ds["network"].values]
+
+    def design(flat: int) -> dict:
+        return {"design": _design(ds, dims, shape, flat), **{name: float(flats[name][flat]) for name in ACROSS_FRONT}}
+
+    extremes = {}
+    for name, direction in ACROSS_FRONT.items():
+        values = flats[name][front]
+        extremes[name] = design(int(front[np.argmax(values) if direction == "max" else np.argmin(values)]))
+    return {"objectives": dict(ACROSS_FRONT), "points": int(len(front)), "of": int(len(index)),
+            "fixed": [d for d in dims if selected.sizes[d] == 1],
+            "per_network": {name: int((network_of == i).sum()) for i, name in enumerate(names)},
+            "extremes": extremes}
+
+
+def _across_text(a: dict, markdown: bool) -> str:
+    bullet = "- " if markdown else "  "
+    per_network = ", ".join(f"{name} {count:,}" for name, count in a["per_network"].items())
+    lines = [f"{'## ' if markdown else ''}Across the networks (model co-exploration)", *([""] if markdown else []),
+             f"{bullet}Pareto front of accuracy (higher is better), performance per area (higher is better) and energy "
+             f"per inference (lower is better): {_count(a['points'], 'design')} of {a['of']:,} selected with accuracy; "
+             f"per network: {per_network}"]
+    titles = {"accuracy": "the most accurate", "perf_per_area": "the highest performance per area",
+              "energy_per_inference_j": "the lowest energy per inference"}
+    for name, point in a["extremes"].items():
+        lines.append(f"{bullet}{titles[name]} on it: {point['design'].get('network', '')} "
+                     f"{point['design'].get('pe_type', '')} {describe_design(point['design'], skip=('network', 'pe_type', *a['fixed']))}: "
+                     f"accuracy {point['accuracy']:.3f}, {point['perf_per_area']:.4g} inferences/s/mm2, "
+                     f"{point['energy_per_inference_j'] * 1e3:.4g} mJ")
+    return "\n".join(lines)
 
 
 def _plain(value):
@@ -693,7 +750,25 @@ def _gains(ds, dims, shape, chosen, flats, accuracy, pairs, tolerance) -> dict:
                 "status": status, "design": _design(ds, dims, shape, best),
             }
         gains[name] = table
-    return {"gains": gains, "gains_note": "", "reference": reference_name}
+    return {"gains": gains, "gains_note": "", "reference": reference_name, "answer": _answer(gains)}
+
+
+def _answer(gains: dict) -> dict:
+    """QUIDAM's question, per figure of merit: the best LightPE design (any LightPE type and precision)
+    against the best int16 design, among the LightPE cells at matched accuracy when accuracy is joined
+    (``basis`` "matched accuracy"; ``None`` when no LightPE cell reaches it), else on hardware alone
+    (``basis`` "hardware only")."""
+    answer = {}
+    for name, table in gains.items():
+        cells = [cell for key, cell in table.items() if key != "reference" and cell["pe_type"].startswith("lightpe")]
+        matched = [cell for cell in cells if cell["status"] == "matched"]
+        if any(cell["status"] in ("matched", "below") for cell in cells):
+            basis, cells = "matched accuracy", matched
+        else:
+            basis = "hardware only"
+        best = max(cells, key=lambda cell: cell["gain"]) if cells else None
+        answer[name] = {"basis": basis, "best": best, "reference": table["reference"]}
+    return answer
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -866,4 +941,30 @@ def _gains_text(s: dict, markdown: bool) -> list[str]:
                          f"{'n/a' if ra['accuracy'] is None else format(ra['accuracy'], '.3f')} |")
         else:
             lines.append(f"  {cell['pe_type']:<9} {cell['bits']:>4}  {a_text:<16} {e_text:<16} {acc}")
+    return lines + _answer_text(s, markdown)
+
+
+def _answer_text(s: dict, markdown: bool) -> list[str]:
+    """The best LightPE design against the best int16 design, one line per figure of merit."""
+    answers = s.get("answer") or {}
+    if not answers:
+        return []
+    basis = next(iter(answers.values()))["basis"]
+    what = (f"at matched accuracy (within {_count(s['accuracy_tolerance'] * 100, 'percentage point', '{:g}')} of "
+            "int16's best)" if basis == "matched accuracy" else "on hardware alone (no accuracy)")
+    lines = ["", f"{'### ' if markdown else ''}The best LightPE design against the best int16 design, {what}"]
+    if markdown:
+        lines.append("")
+    bullet = "- " if markdown else "  "
+    for (name, title, *_rest, larger), (_, answer) in zip(_REPORT_METRICS, answers.items()):
+        best, reference = answer["best"], answer["reference"]
+        if best is None:
+            lines.append(f"{bullet}{title}: no LightPE design reaches the int16 design's accuracy "
+                         f"({_accuracy_text(reference['accuracy'])})")
+            continue
+        factor = _factor(best["gain"], "higher", "lower") if larger else _factor(best["gain"], "less", "more")
+        accuracies = ("" if basis != "matched accuracy" else
+                      f"; accuracy {best['accuracy']:.3f} against {reference['accuracy']:.3f}")
+        lines.append(f"{bullet}{title}: {factor} ({best['pe_type']} {describe_design(best['design'], skip=('pe_type', *s['fixed']))}"
+                     f" against int {describe_design(reference['design'], skip=('pe_type', *s['fixed']))}{accuracies})")
     return lines

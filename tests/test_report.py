@@ -212,3 +212,56 @@ def test_open_result_refuses_a_corrupt_zarr_chunk(result, tmp_path):
     chunks[0].write_bytes(b"not a compressed chunk")
     with pytest.raises(QuidamInputError, match="cannot be read .truncated, corrupt or not zarr."):
         qf.open_result(tmp_path / "c.zarr")
+
+
+def test_lightpe_answer_is_the_best_lightpe_cell_at_matched_accuracy(result):
+    # lightpe1 8b within a point of int16 (it counts), lightpe1 16b two points below (it does not)
+    ds = with_accuracy(result, {("int", 16): 0.90, ("int", 8): 0.85, ("lightpe1", 8): 0.895, ("lightpe1", 16): 0.88})
+    answer = qf.report(ds, accuracy_tolerance=0.01).sections[0]["answer"]
+    valid = ds.valid
+    int16 = valid & (ds.pe_type == "int") & (ds.bits == 16)
+    lightpe8 = valid & (ds.pe_type == "lightpe1") & (ds.bits == 8)
+    area = answer["perf_per_area"]
+    assert area["basis"] == "matched accuracy" and (area["best"]["pe_type"], area["best"]["bits"]) == ("lightpe1", 8)
+    expected = float(ds.perf_per_area.where(lightpe8).max() / ds.perf_per_area.where(int16).max())
+    assert area["best"]["gain"] == pytest.approx(expected)
+    energy = answer["energy_per_inference_j"]
+    expected = float(ds.energy_per_inference_j.where(int16).min() / ds.energy_per_inference_j.where(lightpe8).min())
+    assert energy["best"]["gain"] == pytest.approx(expected) and energy["best"]["accuracy"] == pytest.approx(0.895)
+    text = qf.report(ds).to_text()
+    assert "The best LightPE design against the best int16 design, at matched accuracy" in text
+    assert "accuracy 0.895 against 0.900" in text
+    # no LightPE cell reaches int16's accuracy: said, not a gain
+    below = with_accuracy(result, {("int", 16): 0.90, ("lightpe1", 8): 0.85, ("lightpe1", 16): 0.86})
+    assert qf.report(below).sections[0]["answer"]["perf_per_area"]["best"] is None
+    assert "no LightPE design reaches the int16 design's accuracy" in qf.report(below).to_text()
+    # without accuracy: the best LightPE cell on hardware alone
+    hardware = qf.report(result).sections[0]["answer"]["perf_per_area"]
+    lightpe = valid & (result.pe_type == "lightpe1")
+    assert hardware["basis"] == "hardware only"
+    assert hardware["best"]["gain"] == pytest.approx(float(result.perf_per_area.where(lightpe).max()
+                                                           / result.perf_per_area.where(int16).max()))
+
+
+def test_across_networks_front_equals_a_brute_force_front():
+    nets = ["alexnet", "lenet5_fmnist"]
+    space = {"pe_type": ["int", "lightpe1"], "bits": [8, 16], "rows": [8, 16], "cols": [8, 16], "clock_mhz": [100.0, 200.0]}
+    parts = [qf.evaluate(name, space, per_layer=False) for name in nets]
+    ds = xr.concat(parts, dim=pd.Index(nets, name="network"), combine_attrs="drop_conflicts")
+    accuracy = xr.DataArray([[[0.80, 0.81], [0.79, 0.805]], [[0.70, 0.72], [0.69, 0.715]]],
+                            dims=("network", "pe_type", "bits"),
+                            coords={"network": nets, "pe_type": ["int", "lightpe1"], "bits": [8, 16]})
+    ds["accuracy"] = accuracy
+    across = qf.report(ds).across
+    # brute force: every valid point against every other, O(n^2)
+    points = ds[["accuracy", "perf_per_area", "energy_per_inference_j"]].where(ds.valid).to_dataframe().dropna()
+    values = np.stack([-points.accuracy, -points.perf_per_area, points.energy_per_inference_j], axis=1)
+    dominated = [bool(((values <= v).all(axis=1) & (values < v).any(axis=1)).any()) for v in values]
+    on = points[~np.array(dominated)]
+    assert across["points"] == len(on) and across["of"] == len(points)
+    per_network = on.reset_index().groupby("network").size()
+    assert across["per_network"] == {n: int(per_network.get(n, 0)) for n in nets}
+    assert across["extremes"]["accuracy"]["accuracy"] == pytest.approx(float(on.accuracy.max()))
+    assert across["extremes"]["perf_per_area"]["perf_per_area"] == pytest.approx(float(on.perf_per_area.max()))
+    assert "Across the networks (model co-exploration)" in qf.report(ds).to_text()
+    assert qf.report(ds.drop_vars("accuracy")).across is None  # hardware only: the sections say it all
