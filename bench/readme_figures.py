@@ -30,7 +30,8 @@ def run(command: list[str], cwd: Path, env: dict | None = None) -> tuple[str, fl
 
 #: The README's figures, drawn from the default grid's result by the command the README shows:
 #: (``quidam-fast plot`` arguments after the result file, the committed image).
-FIGURES = ((("--kind", "tradeoff"), "bench/figures/tradeoff.png"),)
+FIGURES = ((("--kind", "tradeoff"), "bench/figures/tradeoff.png"),
+           (("--kind", "accuracy"), "bench/figures/accuracy.png"))
 #: Answers timed on the default result (arguments after the result file; outputs go to a temporary folder).
 ANSWERS = (("export", "--where", "area_mm2<=10", "--out", "{folder}/designs.parquet"),
            # the README's worked example: the report and a front under constraints (wall times: the
@@ -48,7 +49,7 @@ def figures(result: Path) -> list[tuple[str, str]]:
         (ROOT / image).parent.mkdir(parents=True, exist_ok=True)
         output, seconds = run(["quidam-fast", "plot", str(result), *arguments, "--out", str(ROOT / image)], ROOT)
         sections.append((f"`quidam-fast plot quidam-grid.nc {' '.join(arguments)} --out {Path(image).name}` "
-                         f"(wall {seconds:.1f} s; the figure above)", output.replace(str(ROOT / image), Path(image).name)))
+                         f"(wall {seconds:.1f} s; a figure above)", output.replace(str(ROOT / image), Path(image).name)))
     with tempfile.TemporaryDirectory() as folder:
         for command, *arguments in ANSWERS:
             arguments = [a.format(folder=folder) for a in arguments]
