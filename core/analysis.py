@@ -556,9 +556,18 @@ def _across_networks(ds: xr.Dataset, selected: xr.DataArray) -> dict | None:
     index = np.flatnonzero(usable)
     if not len(index):
         return None
-    on = front_mask_rows(np.stack([flats[name][index] * (1.0 if direction == "min" else -1.0)
-                                   for name, direction in ACROSS_FRONT.items()]))
-    front = index[on]
+    # Accuracy takes few values (one per network, PE type and precision): a point on the front is on the
+    # two-objective front of the points sharing its accuracy (within them, dominating in the other two
+    # objectives is dominating), so those small fronts are the only candidates for the full sort.
+    accuracy = flats["accuracy"][index]
+    order = np.argsort(accuracy, kind="stable")
+    candidates = []
+    for group in np.split(index[order], np.flatnonzero(np.diff(accuracy[order])) + 1):
+        candidates.append(group[front_mask_rows(np.stack([flats[name][group] * (1.0 if direction == "min" else -1.0)
+                                                          for name, direction in REPORT_FRONT.items()]))])
+    candidates = np.sort(np.concatenate(candidates))
+    front = candidates[front_mask_rows(np.stack([flats[name][candidates] * (1.0 if direction == "min" else -1.0)
+                                                 for name, direction in ACROSS_FRONT.items()]))]
     network_of = np.unravel_index(front, shape)[dims.index("network")]
     names = [_plain(v) for v in ds["network"].values]
 
