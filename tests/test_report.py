@@ -248,7 +248,8 @@ def test_across_networks_front_equals_a_brute_force_front():
     space = {"pe_type": ["int", "lightpe1"], "bits": [8, 16], "rows": [8, 16], "cols": [8, 16], "clock_mhz": [100.0, 200.0]}
     parts = [qf.evaluate(name, space, per_layer=False) for name in nets]
     ds = xr.concat(parts, dim=pd.Index(nets, name="network"), combine_attrs="drop_conflicts")
-    accuracy = xr.DataArray([[[0.80, 0.81], [0.79, 0.805]], [[0.80, 0.72], [0.69, 0.715]]]  # 0.80 twice: a tie across networks,
+    # 0.80 twice: equal accuracy across networks
+    accuracy = xr.DataArray([[[0.80, 0.81], [0.79, 0.805]], [[0.80, 0.72], [0.69, 0.715]]],
                             dims=("network", "pe_type", "bits"),
                             coords={"network": nets, "pe_type": ["int", "lightpe1"], "bits": [8, 16]})
     ds["accuracy"] = accuracy
