@@ -90,7 +90,9 @@ def evaluate(
         A :class:`~quidam_fast.workloads.Network` or a name/path for :func:`~quidam_fast.load_network`;
         or a list of them, to co-explore DNN configurations with the hardware: one dataset with a
         ``network`` dimension (see Returns). Names must be distinct: a duplicate, or a library name
-        and a file that load as the same name, raise :class:`~quidam_fast.QuidamInputError`.
+        and a file that load as the same name, raise :class:`~quidam_fast.QuidamInputError`. Default:
+        ResNet-18 alone (``quidam-fast grid``'s default is the model family,
+        :data:`~quidam_fast.space.DEFAULT_NETWORK`: ``qf.evaluate(list(DEFAULT_NETWORK), ...)``).
     space
         A :class:`~quidam_fast.space.DesignSpace`, a dict of axis lists (other axes take the value of
         :data:`~quidam_fast.space.SINGLE_DESIGN`), or ``None`` for the embedded default space.
