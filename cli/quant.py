@@ -1,4 +1,5 @@
-"""``quidam-fast quant``: train the accuracy table (``train``) and print one (``show``).
+"""``quidam-fast quant``: train the accuracy table (``train``), print one (``show``), record which networks
+a table was trained on (``fingerprint``).
 
 torch is imported only when ``train`` runs, so the rest of the CLI works without it.
 """
@@ -212,7 +213,7 @@ def _print_summary(ds) -> None:
     from quidam_fast.accuracy import seed_statistics
 
     mean, std, count = seed_statistics(ds["accuracy"])
-    n_seeds = ds.sizes["seed"]
+    n_seeds = ds.sizes.get("seed", 1)  # a table may have no seed dimension (one seed)
     for network in ds.network.values:
         ref = float(mean.sel(network=network, pe_type="fp", bits=32)) if ("fp" in ds.pe_type and 32 in ds.bits) else float("nan")
         typer.echo(f"{network}  (mean ± std over {n_seeds} seeds, gap to fp:32 in points)")
@@ -223,6 +224,43 @@ def _print_summary(ds) -> None:
                 if n:
                     s = float(std.sel(cell))
                     typer.echo(f"  {pe_type:>9}:{bits:<3} {100 * m:6.2f} ± {100 * s:4.2f} %   gap {100 * (m - ref):+6.2f}{_seeds_note(n, n_seeds)}")
+
+
+@app.command()
+def fingerprint(
+    table: Annotated[Path, typer.Argument(help="A finished accuracy table (netCDF) to stamp.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the stamped table here (default: replace TABLE, atomically).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Record the library's fingerprints even where the table records others.")] = False,
+) -> None:
+    """Record in an accuracy table which network each of its rows was trained on.
+
+    Per network: the fingerprint of the library network of its name (a hash of its layer table), its
+    layer count, MACs and weights. quidam-fast quant train records them; this stamps a table trained
+    before it did, without retraining. Whoever stamps a table vouches that it was trained on the library
+    networks as they are now. The accuracy join then refuses the table for a network whose layer table
+    differs (a table relabelled to another network's name). A table whose recorded fingerprints differ
+    from the library's is refused unless --force; one that records the library's already is left as it is.
+    """
+    from quidam_fast.accuracy import add_fingerprints, load_accuracy_table
+
+    out = output if output is not None else table
+    check_output_path(out, "--output")  # before anything is read: a table that cannot be written costs nothing
+    ds = load_accuracy_table(table, verify=False)
+    try:  # the networks quant train trains are the library's: else a stamp would vouch for the wrong one
+        from quidam_fast.quant.train import check_models_are_library
+    except ImportError:  # no torch: the library is all there is to go by
+        typer.echo("(torch is not installed: the quant models were not compared with the library networks)", err=True)
+    else:
+        check_models_are_library([str(n) for n in ds["network"].values])
+    stamped, lines = add_fingerprints(ds, force=force)  # a table recording other fingerprints: refused unless --force
+    if ("network_fingerprint" in ds.data_vars and out == table
+            and ds["network_fingerprint"].values.tolist() == stamped["network_fingerprint"].values.tolist()):
+        typer.echo(f"{table}: records the fingerprints of the library networks already; nothing to do", err=True)
+        return
+    _files.write_netcdf_atomically(stamped, out, "--output")
+    for line in lines:
+        typer.echo(f"  {line}", err=True)
+    typer.echo(f"wrote {out}: the fingerprints of {len(lines)} networks", err=True)
 
 
 @app.command()
@@ -239,7 +277,7 @@ def show(
         _print_summary(ds)
         return
     mean, std, count = seed_statistics(ds["accuracy"])
-    n_seeds = ds.sizes["seed"]
+    n_seeds = ds.sizes.get("seed", 1)  # a table may have no seed dimension (one seed)
     networks = [str(n) for n in ds.network.values]
     typer.echo("| pe_type | bits | " + " | ".join(f"{n} (%) | gap to fp:32 (points)" for n in networks) + " |")
     typer.echo("|---|---|" + "---|---|" * len(networks))

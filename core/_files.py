@@ -21,13 +21,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import gc
 import os
 import re
 import secrets
 import shutil
 import signal
 import stat
+import sys
 import threading
+import warnings
 from pathlib import Path
 
 from .errors import QuidamInputError
@@ -123,6 +126,38 @@ def read_user_text(path: str | Path, what: str, encoding: str = "utf-8") -> str:
         line = text[: text.index("\x00")].count("\n") + 1
         raise QuidamInputError(f"{what} {str(path)!r} is not text (a NUL byte on line {line})")
     return text
+
+
+def read_with_file_library(read):
+    """``(read(), None)``, or ``(None, reason)`` when the file libraries fail on the file.
+
+    What h5py, h5netcdf, zarr, numcodecs, pandas, pyarrow and xarray's decoders raise on a corrupt or odd
+    file differs by library and version, and is open-ended: a truncated HDF5 file is an OSError, a bad
+    metadata checksum a KeyError, a corrupt zarr chunk a ValueError or RuntimeError, an undecodable
+    attribute a TypeError, a chunk header claiming terabytes a MemoryError, flipped bytes in a zarr
+    string array a pyarrow ``ArrowException`` (found by tests/test_fuzz.py). So every ``Exception`` of
+    ``read`` counts as the file's, except a :class:`QuidamInputError` (a schema check), which
+    propagates; ``reason`` is its message on one line, non-printable characters (bytes of the file)
+    replaced. The libraries' warnings on odd files are ignored (the caller's schema check decides), and
+    a half-opened corrupt file, which prints "Exception ignored" tracebacks when it is collected, is
+    collected here, quietly, before the reason is returned.
+    """
+    reason, hook = None, sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return read(), None
+        except QuidamInputError:
+            raise
+        except Exception as error:  # noqa: BLE001 -- see above: the file libraries' failures are open-ended
+            text = " ".join(str(error).split()) or type(error).__name__
+            reason = "".join(c if c.isprintable() else "?" for c in text)
+        gc.collect()  # the exception and its frames are gone: the half-opened file goes now, silently
+    finally:
+        sys.unraisablehook = hook
+    return None, reason
 
 
 def _kind(mode: int) -> str:

@@ -11,12 +11,19 @@ coordinates come in any order, or as scalar or non-dimension coordinates, gets t
 the cell each point names. It is also by *network*, and a name is not enough: the results' layer table
 must equal that of the library network of the same name (:func:`quidam_fast.load_network`), so a user
 topology that merely reuses the name ``lenet5_fmnist`` gets no accuracy.
+
+The table, in turn, records which network each of its rows was trained on: a *fingerprint* per network
+(:func:`network_fingerprint`, a hash of the layer table, with the layer count, MACs and weights beside
+it), written by ``quidam-fast quant train``. A table whose fingerprint of a network differs from that of
+the library network of the name -- a table relabelled to another network's name, or a library network
+changed since the training -- is refused (:func:`load_accuracy_table`, :func:`attach_accuracy`). A table
+written before fingerprints were recorded is joined with an :class:`AccuracyUncheckedWarning`;
+``quidam-fast quant fingerprint TABLE`` (:func:`add_fingerprints`) stamps it from the library.
 """
 
 from __future__ import annotations
 
-import gc
-import sys
+import hashlib
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -25,7 +32,7 @@ from typing import Sequence
 import numpy as np
 import xarray as xr
 
-from ._files import check_input_file
+from ._files import check_input_file, read_with_file_library
 from .errors import QuidamInputError
 from .tech import PE_TYPES
 from .workloads import LAYER_COLUMNS, Network, load_network
@@ -33,14 +40,165 @@ from .workloads import LAYER_COLUMNS, Network, load_network
 #: Where the packaged table lives, inside the package ``quidam_fast.quant`` (whose ``__init__`` imports no torch).
 PACKAGED_TABLE = ("quidam_fast.quant", "data/accuracy.nc")
 _JOIN_COORDS = ("pe_type", "bits")
+#: ``attrs["source"]`` of the packaged table, and its path in the source tree (what a command names).
+PACKAGED_SOURCE = "packaged table quidam_fast.quant/data/accuracy.nc"
+PACKAGED_SOURCE_PATH = "quant/data/accuracy.nc"
 
 
 class AccuracyCoverageWarning(UserWarning):
     """Valid design points got NaN accuracy: the table lacks their network or ``(pe_type, bits)`` cell."""
 
 
-def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
+class AccuracyUncheckedWarning(AccuracyCoverageWarning):
+    """A network was joined from a table that records no fingerprint of the network it was trained on
+    (a table written before fingerprints were recorded): that it is this network cannot be checked.
+
+    A kind of coverage warning, so that code showing those as one line each (``quidam-fast grid``)
+    shows this one too; ``quidam-fast quant fingerprint TABLE`` stamps such a table.
+    """
+
+
+#: The layer columns a fingerprint hashes, in this order: the shapes :meth:`Network.table` gives. Kept
+#: here, not taken from LAYER_COLUMNS, so that a column added there later does not change fingerprints.
+FINGERPRINT_COLUMNS = ("N", "K", "C", "H", "W", "R", "S", "P", "Q", "stride", "padding", "groups")
+#: The per-network variables of a fingerprinted table: (units, description).
+FINGERPRINT_VARIABLES = {
+    "network_fingerprint": ("", "sha256 of the network's layer table (N K C H W R S P Q stride padding groups of every "
+                                "layer, in order), first 16 hex digits: quidam_fast.accuracy.network_fingerprint"),
+    "network_layers": ("1", "layers of the network the row was trained on"),
+    "network_macs": ("MAC", "multiply-accumulates of one inference of the network the row was trained on"),
+    "network_params": ("1", "weights (conv and FC) of the network the row was trained on"),
+}
+
+
+def network_fingerprint(network: Network) -> str:
+    """A stable hash of ``network``'s layer table: 16 hex digits of the sha256 of its layers' shapes.
+
+    Layer names do not count (as in the join's layer check); the order of the layers does.
+
+    >>> network_fingerprint(load_network("lenet5_fmnist")) == network_fingerprint(load_network("lenet5_fmnist"))
+    True
+    >>> network_fingerprint(load_network("lenet5_fmnist")) == network_fingerprint(load_network("vgg7_fmnist"))
+    False
+    """
+    text = ";".join(f"{column}=" + ",".join(str(int(getattr(layer, column))) for layer in network.layers)
+                    for column in FINGERPRINT_COLUMNS)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fingerprint_variables(networks: Sequence[Network]) -> dict[str, xr.Variable]:
+    """The fingerprint variables (:data:`FINGERPRINT_VARIABLES`) of ``networks``, along a ``network``
+    dimension in their order: what ``quidam-fast quant train`` writes into its table, of the networks it
+    trained (the layer tables of its torch modules)."""
+    values = {
+        "network_fingerprint": np.array([network_fingerprint(net) for net in networks], dtype=object),
+        "network_layers": np.array([len(net.layers) for net in networks], dtype=np.int64),
+        "network_macs": np.array([net.macs for net in networks], dtype=np.int64),
+        "network_params": np.array([net.params for net in networks], dtype=np.int64),
+    }
+    # bare variables: assigned to a table, they take its network coordinate (and its attributes) as they are
+    return {name: xr.Variable(("network",), values[name], {"units": units, "long_name": description})
+            for name, (units, description) in FINGERPRINT_VARIABLES.items()}
+
+
+def _library_networks(names: Sequence[str]) -> list[Network]:
+    networks = []
+    for name in names:
+        try:
+            networks.append(load_network(str(name)))
+        except QuidamInputError:
+            raise QuidamInputError(f"network {str(name)!r} is not a library network: there is no layer table to "
+                                   "fingerprint it by") from None
+    return networks
+
+
+def add_fingerprints(table: xr.Dataset, *, force: bool = False) -> tuple[xr.Dataset, list[str]]:
+    """``table`` with the fingerprints of its networks, taken from the library networks of their names.
+
+    For a table trained before fingerprints were recorded: stamping says "these rows were trained on
+    the library networks as they are now", which only whoever trained the table can vouch for (the
+    table's ``fingerprinted`` attribute says it was stamped afterwards). A table whose recorded
+    fingerprints differ from the library's is refused unless ``force``.
+
+    Returns
+    -------
+    (xr.Dataset, list of str)
+        The stamped table (a copy) and one line per network saying what was recorded.
+    """
+    source = table.attrs.get("source", "the table")
+    names = [str(n) for n in table["network"].values]
+    new = fingerprint_variables(_library_networks(names))
+    fingerprints = dict(zip(names, new["network_fingerprint"].values.tolist()))
+    if "network_fingerprint" in table.data_vars and not force:
+        differ = [n for n in names if _recorded(table, n) not in (None, fingerprints[n])]
+        if differ:
+            raise QuidamInputError(
+                f"{source}: the fingerprint recorded for network {differ[0]!r} differs from that of the library network "
+                "of the name; the table was trained on another network (retrain it), or give --force to record the "
+                "library's anyway"
+            )
+    out = table.drop_vars([v for v in FINGERPRINT_VARIABLES if v in table.variables]).assign(new)
+    out.attrs.pop("source", None)
+    out.attrs["fingerprinted"] = ("stamped from the library networks by quidam-fast quant fingerprint, after training"
+                                  if "network_fingerprint" not in table.data_vars or force else
+                                  table.attrs.get("fingerprinted", "recorded by quidam-fast quant train"))
+    lines = [f"{n}: {int(out['network_layers'].sel(network=n))} layers, {int(out['network_macs'].sel(network=n)):,} MACs, "
+             f"{int(out['network_params'].sel(network=n)):,} weights, fingerprint {fingerprints[n]}" for n in names]
+    return out, lines
+
+
+def _recorded(table: xr.Dataset, name: str) -> str | None:
+    """The fingerprint ``table`` records for network ``name`` (None: none recorded)."""
+    if "network_fingerprint" not in table.data_vars:
+        return None
+    value = table["network_fingerprint"].sel(network=name).item()
+    return str(value) if isinstance(value, str) and value else None
+
+
+def check_fingerprints(table: xr.Dataset, names: Sequence[str] | None = None) -> list[str]:
+    """Check the fingerprints ``table`` records against the library networks of their names.
+
+    ``names``: the networks to check (default: every network of the table that is a library network;
+    one that is not cannot be joined anyway). Returns the names among them the table records no
+    fingerprint for (they cannot be checked).
+
+    Raises
+    ------
+    QuidamInputError
+        One line naming the network and the table, for the first whose recorded fingerprint differs:
+        the table's row is of another network (relabelled) or of an older version of the library one.
+    """
+    source = table.attrs.get("source", "given")
+    names = [str(n) for n in table["network"].values] if names is None else [str(n) for n in names]
+    unchecked = []
+    for name in names:
+        try:
+            library = load_network(name)
+        except QuidamInputError:
+            continue
+        recorded = _recorded(table, name)
+        if recorded is None:
+            unchecked.append(name)
+            continue
+        expected = network_fingerprint(library)
+        if recorded != expected:
+            trained = ", ".join(f"{int(table[v].sel(network=name)):,} {label}" for v, label in
+                                (("network_layers", "layers"), ("network_macs", "MACs"), ("network_params", "weights"))
+                                if v in table.data_vars)
+            raise QuidamInputError(
+                f"{source}: the accuracy table's network {name!r} was trained on a network with fingerprint {recorded}"
+                f"{f' ({trained})' if trained else ''}, but the library network {name!r} has {expected} "
+                f"({len(library.layers)} layers, {library.macs:,} MACs, {library.params:,} weights): the table's row is of "
+                "another network (relabelled?) or of an older version of it; retrain the table (quidam-fast quant train)"
+            )
+    return unchecked
+
+
+def load_accuracy_table(path: str | Path | None = None, *, verify: bool = True) -> xr.Dataset:
     """Read an accuracy table (netCDF); default: the packaged Fashion-MNIST table.
+
+    ``verify=False`` skips the fingerprint check (:func:`check_fingerprints`), for a table about to be
+    stamped (:func:`add_fingerprints`); every other check is made.
 
     Returns
     -------
@@ -54,7 +212,9 @@ def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
     QuidamInputError
         If the file is missing or unreadable, is not an accuracy table, or is not a finished one: its
         ``complete`` attribute must be ``"yes"``, which ``quidam-fast quant train`` writes only when every
-        run has finished (its checkpoints, ``FILE.partial.nc``, say ``"no ..."``).
+        run has finished (its checkpoints, ``FILE.partial.nc``, say ``"no ..."``); or if it records for a
+        library network a fingerprint other than that network's (a table relabelled to another
+        network's name, or trained on an older version of the network).
 
     Examples
     --------
@@ -72,7 +232,7 @@ def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
             )
         with resources.as_file(entry) as real:
             table = xr.load_dataset(real, engine="h5netcdf")
-        table.attrs["source"] = "packaged table quidam_fast.quant/data/accuracy.nc"
+        table.attrs["source"] = PACKAGED_SOURCE
     else:
         path = check_input_file(path, "accuracy table")  # a folder, FIFO or device is refused unopened
         if path.stat().st_size > MAX_TABLE_BYTES:
@@ -87,6 +247,8 @@ def load_accuracy_table(path: str | Path | None = None) -> xr.Dataset:
             f"{table.attrs['source']}: not a finished accuracy table (attribute complete = {complete!r}, not 'yes'); "
             "a checkpoint of an interrupted or running 'quidam-fast quant train' cannot be joined: finish or rerun it"
         )
+    if verify:
+        check_fingerprints(table)  # before any work: a relabelled table is refused now, not after an evaluation
     return table
 
 
@@ -99,23 +261,14 @@ def _read_netcdf(path: Path) -> xr.Dataset:
 
     h5py and h5netcdf report corrupt bytes as any of several exceptions (``KeyError`` "incorrect
     metadata checksum", ``RuntimeError``, ``AttributeError``, ...), and the half-opened file they leave
-    prints "Exception ignored" tracebacks when it is collected: it is collected here, quietly, before
-    the error is raised. Decoding warnings on odd files are ignored: the schema check decides.
+    prints "Exception ignored" tracebacks when it is collected:
+    :func:`quidam_fast._files.read_with_file_library` contains both. Decoding warnings on odd files are
+    ignored: the schema check decides.
     """
-    reason, unraisable_hook = None, sys.unraisablehook
-    sys.unraisablehook = lambda unraisable: None
-    try:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return xr.load_dataset(path, engine="h5netcdf")
-        except (OSError, KeyError, RuntimeError, AttributeError, TypeError, ValueError, IndexError,
-                OverflowError, MemoryError) as error:
-            reason = " ".join(str(error).split()) or type(error).__name__
-        gc.collect()  # the half-opened file, now unreferenced: its close errors go nowhere
-    finally:
-        sys.unraisablehook = unraisable_hook
-    raise QuidamInputError(f"{path}: not a readable netCDF accuracy table ({reason[:200]})")
+    table, reason = read_with_file_library(lambda: xr.load_dataset(path, engine="h5netcdf"))
+    if reason is not None:
+        raise QuidamInputError(f"{path}: not a readable netCDF accuracy table ({reason[:200]})")
+    return table
 
 
 def _check_table(table: xr.Dataset, source: str) -> None:
@@ -156,6 +309,22 @@ def _check_table(table: xr.Dataset, source: str) -> None:
             raise QuidamInputError(f"{source}: coordinate 'pe_type' has {bad!r}; allowed: {', '.join(PE_TYPES)}")
         if name == "bits" and not all(1 <= v <= 64 for v in values):
             raise QuidamInputError(f"{source}: coordinate 'bits' has {min(values)}..{max(values)}; widths are 1 to 64")
+    for name, (_, description) in FINGERPRINT_VARIABLES.items():
+        if name not in table.data_vars:
+            continue
+        variable = table[name]
+        if variable.dims != ("network",):
+            raise QuidamInputError(f"{source}: variable {name!r} has dimensions {tuple(variable.dims)}; it must be "
+                                   "one-dimensional along 'network'")
+        values = variable.values.tolist()
+        if name == "network_fingerprint":
+            bad = [v for v in values if not (isinstance(v, str) and len(v) == 16 and all(c in "0123456789abcdef" for c in v))]
+            if bad:
+                raise QuidamInputError(f"{source}: variable 'network_fingerprint' holds {bad[0]!r}; it must hold 16 "
+                                       "lowercase hex digits per network (quidam_fast.accuracy.network_fingerprint)")
+        elif variable.dtype.kind not in "iu" or min(values) < 1:
+            raise QuidamInputError(f"{source}: variable {name!r} holds {values[:4]!r}; it must hold positive integers "
+                                   f"({description})")
     for name in ("accuracy", "base_accuracy"):
         if name not in table.data_vars:
             continue
@@ -264,6 +433,7 @@ def attach_accuracy(results: xr.Dataset, table: xr.Dataset | None = None,
     if verdict is not None:
         out.attrs["accuracy"] = f"not attached: {verdict}; the accuracy table ({source}) is of the library network {name!r}"
         return out
+    check += _fingerprint_check(table, [name], source)
     absent = [coord for coord in _JOIN_COORDS if coord not in results.coords]
     if absent:
         raise QuidamInputError(f"results have no {' or '.join(absent)} coordinate to join the accuracy table on")
@@ -339,7 +509,7 @@ def _attach_networks(results: xr.Dataset, table: xr.Dataset, given) -> xr.Datase
     wanted_pe, wanted_bits = sorted({p for p, _ in pairs}), sorted({b for _, b in pairs})
     shape = (len(names), len(wanted_pe), len(wanted_bits))
     mean, std, count = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
-    checks, refused = [], {}
+    checks, refused, joined = [], {}, []
     for i, name in enumerate(names):
         if name not in covered:
             refused[name] = "not in the table"
@@ -349,6 +519,7 @@ def _attach_networks(results: xr.Dataset, table: xr.Dataset, given) -> xr.Datase
             refused[name] = verdict
             continue
         checks.append(f"{name}: {check}")
+        joined.append(name)
         cells = table["accuracy"].sel(network=name).drop_vars("network")
         if "seed" in cells.dims:  # the mean's summation order by seed label: a reordered table gives the same bits
             cells = cells.sortby("seed")
@@ -356,6 +527,8 @@ def _attach_networks(results: xr.Dataset, table: xr.Dataset, given) -> xr.Datase
         m, s, c = (v.reindex(pe_type=wanted_pe, bits=wanted_bits) for v in seed_statistics(cells))
         mean[i], std[i] = m.transpose("pe_type", "bits").values, s.transpose("pe_type", "bits").values
         count[i] = c.fillna(0).transpose("pe_type", "bits").values.astype(np.int64)
+    if joined:
+        checks.append(_fingerprint_check(table, joined, source).removeprefix("; "))
     coords = {"network": names, "pe_type": wanted_pe, "bits": wanted_bits}
 
     def pick(values: np.ndarray) -> xr.DataArray:
@@ -393,6 +566,22 @@ def _attach_networks(results: xr.Dataset, table: xr.Dataset, given) -> xr.Datase
         f"fewer seeds: {common['fewer_seeds']}; network check: {common['network_check']}"
     )
     return out
+
+
+def _fingerprint_check(table: xr.Dataset, names: list[str], source: str) -> str:
+    """Check the table's fingerprints of the networks ``names`` about to be joined (a mismatch raises
+    :class:`QuidamInputError`); warn once (:class:`AccuracyUncheckedWarning`) about those it records none
+    for. Returns what to add to the ``network_check`` attribute."""
+    unchecked = check_fingerprints(table, names)
+    if unchecked:
+        path = PACKAGED_SOURCE_PATH if source == PACKAGED_SOURCE else source
+        warnings.warn(
+            f"the accuracy table ({source}) records no fingerprint of the networks it was trained on (written before "
+            f"fingerprints were recorded): that its rows for {', '.join(unchecked)} were trained on the library "
+            f"network{'s' if len(unchecked) > 1 else ''} of {'those names' if len(unchecked) > 1 else 'that name'} "
+            f"cannot be checked; stamp it with: quidam-fast quant fingerprint {path}", AccuracyUncheckedWarning, stacklevel=4)
+        return f"; the table's fingerprint: none recorded for {', '.join(unchecked)} (not checked)"
+    return "; the table's fingerprint equals that of the library network"
 
 
 def _one_network(results: xr.Dataset, name: str) -> xr.Dataset:

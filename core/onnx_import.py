@@ -252,7 +252,11 @@ def _fix_input_dims(model, input_shape, source: str, weights: set[str] = frozens
                 "e.g. --input-shape 1,3,224,224"
             )
         for i, dim in enumerate(tensor_type.shape.dim):
-            if not dim.HasField("dim_value") or dim.dim_value < 1:
+            if dim.HasField("dim_value") and dim.dim_value < 1:  # a size written in the file, not a missing one
+                raise QuidamInputError(
+                    f"{source}: input {value.name!r} has size {dim.dim_value} in dimension {i}; sizes must be positive"
+                )
+            if not dim.HasField("dim_value"):
                 label = f"{dim.dim_param!r}" if dim.HasField("dim_param") else "(unnamed)"
                 fix = (f"--input-shape {dim.dim_param}=SIZE (Python: input_shape={{{dim.dim_param!r}: SIZE}})"
                        if dim.HasField("dim_param") and dim.dim_param
@@ -303,9 +307,11 @@ def _layer_table(graph, shapes: dict, source: str, network_name: str) -> Network
         seen_names[base] += 1
         layer_name = base if seen_names[base] == 1 else f"{base}#{seen_names[base]}"
         first, second = (_shape(node, position, shapes, source, label) for position in MAC_OPERATORS[op])
+        # (outside the try below: its error names the file already)
+        output = _shape(node, None, shapes, source, label) if op in ("Conv", "ConvInteger", "QLinearConv") else None
         try:
             if op in ("Conv", "ConvInteger", "QLinearConv"):
-                layer = _conv_layer(layer_name, node, first, second, _shape(node, None, shapes, source, label), label)
+                layer = _conv_layer(layer_name, node, first, second, output, label)
             elif op == "Gemm":
                 layer = _gemm_layer(layer_name, node, first, second, label)
             else:

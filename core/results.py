@@ -2,17 +2,24 @@
 
 Every way the read can fail because of the file (missing, a folder or a file of the wrong kind,
 truncated, corrupt, another program's dataset) becomes one :class:`~quidam_fast.errors.QuidamInputError`
-naming the file, never a traceback from the file libraries.
+naming the file, never a traceback from the file libraries. A readable file is checked as a whole
+before anything is computed from it: its schema (the variables the engine writes: numbers over the
+design dims, in the engine's units; axis coordinates with allowed, distinct labels; no empty dims) from
+the metadata, then the values it is read for (finite, non-negative energies, areas, counts and times at
+valid points, fractions in [0, 1], cycles at least MACs / PEs), so a result edited or damaged outside
+the tool is refused rather than reported with impossible numbers.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ._files import read_with_file_library
 from .errors import QuidamInputError
 
 #: What ``open_result`` reads: the suffixes ``quidam-fast grid --out`` writes.
@@ -20,10 +27,36 @@ RESULT_SUFFIXES = (".nc", ".zarr")
 #: ``attrs["producer"]`` of every result (set by :func:`quidam_fast.evaluate`).
 PRODUCER_PREFIX = "quidam_fast"
 
-# The exceptions h5py, h5netcdf, zarr and xarray's decoders raise on a bad file (they differ by
-# library and version: a truncated HDF5 file is an OSError, a corrupt zarr array a ValueError or
-# KeyError, an undecodable attribute a TypeError or RuntimeError).
-_FILE_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError, IndexError, AttributeError)
+
+def _result_units() -> dict[str, str]:
+    """Every data variable :func:`quidam_fast.evaluate` and the accuracy join write, with its units.
+
+    The kernel-column variables come from the engine's own tables; the derived ones are those
+    ``engine._to_dataset`` computes. ``tests/test_fuzz.py`` checks that this equals the variables and
+    units of a fresh evaluation, so the two cannot drift apart.
+    """
+    from .engine import _PER_LAYER, _TOTALS
+
+    units = {name: unit for name, (_, unit, _) in {**_TOTALS, **_PER_LAYER}.items()}
+    units.update({
+        "invalid_reason": "1", "valid": "1",
+        "latency_s": "s", "utilization": "1", "energy_pj": "pJ", "area_pe_array_mm2": "mm2", "area_mm2": "mm2",
+        "dram_bytes": "byte", "throughput_ips": "1/s", "perf_per_area": "1/(s mm2)", "energy_per_inference_j": "J",
+        "edp": "J s",
+        "accuracy": "1", "accuracy_std": "1", "accuracy_seeds": "1",  # quidam_fast.accuracy.attach_accuracy
+    })
+    return units
+
+
+#: The largest value a result may hold at a valid point: far beyond any figure a design can have (a
+#: layer's MACs are bounded at 2^45, quidam_fast.workloads.MAX_COUNT), far below float64's overflow
+#: (1.8e308) in the sums, products and ratios the analysis takes.
+MAX_RESULT_VALUE = 1e200
+#: Result variables whose valid points must be > 0, not only >= 0 (a design takes time and area).
+_POSITIVE = ("cycles", "latency_s", "throughput_ips", "perf_per_area", "area_mm2", "area_pe_array_mm2", "energy_pj",
+             "energy_per_inference_j", "edp", "macs")
+#: Fractions: in [0, 1] at valid points (the accuracy ones NaN where the table has no cell).
+_FRACTIONS = ("utilization", "layer_utilization", "accuracy", "accuracy_std")
 
 
 def open_result(path: str | Path, variables: Sequence[str] | None = None) -> xr.Dataset:
@@ -47,9 +80,11 @@ def open_result(path: str | Path, variables: Sequence[str] | None = None) -> xr.
     Raises
     ------
     QuidamInputError
-        One line naming the file: missing, not a .nc or .zarr, unreadable, truncated or corrupt, or not
+        One line naming the file: missing, not a .nc or .zarr, unreadable, truncated or corrupt, not
         a quidam-fast result (no ``producer`` attribute from quidam_fast, no boolean ``valid``
-        variable, or a design dim without coordinate values).
+        variable, or a design dim without coordinate values), a schema the engine does not write (a
+        variable of other dims, dtype or units; bad or repeated axis labels; an empty dim), or a value
+        no design can have at a valid point of a variable read.
 
     >>> open_result("missing.nc")
     Traceback (most recent call last):
@@ -68,39 +103,131 @@ def open_result(path: str | Path, variables: Sequence[str] | None = None) -> xr.
     if path.suffix == ".zarr" and not path.is_dir():
         raise QuidamInputError(f"result file {name!r} is a file, not a zarr store (a folder)")
     kind = "netCDF" if path.suffix == ".nc" else "zarr"
-    try:
+
+    def read() -> xr.Dataset:
         opened = xr.open_dataset(path, engine="h5netcdf") if path.suffix == ".nc" else xr.open_zarr(path, consolidated=None)
-    except _FILE_ERRORS as error:
-        raise QuidamInputError(f"result file {name!r} cannot be read (truncated, corrupt or not {kind}): "
-                               f"{_first_line(error)}") from None
-    try:
-        _check_result(opened, name)  # on the metadata: nothing large is read for a file that is not a result
-        if variables is not None:
-            opened = opened[["valid"] + [v for v in dict.fromkeys(variables) if v in opened.data_vars and v != "valid"]]
-        return opened.load()
-    except QuidamInputError:
-        raise
-    except _FILE_ERRORS as error:  # a truncated or corrupt variable shows only when its data are read
-        raise QuidamInputError(f"result file {name!r} cannot be read (truncated, corrupt or not {kind}): "
-                               f"{_first_line(error)}") from None
-    finally:
-        opened.close()
+        try:
+            _check_result(opened, name)  # on the metadata: nothing large is read for a file that is not a result
+            if variables is not None:
+                opened = opened[["valid"] + [v for v in dict.fromkeys(variables) if v in opened.data_vars and v != "valid"]]
+            return opened.load()  # a truncated or corrupt variable shows only when its data are read
+        finally:
+            opened.close()
+
+    loaded, reason = read_with_file_library(read)
+    if reason is not None:
+        raise QuidamInputError(f"result file {name!r} cannot be read (truncated, corrupt or not {kind}): {_first_line(reason)}")
+    _check_values(loaded, name)
+    return loaded
 
 
-def _first_line(error: BaseException) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+def _first_line(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_result(ds: xr.Dataset, name: str) -> None:
-    """Refuse a readable dataset that is not a quidam-fast result."""
-    producer = str(ds.attrs.get("producer", ""))
+    """Refuse a readable dataset that is not a whole quidam-fast result, from its metadata alone.
+
+    The producer attribute; a boolean ``valid`` over design dims (the axes of
+    :data:`~quidam_fast.space.AXES`, and ``network``) that all have labels; every axis coordinate
+    (dimension or scalar) holding allowed, distinct values (:func:`quidam_fast.space._validate_axis`,
+    the spec's own check); and every variable the engine writes holding numbers over those dims (and
+    ``layer``) with the engine's units. Variables the tool does not know are left as they are.
+    """
+    from .space import AXES, _validate_axis
+
+    producer = ds.attrs.get("producer", "")
+    producer = producer if isinstance(producer, str) else repr(producer)
     if not producer.startswith(PRODUCER_PREFIX):
         raise QuidamInputError(f"result file {name!r} is not a quidam-fast result (attribute producer = "
                                f"{producer or 'absent'!r}; results from quidam-fast grid have 'quidam_fast.evaluate')")
     if "valid" not in ds.data_vars or ds["valid"].dtype != np.bool_ or ds["valid"].ndim == 0:
         raise QuidamInputError(f"result file {name!r} is not a complete quidam-fast result: it has no boolean "
                                "'valid' variable over the design dims")
-    bare = [d for d in ds["valid"].dims if d not in ds.coords]
+    design = ds["valid"].dims
+    bare = [d for d in design if d not in ds.coords]
     if bare:
         raise QuidamInputError(f"result file {name!r} is not a complete quidam-fast result: design dims "
                                f"{', '.join(bare)} have no coordinate values")
+    stray = [d for d in design if d not in AXES and d != "network"]
+    if stray:
+        raise QuidamInputError(f"result file {name!r}: 'valid' has dimension {stray[0]!r}, which is no design axis; "
+                               f"allowed: network, {', '.join(AXES)}")
+    empty = [d for d, size in ds.sizes.items() if size == 0]
+    if empty:
+        raise QuidamInputError(f"result file {name!r}: dimension {empty[0]!r} has no labels (size 0); a result has at "
+                               "least one value along every dimension")
+    for axis in [a for a in (*AXES, "network") if a in ds.coords]:
+        labels = ds[axis]
+        if labels.dims not in ((), (axis,)):
+            raise QuidamInputError(f"result file {name!r}: coordinate {axis!r} has dimensions {tuple(labels.dims)}; "
+                                   f"it must be one-dimensional along {axis!r} (or a scalar)")
+        values = np.atleast_1d(labels.values).tolist()
+        if axis == "network":
+            if not all(isinstance(v, str) and v for v in values) or len(set(values)) != len(values):
+                raise QuidamInputError(f"result file {name!r}: coordinate 'network' holds {values[:4]!r}; it must hold "
+                                       "distinct network names")
+            continue
+        _validate_axis(axis, values, f"result file {name!r}, coordinate")
+        if labels.attrs.get("units") != AXES[axis][0]:
+            raise QuidamInputError(f"result file {name!r}: coordinate {axis!r} has units {labels.attrs.get('units', 'absent')!r}; "
+                                   f"a result's {axis} is in {AXES[axis][0]!r}")
+    allowed_dims = set(design) | {"layer"}
+    for variable_name, units in _result_units().items():
+        if variable_name not in ds.data_vars or variable_name == "valid":
+            continue
+        variable = ds[variable_name]
+        if not set(variable.dims) <= allowed_dims or ("layer" in variable.dims) != variable_name.startswith("layer_"):
+            raise QuidamInputError(
+                f"result file {name!r}: variable {variable_name!r} has dimensions {tuple(variable.dims)}; a result's "
+                f"variables span its design dims {tuple(design)}" + (" and 'layer'" if variable_name.startswith("layer_") else ""))
+        if variable.dtype.kind not in "fiu":
+            raise QuidamInputError(f"result file {name!r}: variable {variable_name!r} holds {variable.dtype} values; "
+                                   "it must hold numbers")
+        if variable.attrs.get("units") != units:
+            raise QuidamInputError(f"result file {name!r}: variable {variable_name!r} has units "
+                                   f"{variable.attrs.get('units', 'absent')!r}; the engine writes {variable_name} in {units!r}")
+
+
+def _check_values(ds: xr.Dataset, name: str) -> None:
+    """Refuse values no design can have, at the valid points of the variables read: NaN, infinite or
+    negative energies, areas, counts and times (zero where a design needs some), utilization or
+    accuracy outside [0, 1], cycles below MACs / PEs, and ``valid`` that disagrees with
+    ``invalid_reason``. Per-layer variables may be NaN (past a network's last layer; the row-stationary
+    mapping of other dataflows), and the accuracy ones NaN where the table has no cell."""
+    valid = ds["valid"]
+    if "invalid_reason" in ds.data_vars and set(ds["invalid_reason"].dims) == set(valid.dims):
+        if not bool(((ds["invalid_reason"] == 0) == valid).all()):
+            raise QuidamInputError(f"result file {name!r}: variable 'valid' disagrees with 'invalid_reason' "
+                                   "(valid exactly where the reason is 0)")
+    if not bool(valid.any()):
+        return
+    units = _result_units()
+    masks: dict[tuple, np.ndarray] = {}  # the valid points in each variable's dims (one per dims tuple)
+    for variable_name in ds.data_vars:
+        if variable_name not in units or variable_name in ("valid", "invalid_reason"):
+            continue
+        variable = ds[variable_name]
+        if variable.dims not in masks:
+            masks[variable.dims] = (valid.broadcast_like(variable).transpose(*variable.dims).values
+                                    if set(valid.dims) <= set(variable.dims) else np.ones(variable.shape, dtype=bool))
+        mask = masks[variable.dims]
+        values = np.asarray(variable.values, dtype=np.float64)[mask]
+        nan_allowed = variable_name.startswith("layer_") or variable_name.startswith("accuracy")
+        present = values[~np.isnan(values)] if nan_allowed else values
+        if present.size == 0:
+            continue
+        low, high = float(present.min()), float(present.max())
+        floor = 0.0 if variable_name not in _POSITIVE else math.ulp(0.0)
+        ceiling = 1.0 if variable_name in _FRACTIONS else MAX_RESULT_VALUE
+        if not (np.isfinite(low) and np.isfinite(high)) or low < floor or high > ceiling:
+            what = (f"is NaN at {int(np.isnan(values).sum()):,} valid design points" if np.isnan(values).any() and not nan_allowed
+                    else f"ranges from {low:g} to {high:g} at valid design points")
+            allowed = ("a fraction in [0, 1]" if variable_name in _FRACTIONS else
+                       f"{'positive' if floor > 0 else 'non-negative'} and finite (at most {MAX_RESULT_VALUE:g})")
+            raise QuidamInputError(f"result file {name!r}: variable {variable_name!r} {what}; it must be {allowed} there")
+    if all(v in ds.variables for v in ("cycles", "macs", "rows", "cols")):
+        slack = (ds["cycles"] * ds["rows"] * ds["cols"] - ds["macs"] * (1 - 1e-12)).where(valid)
+        if bool((slack < 0).any()):
+            raise QuidamInputError(f"result file {name!r}: variable 'cycles' is below MACs / PEs at valid design points; "
+                                   "no array does more than one MAC per PE per cycle")

@@ -21,7 +21,13 @@ import torch
 import torch.nn as nn
 
 from quidam_fast.errors import QuidamInputError
-from quidam_fast.workloads import Layer, Network
+from quidam_fast.workloads import MAX_DIMENSION, Layer, Network
+
+#: The largest input (elements) of a forward pass on real zeros, the fallback for models whose forward
+#: cannot run on shape-only tensors: 2^24 float32 zeros are 64 MiB, and an ImageNet batch of 64
+#: (9.6 M elements) fits; beyond it a model's activations could exhaust memory (an input of 65536 x
+#: 65536 is 16 GiB before the first layer).
+MAX_CPU_PASS_ELEMENTS = 2**24
 
 # Leaf modules that do no multiply-accumulates with weights (or whose work a PE array's requantization
 # and pooling stages do): skipped.
@@ -112,10 +118,11 @@ def layers_from_torch(module: nn.Module, input_shape: Sequence[int], name: str) 
         raise QuidamInputError(f"{module!r} is not a torch.nn.Module")
     try:
         shape = tuple(int(s) for s in input_shape)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise QuidamInputError(f"input shape {input_shape!r} must be a sequence of integers") from None
-    if len(shape) < 2 or min(shape) < 1:
-        raise QuidamInputError(f"input shape {shape} must have a batch dimension and positive sizes, e.g. (1, 3, 32, 32)")
+    if len(shape) < 2 or min(shape) < 1 or max(shape) > MAX_DIMENSION:
+        raise QuidamInputError(f"input shape {shape} must have a batch dimension and sizes from 1 to {MAX_DIMENSION}, "
+                               "e.g. (1, 3, 32, 32)")
     names = {}
     for qualified, leaf in module.named_modules():
         if next(leaf.children(), None) is not None:
@@ -152,12 +159,31 @@ def layers_from_torch(module: nn.Module, input_shape: Sequence[int], name: str) 
     was_training = module.training
     try:
         module.eval()
-        with torch.no_grad():
-            module(torch.zeros(shape))
+        try:
+            _forward_on_meta(module, shape)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as meta_error:  # noqa: BLE001 -- the model's own code: anything may come out
+            if errors:
+                raise errors[0] from None
+            elements = math.prod(shape)
+            if elements > MAX_CPU_PASS_ELEMENTS:
+                raise QuidamInputError(
+                    f"forward pass of {type(module).__name__} on shape-only tensors of shape {shape} failed "
+                    f"({_one_line(meta_error)}), and that input ({elements:,} elements) is too large for a pass on real "
+                    f"zeros (at most {MAX_CPU_PASS_ELEMENTS:,}): give a smaller input shape"
+                ) from None
+            layers.clear()
+            calls.clear()
+            with torch.no_grad():
+                module(torch.zeros(shape))
     except QuidamInputError:
         raise
-    except Exception as error:  # a shape mismatch and the like: name the input shape
-        raise QuidamInputError(f"forward pass of {type(module).__name__} on an input of shape {shape} failed: {error}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # noqa: BLE001 -- a shape mismatch, a SystemExit in forward: name the input shape
+        raise QuidamInputError(f"forward pass of {type(module).__name__} on an input of shape {shape} failed: "
+                               f"{_one_line(error)}") from None
     finally:
         for handle in handles:
             handle.remove()
@@ -165,6 +191,25 @@ def layers_from_torch(module: nn.Module, input_shape: Sequence[int], name: str) 
     if errors:
         raise errors[0]
     return Network(name, tuple(layers))
+
+
+def _forward_on_meta(module: nn.Module, shape: tuple[int, ...]) -> None:
+    """``module``'s forward on a shape-only input, its parameters and buffers swapped for shape-only
+    copies for the call (the module itself is not changed): shapes flow, nothing is allocated."""
+    from torch.func import functional_call
+
+    tensors = {name: torch.empty_like(tensor, device="meta")
+               for name, tensor in [*module.named_parameters(), *module.named_buffers()]}
+    with torch.no_grad():
+        functional_call(module, tensors, (torch.empty(shape, device="meta"),))
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    if isinstance(error, SystemExit):
+        return f"it calls sys.exit({error.code!r})"
+    text = " ".join(str(error).split())
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def resolve(spec: str) -> tuple[nn.Module, tuple[int, ...] | None, str]:
@@ -187,31 +232,54 @@ def resolve(spec: str) -> tuple[nn.Module, tuple[int, ...] | None, str]:
         target = _import_module(module_name)
     obj = target
     for part in attr.split("."):
-        if not hasattr(obj, part):
+        missing = object()
+        found = _attribute(obj, part, missing, spec)
+        if found is missing:
             raise QuidamInputError(f"{module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    input_shape = getattr(obj, "input_shape", None)
-    default_name = getattr(obj, "network_name", attr.split(".")[-1])
+        obj = found
+    input_shape = _attribute(obj, "input_shape", None, spec)
+    default_name = _attribute(obj, "network_name", attr.split(".")[-1], spec)
     model = obj
     if not isinstance(obj, nn.Module) and callable(obj):
         try:
             model = obj()
-        except Exception as error:  # e.g. a class that needs constructor arguments
-            raise QuidamInputError(f"{spec} is callable but calling it without arguments failed ({error}); it must be an nn.Module or return one") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: BLE001 -- e.g. a class that needs constructor arguments, a sys.exit
+            raise QuidamInputError(f"{spec} is callable but calling it without arguments failed ({_one_line(error)}); "
+                                   "it must be an nn.Module or return one") from None
     if not isinstance(model, nn.Module):
         raise QuidamInputError(f"{spec} is not an nn.Module nor a callable returning one")
-    input_shape = getattr(model, "input_shape", input_shape)
+    input_shape = _attribute(model, "input_shape", input_shape, spec)
+    default_name = _attribute(model, "network_name", default_name, spec)
+    if not isinstance(default_name, str) or not default_name.strip() or not default_name.isprintable():
+        raise QuidamInputError(f"{spec}: network_name = {_short(default_name)} must be a non-empty string of printable characters")
     if input_shape is None:
         return model, None, default_name
     if (not isinstance(input_shape, (tuple, list)) or not input_shape
-            or not all(isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0 for size in input_shape)):
+            or not all(isinstance(size, numbers.Integral) and not isinstance(size, bool) and 0 < size <= MAX_DIMENSION
+                       for size in input_shape)):
         raise QuidamInputError(
-            f"{spec}: input_shape = {input_shape!r} must be a tuple of positive integers, batch first "
-            "(e.g. (1, 1, 28, 28)); or leave it out and give --input-shape"
+            f"{spec}: input_shape = {_short(input_shape)} must be a tuple of positive integers (at most {MAX_DIMENSION}), "
+            "batch first (e.g. (1, 1, 28, 28)); or leave it out and give --input-shape"
         )
-    if not isinstance(default_name, str) or not default_name:
-        raise QuidamInputError(f"{spec}: network_name = {default_name!r} must be a non-empty string")
     return model, tuple(int(size) for size in input_shape), default_name
+
+
+def _attribute(obj, name: str, default, spec: str):
+    """``getattr(obj, name, default)``, where a property or ``__getattr__`` of the user's code that raises
+    anything but AttributeError is one line naming it."""
+    try:
+        return getattr(obj, name, default)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # noqa: BLE001 -- the user's code
+        raise QuidamInputError(f"{spec}: reading its attribute {name!r} failed ({_one_line(error)})") from None
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _import_module(module_name: str):
@@ -224,9 +292,11 @@ def _import_module(module_name: str):
     try:
         return importlib.import_module(module_name)
     except ImportError as error:
-        raise QuidamInputError(f"cannot import {module_name!r} (searched the current folder {cwd!r} first): {error}") from None
-    except Exception as error:  # the module itself fails while importing: one line, the user's bug named
-        raise QuidamInputError(f"importing {module_name!r} failed: {type(error).__name__}: {error}") from None
+        raise QuidamInputError(f"cannot import {module_name!r} (searched the current folder {cwd!r} first): {_one_line(error)}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # noqa: BLE001 -- the module itself fails while importing (a sys.exit too): one line
+        raise QuidamInputError(f"importing {module_name!r} failed: {_one_line(error)}") from None
     finally:
         if added and cwd in sys.path:
             sys.path.remove(cwd)
@@ -254,9 +324,12 @@ def _import_file(file_name: str):
     sys.modules[module_name] = module  # before exec: dataclasses and pickling look the module up by name
     try:
         spec.loader.exec_module(module)
-    except Exception as error:  # a syntax error, a failed import, any error of the file itself
+    except KeyboardInterrupt:
         del sys.modules[module_name]
-        raise QuidamInputError(f"loading {file_name!r} failed: {type(error).__name__}: {error}") from None
+        raise
+    except BaseException as error:  # noqa: BLE001 -- a syntax error, a failed import, a sys.exit: the file's own
+        del sys.modules[module_name]
+        raise QuidamInputError(f"loading {file_name!r} failed: {_one_line(error)}") from None
     finally:
         if added and folder in sys.path:
             sys.path.remove(folder)

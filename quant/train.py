@@ -18,6 +18,7 @@ run repeats bit for bit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 import zlib
@@ -30,9 +31,11 @@ import torch.nn.functional as F
 
 from quidam_fast._files import write_netcdf_atomically
 from quidam_fast.errors import QuidamInputError
+from quidam_fast.workloads import Network, load_network
 
 from . import quantizers as qz
 from .data import load_fashion_mnist, to_tensors
+from .extract import layers_from_torch
 from .layers import set_precision
 from .models import MODELS
 
@@ -283,12 +286,18 @@ def records_to_dataset(records: Sequence[dict], attrs: dict | None = None):
     Variables: ``accuracy`` (fraction correct on the 10k test images, NaN where no cell was run),
     ``train_s`` and ``train_cpu_s`` (seconds of fine-tuning and evaluation per cell, wall clock and
     CPU), ``base_accuracy``, ``base_train_s`` and ``base_train_cpu_s`` (the FP32 model before
-    fine-tuning, per network and seed). Every variable and
+    fine-tuning, per network and seed), and per network the fingerprint of the network trained
+    (``network_fingerprint``, ``network_layers``, ``network_macs``, ``network_params``:
+    :func:`quidam_fast.accuracy.fingerprint_variables`; the networks of
+    :data:`~quidam_fast.quant.models.MODELS` are the library networks of the same names), which the
+    accuracy join checks against the library network it joins. Every variable and
     coordinate has a ``units`` attribute (``""`` for the labels ``network`` and ``pe_type``, as the
     hardware results' ``pe_type`` has). ``attrs`` are copied into the dataset; a table is a finished
     one for :func:`quidam_fast.accuracy.load_accuracy_table` only with ``attrs["complete"] == "yes"``.
     """
     import xarray as xr
+
+    from quidam_fast.accuracy import fingerprint_variables
 
     if not records:
         raise QuidamInputError("no accuracy records to tabulate")
@@ -329,7 +338,39 @@ def records_to_dataset(records: Sequence[dict], attrs: dict | None = None):
             **(attrs or {}),
         },
     )
-    return ds
+    return ds.assign(fingerprint_variables([trained_network(n) for n in networks]))
+
+
+@functools.lru_cache(maxsize=None)
+def trained_network(name: str) -> Network:
+    """The layer table of the network ``quant train`` trains under ``name``: its torch module
+    (:data:`~quidam_fast.quant.models.MODELS`) at its input shape, as the table's fingerprint records it;
+    a name outside MODELS, the library network of that name."""
+    if name not in MODELS:
+        try:
+            return load_network(name)
+        except QuidamInputError:
+            raise QuidamInputError(f"network {name!r} is neither a quant model ({', '.join(MODELS)}) nor a library "
+                                   "network: there is no layer table to fingerprint it by") from None
+    factory = MODELS[name]
+    return layers_from_torch(factory(), factory.input_shape, name)
+
+
+def check_models_are_library(names: Sequence[str]) -> None:
+    """Refuse (one line) if, for a name of ``names`` in :data:`~quidam_fast.quant.models.MODELS`, the torch
+    module ``quant train`` trains has another layer table than the library network of that name: a table
+    of that name could then be of either, and stamping it from the library would vouch for the wrong one."""
+    from quidam_fast.accuracy import network_fingerprint
+
+    for name in names:
+        if name in MODELS:
+            trained, library = trained_network(name), load_network(name)
+            if network_fingerprint(trained) != network_fingerprint(library):
+                raise QuidamInputError(
+                    f"the torch module quidam_fast.quant.models.{name} ({len(trained.layers)} layers, {trained.macs:,} MACs) "
+                    f"differs from the library network {name!r} ({len(library.layers)} layers, {library.macs:,} MACs): which "
+                    "one a table was trained on cannot be told from the library; retrain the table"
+                )
 
 
 def write_table(ds, path) -> None:

@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 
 import quidam_fast as qf
-from quidam_fast.accuracy import AccuracyCoverageWarning, attach_accuracy, load_accuracy_table
+from quidam_fast.accuracy import AccuracyCoverageWarning, attach_accuracy, fingerprint_variables, load_accuracy_table
 from quidam_fast.engine import load_networks
 from quidam_fast.errors import QuidamInputError
 from quidam_fast.space import DEFAULT_AXES, DEFAULT_NETWORK, MODEL_FAMILY, load_spec
@@ -123,9 +123,11 @@ def _table(networks=FAMILY, drop=()) -> xr.Dataset:
         for p, b in CELLS:
             if (n, p, b) not in drop:
                 acc[i, pe_types.index(p), bits.index(b)] = [_value(n, p, b, s) for s in SEEDS]
-    return xr.Dataset({"accuracy": (("network", "pe_type", "bits", "seed"), acc, {"units": "1"})},
-                      coords={"network": list(networks), "pe_type": pe_types, "bits": bits, "seed": SEEDS},
-                      attrs={"source": "test table", "complete": "yes"})
+    table = xr.Dataset({"accuracy": (("network", "pe_type", "bits", "seed"), acc, {"units": "1"})},
+                       coords={"network": list(networks), "pe_type": pe_types, "bits": bits, "seed": SEEDS},
+                       attrs={"source": "test table", "complete": "yes"})
+    # trained (as it were) on the library networks of these names, as quant train records
+    return table.assign(fingerprint_variables([qf.load_network(n) for n in networks]))
 
 
 def _shuffled(table: xr.Dataset, seed: int = 7) -> xr.Dataset:

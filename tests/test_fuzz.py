@@ -16,6 +16,7 @@ Interruptions, full disks and killed runs are tested without hypothesis at the e
 from __future__ import annotations
 
 import errno
+import json
 import math
 import os
 import re
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -56,13 +58,15 @@ def _tally(kind: str) -> None:
             file.write(kind + "\n")
 
 
-def both_profiles(body, **strategies):
-    """``body`` as a test under the bounded default profile, and a ``slow`` twin under the large one."""
+def both_profiles(body, small_examples: int | None = None, **strategies):
+    """``body`` as a test under the bounded default profile, and a ``slow`` twin under the large one.
+    ``small_examples``: more cases in the default profile, for a family whose cases take milliseconds."""
 
     def copy(name):  # a fresh function object of the same code: each takes its own hypothesis settings
         return types.FunctionType(body.__code__, body.__globals__, name, body.__defaults__, body.__closure__)
 
-    small = SMALL(given(**strategies)(copy(body.__name__.lstrip("_"))))
+    small_settings = SMALL if small_examples is None else settings(SMALL, max_examples=small_examples)
+    small = small_settings(given(**strategies)(copy(body.__name__.lstrip("_"))))
     large = pytest.mark.slow(LARGE(given(**strategies)(copy(body.__name__.lstrip("_") + "_large"))))
     return small, large
 
@@ -174,6 +178,231 @@ def test_quant_show_reads_any_table_safely(table):
             numbers = [float(word) for line in outcome.stdout.splitlines() for word in line.split()[1:2]
                        if word.replace(".", "", 1).isdigit()]
             assert all(0 <= n <= 100 for n in numbers), outcome.stdout
+
+
+# --- result files (report, pareto, plot, export, open_result) ----------------------------------
+
+RESULT_COMMANDS = ["report", "report_json", "pareto", "export", "plot", "api"]
+PLOT_KINDS = ["tradeoff", "accuracy", "breakdown", "arrays"]
+
+
+def _result_args(command: str, path: Path, folder: Path, kind: str) -> list:
+    return {"report": ["report", path], "report_json": ["report", path, "--format", "json"],
+            "pareto": ["pareto", path, "--objectives", "energy_per_inference_j:min,perf_per_area:max"],
+            "export": ["export", path, "--out", folder / "t.csv"],
+            "plot": ["plot", path, "--kind", kind, "--out", folder / "p.png"]}[command]
+
+
+def _independent_read(path: Path) -> xr.Dataset | None:
+    """The file as xarray reads it without the tool (None if it cannot: damaged bytes the tool may not
+    have touched because the command reads only some variables)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fz.open_output(path)
+    except Exception:  # noqa: BLE001 -- any failure of the file libraries: no independent view
+        return None
+
+
+def _result_case(case, command, kind):
+    reference = fz.base_result(case.base)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        path = folder / f"r{case.suffix}"
+        case.write(path)
+        listed = fz.listing(folder)
+        if command == "api":
+            try:
+                ds = qf.open_result(path)
+                qf.report(ds)
+            except QuidamInputError as error:
+                assert "\n" not in str(error) and str(path) in str(error), str(error)
+                _tally("result file")
+                return
+            fz.check_laws(ds)
+            fz.check_units(ds, reference)
+            _tally("result file")
+            return
+        outcome = fz.run_cli(*_result_args(command, path, folder, kind))
+        assert outcome.code in (0, 2), f"exit {outcome.code}: {outcome.stderr!r}"
+        if outcome.code == 2:
+            fz.refusal_line(outcome)
+            assert fz.listing(folder) == listed, fz.listing(folder)
+            _tally("result file")
+            return
+        made = {"export": ["t.csv"], "plot": ["p.png"]}.get(command, [])
+        assert fz.listing(folder) == sorted(listed + made), fz.listing(folder)
+        for token in ("nan", "inf"):
+            assert not re.search(rf"\b{token}\b", outcome.stdout, re.IGNORECASE), outcome.stdout[-2000:]
+        read = _independent_read(path)
+        if read is not None:  # what the command read obeys the laws and carries the engine's units
+            if command.startswith("report"):
+                read = read[["valid"] + [v for v in ("perf_per_area", "energy_per_inference_j", "accuracy") if v in read]]
+            fz.check_laws(read)
+            fz.check_units(read, reference)
+        if command == "report_json":
+            _check_report_numbers(json.loads(outcome.stdout))
+        if command == "export":
+            _check_table_numbers(folder / "t.csv")
+    _tally("result file")
+
+
+def _check_report_numbers(figures) -> None:
+    """Every number of the report is finite; values, spreads and gains positive; accuracies fractions."""
+    def walk(node, key=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, float) or (isinstance(node, int) and not isinstance(node, bool)):
+            assert math.isfinite(node), (key, node)
+            if key in ("value", "best_value", "worst_value", "spread", "gain", "reference_value"):
+                assert node > 0, (key, node)
+            if key.startswith("accuracy") and key != "accuracy_tolerance":
+                assert 0 <= node <= 1, (key, node)
+    walk(figures)
+
+
+def _check_table_numbers(path: Path) -> None:
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    for column in table.columns:
+        name = column.split(" [")[0]
+        if table[column].dtype.kind not in "fiu":
+            continue
+        values = table[column].to_numpy(dtype=np.float64)
+        if fz.NON_NEGATIVE.match(name) or name in fz.FRACTIONS:
+            present = values[~np.isnan(values)] if name.startswith("accuracy") else values
+            assert np.all(np.isfinite(present)) and np.all(present >= 0), (column, present[:3])
+            if name in fz.FRACTIONS:
+                assert np.all(present <= 1 + 1e-12), (column, present.max())
+
+
+test_result_files, test_result_files_large = both_profiles(
+    _result_case, small_examples=10, case=fz.result_cases(), command=st.sampled_from(RESULT_COMMANDS), kind=st.sampled_from(PLOT_KINDS))
+
+
+# --- ONNX models (networks, grid --network, load_network) ----------------------------------------
+
+ONNX_COMMANDS = ["networks", "networks_csv", "grid", "api"]
+
+
+def _concrete(model, input_shape):
+    """``model`` with the input shape applied as the importer's ``input_shape`` would (for the independent
+    count, which needs every dimension)."""
+    from quidam_fast.workloads import parse_input_shape
+
+    if input_shape is None:
+        return model
+    shape = parse_input_shape(input_shape)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for i, dim in enumerate(dims):
+        if isinstance(shape, dict):
+            if dim.HasField("dim_param") and dim.dim_param in shape:
+                dim.dim_value = shape[dim.dim_param]
+        else:
+            dim.dim_value = shape[i]
+    return model
+
+
+def _onnx_case(case, command):
+    import onnx
+    from test_onnx import independent_macs
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        path = folder / "model.onnx"
+        path.write_bytes(case.data)
+        (folder / "spec.toml").write_text(fz.toml_text(TINY_SPEC))
+        shape = ["--input-shape", case.input_shape] if case.input_shape is not None else []
+        listed = fz.listing(folder)
+        if command == "api":
+            try:
+                net = qf.load_network(path, input_shape=case.input_shape)
+            except QuidamInputError as error:
+                assert "\n" not in str(error), str(error)
+                _tally("onnx model")
+                return
+        else:
+            args = {"networks": ["networks", path, *shape], "networks_csv": ["networks", path, "--output", folder / "net.csv", *shape],
+                    "grid": ["grid", "--spec", folder / "spec.toml", "--network", path, "--out", folder / "out.nc", "--quiet", *shape]}
+            outcome = fz.run_cli(*args[command])
+            assert outcome.code in (0, 2), f"exit {outcome.code}: {outcome.stderr!r}"
+            if outcome.code == 2:
+                fz.refusal_line(outcome)
+                assert fz.listing(folder) == listed, fz.listing(folder)
+                _tally("onnx model")
+                return
+            made = {"networks_csv": ["net.csv"], "grid": ["out.nc"]}.get(command, [])
+            assert fz.listing(folder) == sorted(listed + made), fz.listing(folder)
+            net = qf.load_network(path, input_shape=case.input_shape)  # what the command accepted, Python accepts
+            if command == "grid":
+                results = fz.open_output(folder / "out.nc")
+                fz.check_laws(results)
+                assert int(results.attrs["network_macs"]) == net.macs
+        # every layer's MACs are those of the ONNX operator definitions, counted from onnx's own shape inference
+        expected = independent_macs(_concrete(onnx.load_model_from_string(case.data), case.input_shape))
+        assert [layer.macs for layer in net.layers] == expected, (case.edits, [layer.macs for layer in net.layers], expected)
+        assert all(layer.P >= 1 and layer.Q >= 1 and layer.macs > 0 for layer in net.layers)
+    _tally("onnx model")
+
+
+test_onnx_models, test_onnx_models_large = both_profiles(
+    _onnx_case, small_examples=30, case=fz.onnx_cases(), command=st.sampled_from(ONNX_COMMANDS))
+
+
+# --- torch module files (networks NAME / --from-torch, grid --network, load_network) -------------
+
+TORCH_COMMANDS = ["networks", "from_torch", "grid", "api"]
+
+
+def _torch_case(case, command):
+    pytest.importorskip("torch")
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        path = folder / "model.py"
+        path.write_text(case.text)
+        (folder / "spec.toml").write_text(fz.toml_text(TINY_SPEC))
+        model = f"{path}:{case.attr}"
+        shape = ["--input-shape", case.input_shape] if case.input_shape is not None else []
+        listed = fz.listing(folder)
+        if command == "api":
+            try:
+                net = qf.load_network(model, input_shape=case.input_shape)
+            except QuidamInputError as error:
+                assert "\n" not in str(error), str(error)
+                _tally("torch module")
+                return
+        else:
+            args = {"networks": ["networks", model, *shape],
+                    "from_torch": ["networks", "--from-torch", model, "--output", folder / "net.csv", *shape],
+                    "grid": ["grid", "--spec", folder / "spec.toml", "--network", model, "--out", folder / "out.nc", "--quiet", *shape]}
+            outcome = fz.run_cli(*args[command])
+            assert outcome.code in (0, 2), f"exit {outcome.code}: {outcome.stderr!r}"
+            files = [f for f in fz.listing(folder) if f != "__pycache__"]
+            if outcome.code == 2:
+                fz.refusal_line(outcome)
+                assert files == listed, files
+                _tally("torch module")
+                return
+            made = {"from_torch": ["net.csv"], "grid": ["out.nc"]}.get(command, [])
+            assert files == sorted(listed + made), files
+            if command == "grid":
+                fz.check_laws(fz.open_output(folder / "out.nc"))
+            else:
+                assert " layers, " in outcome.stdout, outcome.stdout  # a success printed the layer table
+            net = qf.load_network(model, input_shape=case.input_shape)  # what the command accepted, Python accepts
+        assert all(layer.P >= 1 and layer.Q >= 1 and layer.macs > 0 for layer in net.layers)
+        if case.expected_macs is not None:  # from the generator's own parameters, not from the hooks
+            assert [layer.macs for layer in net.layers] == case.expected_macs, (case.edits, net.layers)
+    _tally("torch module")
+
+
+test_torch_modules, test_torch_modules_large = both_profiles(
+    _torch_case, small_examples=20, case=fz.torch_cases(), command=st.sampled_from(TORCH_COMMANDS))
 
 
 # --- output paths -------------------------------------------------------------------------------
@@ -551,6 +780,10 @@ def _refused(outcome, *fragments):
     ("bits_float", ["coordinate 'bits' holds float64 values"]),
     ("inf", ["variable 'accuracy' ranges from inf to inf"]),
     ("incomplete", ["not a finished accuracy table"]),
+    ("relabel", ["network 'resnet8_fmnist' was trained on a network with fingerprint d8dd0ccd48748bf0 (5 layers", "(relabelled?)"]),
+    ("bad_fingerprint", ["variable 'network_fingerprint' holds 'bf16'; it must hold 16 lowercase hex digits"]),
+    ("fingerprint_dims", ["variable 'network_macs' has dimensions ('seed', 'network')"]),
+    ("fingerprint_counts", ["variable 'network_layers' holds [-1, -1, -1, -1]; it must hold positive integers"]),
 ])
 def test_odd_accuracy_tables_are_one_line_naming_file_and_variable(tmp_path, edit, fragments):
     table = fz.edit_table(fz.packaged_table(), edit, "bf16")
@@ -727,3 +960,179 @@ def test_a_layer_of_the_largest_height_is_evaluated_not_walked():
     results = qf.evaluate(qf.Network("tall", (layer,)), {**fz.TINY, "dataflow": ["ws", "rs"]}, "published-45nm",
                           per_layer=False)
     fz.check_laws(results)
+
+
+# --- result files, ONNX models and torch modules: the cases the fuzz suite found, one by one --------
+
+
+def test_the_result_schema_names_every_variable_evaluate_writes_with_its_units():
+    """open_result checks units against its own table: it must be the engine's, variable for variable."""
+    from quidam_fast.results import _result_units
+
+    expected = _result_units()
+    for kind in ("per_layer", "networks"):
+        written = fz.base_result(kind)
+        assert set(written.data_vars) == set(expected), set(written.data_vars) ^ set(expected)
+        assert {name: written[name].attrs["units"] for name in written.data_vars} == expected
+
+
+def _first_valid(ds, name, value):
+    """``ds`` with ``name`` set to ``value`` at its first valid point."""
+    values = ds[name].astype(np.float64)
+    mask = ds["valid"].broadcast_like(values).transpose(*values.dims).values
+    data = values.values.copy()
+    data[np.unravel_index(np.flatnonzero(mask)[0], data.shape)] = value
+    return ds.assign({name: values.copy(data=data).assign_attrs(ds[name].attrs)})
+
+
+#: (edit, what the refusal says, whether report sees it: it reads the values of perf_per_area,
+#: energy_per_inference_j and accuracy only, and the metadata of every variable)
+RESULT_CASES = [
+    (lambda d: _first_valid(d, "energy_per_inference_j", -1e-4), "variable 'energy_per_inference_j' ranges from -0.0001 to ", True),
+    (lambda d: _first_valid(d, "throughput_ips", np.nan), "variable 'throughput_ips' is NaN at 1 valid design points", False),
+    (lambda d: _first_valid(d, "latency_s", np.inf), "variable 'latency_s' ranges from ", False),
+    (lambda d: _first_valid(d, "area_mm2", 0.0), "it must be positive and finite", False),
+    (lambda d: d.assign(utilization=d.utilization + 1), "variable 'utilization' ranges from 1.", False),
+    (lambda d: d.assign(accuracy=d.accuracy * 100), "variable 'accuracy' ranges from 88.", True),
+    (lambda d: d.assign(energy_pj=d.energy_pj.assign_attrs(units="mJ")), "variable 'energy_pj' has units 'mJ'; the engine writes energy_pj in 'pJ'", True),
+    (lambda d: d.assign(energy_pj=d.energy_pj.copy().assign_attrs(units=None).drop_attrs(deep=False)),
+     "variable 'energy_pj' has units 'absent'", True),
+    (lambda d: d.assign(area_mm2=d.area_mm2.astype(str)), "variable 'area_mm2' holds <U", True),
+    (lambda d: d.assign(edp=d.edp.expand_dims(extra=2)), "variable 'edp' has dimensions ('extra',", True),
+    (lambda d: d.isel(bits=slice(0, 0)), "dimension 'bits' has no labels (size 0)", True),
+    (lambda d: d.assign_coords(bits=[4, 0]), "coordinate: bits = 0 is not allowed", True),
+    (lambda d: d.assign_coords(rows=[4, 4]), "coordinate: axis 'rows' repeats a value: [4, 4]", True),  # through pareto
+    (lambda d: d.assign_coords(pe_type=["int", "lightpe1", "bf16"]), "coordinate: pe_type = 'bf16' is not allowed", True),
+    (lambda d: d.assign(valid=d.valid | True), "variable 'valid' disagrees with 'invalid_reason'", False),
+    (lambda d: d.assign(cycles=d.cycles / 1e6), "variable 'cycles' is below MACs / PEs at valid design points", False),
+]
+
+
+@pytest.mark.parametrize("index", range(len(RESULT_CASES)))
+def test_result_files_with_impossible_values_or_a_broken_schema_are_one_line(tmp_path, index):
+    """Before, these exited 0 with the numbers printed (negative energies, NaN throughput, utilization
+    above 1, accuracy 88), or read wrong units as right ones; duplicate labels gave pareto a traceback.
+    Each case through report (where it reads the variable), one of pareto / export / plot in turn, and
+    open_result; as .nc and .zarr in turn (the schema check is the same for both)."""
+    edit, fragment, report_sees = RESULT_CASES[index]
+    path = tmp_path / ("r.nc", "r.zarr")[index % 2]
+    fz.ResultCase(edit(fz.base_result("accuracy")), path.suffix, (), "accuracy", []).write(path)
+    command = [["pareto", path, "--objectives", "energy_per_inference_j:min,perf_per_area:max"],
+               ["export", path, "--out", tmp_path / "t.csv"], ["plot", path, "--kind", "tradeoff", "--out", tmp_path / "p.png"]][index % 3]
+    for args in [command] + ([["report", path]] if report_sees else []):
+        line = _refused(fz.run_cli(*args), f"result file '{path}'")
+        assert fragment in line, line
+    with pytest.raises(QuidamInputError, match=re.escape(fragment)):
+        qf.open_result(path)
+    assert sorted(os.listdir(tmp_path)) == [path.name]
+
+
+def test_a_corrupt_result_file_is_one_line_without_the_file_librarys_tracebacks(tmp_path):
+    """A flipped byte in an HDF5 object header printed "Exception ignored ..." tracebacks after the error
+    line, when the half-opened file was collected."""
+    data = bytearray(fz.base_result("networks").to_netcdf(engine="h5netcdf"))
+    for at in range(data.find(b"OHDR") + 6, data.find(b"OHDR") + 14):
+        data[at] ^= 0xFF
+    (tmp_path / "r.nc").write_bytes(bytes(data))
+    outcome = fz.run_cli("report", tmp_path / "r.nc")
+    line = _refused(outcome, "cannot be read (truncated, corrupt or not netCDF)")
+    assert outcome.stderr.strip() == line and "Exception ignored" not in outcome.stderr
+
+
+def test_a_zarr_chunk_whose_header_lies_is_one_line(tmp_path):
+    """Byte 7 of a blosc chunk header flipped: numcodecs raised SystemError ("Negative size passed to
+    PyBytes_FromStringAndSize"), which no list of the file libraries' exceptions had; flipped string
+    bytes gave pyarrow's ArrowException. Every exception of the read is the file's now."""
+    path = tmp_path / "r.zarr"
+    fz.ResultCase(fz.base_result("accuracy"), ".zarr", (), "accuracy", []).write(path)
+    chunk = path / "pe_type" / "0"
+    data = bytearray(chunk.read_bytes())
+    data[7] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    line = _refused(fz.run_cli("report", path), f"result file '{path}' cannot be read (truncated, corrupt or not zarr)")
+    assert line.isprintable(), line
+    with pytest.raises(QuidamInputError, match="cannot be read"):
+        qf.open_result(path)
+
+
+@pytest.mark.parametrize("value, fragment", [(0, "has size 0 in dimension 2; sizes must be positive"),
+                                             (-3, "has size -3 in dimension 2; sizes must be positive")])
+def test_an_onnx_input_of_zero_or_negative_size_says_so(tmp_path, value, fragment):
+    """It said the dimension was dynamic, "with no size", and told the user to give one."""
+    _onnx_conv(tmp_path / "m.onnx", [1, 1, value, 4], [1, 2, value, 4])
+    _refused(fz.run_cli("networks", tmp_path / "m.onnx"), f"{tmp_path / 'm.onnx'}: input 'x' {fragment}")
+
+
+def _onnx_conv(path, x_shape, y_shape):
+    import onnx
+    from onnx import TensorProto, helper
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 1, 1, 1], [0.0, 0.0])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="c")], "g", [x], [y], [w])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_an_onnx_convolution_whose_output_shape_is_unknown_names_the_file_once(tmp_path, monkeypatch):
+    """The error of a convolution whose output shape inference left unknown was wrapped twice:
+    "m.onnx: m.onnx: node 'c' (Conv): ..." (found with a huge input dim)."""
+    from quidam_fast import onnx_import
+
+    _onnx_conv(tmp_path / "m.onnx", [1, 1, 4, 4], [1, 2, 4, 4])
+    known = onnx_import._known_shapes
+    monkeypatch.setattr(onnx_import, "_known_shapes", lambda graph: {k: v for k, v in known(graph).items() if k != "y"})
+    line = _refused(fz.run_cli("networks", tmp_path / "m.onnx"), "node 'c' (Conv): shape inference could not make the shape of its output")
+    assert line.count(str(tmp_path / "m.onnx")) == 1, line
+
+
+TORCH_MODULE = """import torch.nn as nn
+
+class Net(nn.Module):
+    input_shape = (1, 1, 8, 8)
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x):
+        {forward}
+
+def model():
+    {factory}
+{extra}"""
+
+
+@pytest.mark.parametrize("forward, factory, extra, fragment", [
+    ("return self.conv(x)", "return Net()", "import sys\nsys.exit(3)", "failed: it calls sys.exit(3)"),
+    ("return self.conv(x)", "return Net()", "raise GeneratorExit", "failed: GeneratorExit"),
+    ("return self.conv(x)", "raise SystemExit(1)", "", "calling it without arguments failed (it calls sys.exit(1))"),
+    ("raise SystemExit(0)", "return Net()", "", "failed: it calls sys.exit(0)"),
+    ("return self.conv(x)", "return Net()", "Net.input_shape = property(lambda self: 1 / 0)",
+     "reading its attribute 'input_shape' failed (ZeroDivisionError: division by zero)"),
+    ("return self.conv(x)", "return Net()", "Net.network_name = 5", "network_name = 5 must be a non-empty string"),
+    ("return self.conv(x)", "return Net()", "Net.input_shape = (1, 1, 2**40, 8)", "must be a tuple of positive integers (at most 2147483647)"),
+])
+def test_a_torch_module_that_exits_or_raises_anything_is_one_line(tmp_path, forward, factory, extra, fragment):
+    """sys.exit in the file, its factory or its forward ended the command with that status (0: "success"
+    with nothing printed); a raising property or a BaseException gave a traceback."""
+    pytest.importorskip("torch")
+    (tmp_path / "m.py").write_text(TORCH_MODULE.format(forward=forward, factory=factory, extra=extra))
+    for args in (["networks", f"{tmp_path / 'm.py'}:model"], ["networks", "--from-torch", f"{tmp_path / 'm.py'}:model"]):
+        _refused(fz.run_cli(*args), fragment)
+    with pytest.raises(QuidamInputError, match=re.escape(fragment)):
+        qf.load_network(f"{tmp_path / 'm.py'}:model")
+
+
+def test_a_huge_torch_input_is_traced_on_shapes_alone(tmp_path):
+    """A forward pass on real zeros of 4096 x 3 x 4096 x 4096 would have needed 800 GiB; on shape-only
+    tensors the layer table comes at once, and a model that needs real values is refused, not run."""
+    pytest.importorskip("torch")
+    (tmp_path / "m.py").write_text(TORCH_MODULE.format(forward="return self.conv(x)", factory="return Net()", extra=""))
+    net = qf.load_network(f"{tmp_path / 'm.py'}:model", input_shape=(4096, 1, 4096, 4096))
+    assert [(layer.N, layer.P, layer.Q, layer.macs) for layer in net.layers] == [(4096, 4094, 4094, 4096 * 2 * 9 * 4094 * 4094)]
+    (tmp_path / "v.py").write_text(TORCH_MODULE.format(forward="return self.conv(x) if x.sum() >= 0 else x",
+                                                        factory="return Net()", extra=""))
+    assert len(qf.load_network(f"{tmp_path / 'v.py'}:model").layers) == 1  # small: the real-zeros pass after all
+    _refused(fz.run_cli("networks", f"{tmp_path / 'v.py'}:model", "--input-shape", "4096,1,4096,4096"),
+             "on shape-only tensors of shape (4096, 1, 4096, 4096) failed", "too large for a pass on real zeros")

@@ -4,6 +4,7 @@ only onto the network the table was trained on (same layer table, not just the s
 import dataclasses
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -301,3 +302,98 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --- fingerprints: which network a table's row was trained on ---------------------------------------
+
+from quidam_fast.accuracy import (  # noqa: E402
+    AccuracyUncheckedWarning, add_fingerprints, check_fingerprints, fingerprint_variables, network_fingerprint)
+
+
+def _stamped(networks=NETWORKS) -> xr.Dataset:
+    """_table() as quant train writes it now: with the fingerprints of the networks trained."""
+    return _table().assign(fingerprint_variables([qf.load_network(n) for n in networks]))
+
+
+def _relabelled(table: xr.Dataset) -> xr.Dataset:
+    """Each network's rows under the other network's name, fingerprints carried along (as a label edit does)."""
+    return table.assign_coords(network=list(table.network.values[::-1]))
+
+
+def test_a_fingerprint_is_the_layer_shapes_in_order_not_the_names():
+    lenet = qf.load_network("lenet5_fmnist")
+    renamed = Network("other", tuple(dataclasses.replace(layer, name=f"x{i}") for i, layer in enumerate(lenet.layers)))
+    assert network_fingerprint(renamed) == network_fingerprint(lenet)
+    assert len(network_fingerprint(lenet)) == 16 and int(network_fingerprint(lenet), 16) >= 0
+    changed = {network_fingerprint(_changed(lenet, 1, K=lenet.layers[1].K + 1)),
+               network_fingerprint(_changed(lenet, 0, padding=lenet.layers[0].padding + 1)),
+               network_fingerprint(Network("r", lenet.layers[::-1])),
+               network_fingerprint(Network("short", lenet.layers[:-1]))}
+    assert len(changed) == 4 and network_fingerprint(lenet) not in changed
+
+
+def test_the_fingerprint_variables_record_the_layer_count_macs_and_weights():
+    variables = fingerprint_variables([qf.load_network(n) for n in NETWORKS])
+    for i, name in enumerate(NETWORKS):
+        net = qf.load_network(name)
+        # written out from the layers' own fields, not from Network.macs / .params
+        macs = sum(layer.N * layer.K * (layer.C // layer.groups) * layer.R * layer.S * layer.P * layer.Q for layer in net.layers)
+        weights = sum(layer.K * (layer.C // layer.groups) * layer.R * layer.S for layer in net.layers)
+        assert int(variables["network_layers"].values[i]) == len(net.layers)
+        assert int(variables["network_macs"].values[i]) == macs and int(variables["network_params"].values[i]) == weights
+    assert {v.attrs["units"] for v in variables.values()} == {"", "1", "MAC"}
+
+
+def test_a_table_relabelled_to_another_networks_name_is_refused_at_load_and_at_the_join(tmp_path):
+    _relabelled(_stamped()).to_netcdf(tmp_path / "t.nc", engine="h5netcdf")
+    with pytest.raises(QuidamInputError) as caught:
+        load_accuracy_table(tmp_path / "t.nc")
+    message = str(caught.value)
+    assert "\n" not in message and str(tmp_path / "t.nc") in message and "(relabelled?)" in message
+    assert "network 'vgg7_fmnist' was trained on a network with fingerprint" in message
+    lenet = qf.load_network("lenet5_fmnist")
+    assert f"({len(lenet.layers)} layers, {lenet.macs:,} MACs, {lenet.params:,} weights)" in message  # what it was trained on
+    results = _results(network="lenet5_fmnist")
+    with pytest.raises(QuidamInputError, match="network 'lenet5_fmnist' was trained on a network with fingerprint"):
+        attach_accuracy(results, _relabelled(_stamped()))  # a table built in memory is checked at the join
+    assert "accuracy" in attach_accuracy(results, _stamped())  # the same table, rightly labelled, joins
+
+
+def test_a_table_without_fingerprints_joins_with_one_warning_that_it_cannot_be_checked():
+    results = _results(network="lenet5_fmnist", bits=(16, 8, 4), pe_types=("int", "lightpe1"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        joined = attach_accuracy(results, _table())
+    unchecked = [w for w in caught if issubclass(w.category, AccuracyUncheckedWarning)]
+    assert len(unchecked) == 1 and "\n" not in str(unchecked[0].message)
+    assert "records no fingerprint" in str(unchecked[0].message) and "lenet5_fmnist" in str(unchecked[0].message)
+    assert "quidam-fast quant fingerprint test table" in str(unchecked[0].message)
+    xr.testing.assert_identical(joined.accuracy, attach_accuracy(results, _stamped()).accuracy.assign_attrs(joined.accuracy.attrs))
+    assert "none recorded for lenet5_fmnist (not checked)" in joined.accuracy.attrs["network_check"]
+    assert check_fingerprints(_table()) == NETWORKS and check_fingerprints(_stamped()) == []
+
+
+def test_stamping_adds_the_library_fingerprints_and_refuses_to_overwrite_others_unless_forced():
+    stamped, lines = add_fingerprints(_table())
+    xr.testing.assert_identical(stamped.accuracy, _table().accuracy)
+    assert [str(f) for f in stamped.network_fingerprint.values] == [network_fingerprint(qf.load_network(n)) for n in NETWORKS]
+    assert len(lines) == 2 and lines[0].startswith("lenet5_fmnist: ") and "after training" in stamped.attrs["fingerprinted"]
+    with pytest.raises(QuidamInputError, match="test table: the fingerprint recorded for network 'vgg7_fmnist' differs .* --force"):
+        add_fingerprints(_relabelled(_stamped()))
+    forced, _ = add_fingerprints(_relabelled(_stamped()), force=True)
+    assert check_fingerprints(forced) == []
+    with pytest.raises(QuidamInputError, match="network 'alexnet_x' is not a library network"):
+        add_fingerprints(_table().assign_coords(network=["lenet5_fmnist", "alexnet_x"]))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.assign(network_fingerprint=("network", np.array(["xyz", "0" * 16], dtype=object))),
+     "variable 'network_fingerprint' holds 'xyz'; it must hold 16 lowercase hex digits"),
+    (lambda t: t.assign(network_macs=t.network_macs.astype(float)), "variable 'network_macs' holds [416520.0, "),
+    (lambda t: t.assign(network_params=t.network_params.expand_dims(seed=t.seed)), "variable 'network_params' has dimensions"),
+])
+def test_odd_fingerprint_variables_are_one_line(tmp_path, edit, message):
+    edit(_stamped()).to_netcdf(tmp_path / "t.nc", engine="h5netcdf")
+    with pytest.raises(QuidamInputError) as caught:
+        load_accuracy_table(tmp_path / "t.nc")
+    assert message in str(caught.value) and "\n" not in str(caught.value)

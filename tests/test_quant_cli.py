@@ -286,3 +286,101 @@ def test_extracted_torch_model_under_a_library_name_gets_no_accuracy(tmp_path):
     assert "accuracy" not in joined and joined.attrs["accuracy"].startswith("not attached")
     joined = attach_accuracy(qf.evaluate(impostor, space, per_layer=False), network=impostor)
     assert "accuracy" not in joined and "layers" in joined.attrs["accuracy"]
+
+
+# --- fingerprints: quant train records them, quant fingerprint stamps an older table ---------------
+
+from fuzz_strategies import INFO_LINES, refusal_line, run_cli  # noqa: E402
+
+
+def test_train_records_the_fingerprint_of_the_module_it_trained(tmp_path, monkeypatch):
+    from quidam_fast.accuracy import network_fingerprint
+    from quidam_fast.quant import train as qt
+    from quidam_fast.quant.extract import layers_from_torch
+    from quidam_fast.quant.models import MODELS
+
+    out = tmp_path / "acc.nc"
+    _fake_training(monkeypatch, out)
+    assert runner.invoke(app, TRAIN + ["-o", str(out)]).exit_code == 0
+    table = load_accuracy_table(out)
+    trained = layers_from_torch(MODELS["lenet5_fmnist"](), (1, 1, 28, 28), "lenet5_fmnist")
+    assert table.network_fingerprint.values.tolist() == [network_fingerprint(trained)]
+    assert table.network_macs.values.tolist() == [trained.macs] and table.network_macs.attrs["units"] == "MAC"
+    assert qt.check_models_are_library(["lenet5_fmnist"]) is None  # the module is the library network
+
+
+def test_resuming_a_checkpoint_written_before_fingerprints_finishes_with_them(tmp_path, monkeypatch):
+    out = tmp_path / "acc.nc"
+    _fake_training(monkeypatch, out, fail_in_run=1)
+    assert isinstance(runner.invoke(app, TRAIN + ["-o", str(out)]).exception, RuntimeError)
+    partial = tmp_path / "acc.partial.nc"
+    old = xr.load_dataset(partial, engine="h5netcdf")
+    old.drop_vars(["network_fingerprint", "network_layers", "network_macs", "network_params"]).to_netcdf(partial, engine="h5netcdf")
+    _fake_training(monkeypatch, out)
+    resumed = runner.invoke(app, TRAIN + ["-o", str(out), "--resume"])
+    assert resumed.exit_code == 0 and "3 cells done" in resumed.output, resumed.output
+    assert load_accuracy_table(out).network_fingerprint.values.tolist() == old.network_fingerprint.values.tolist()
+
+
+def _unstamped(path):
+    """A finished table of two library networks as written before fingerprints were recorded."""
+    networks = ["lenet5_fmnist", "vgg7_fmnist"]
+    xr.Dataset(
+        {"accuracy": (("network", "pe_type", "bits", "seed"), np.array([0.9, 0.8]).reshape(2, 1, 1, 1), {"units": "1"})},
+        coords={"network": networks, "pe_type": ["int"], "bits": [8], "seed": [0]},
+        attrs={"command": "earlier", "complete": "yes"},
+    ).to_netcdf(path, engine="h5netcdf")
+
+
+def test_quant_fingerprint_stamps_a_table_without_retraining(tmp_path):
+    from quidam_fast.accuracy import network_fingerprint
+
+    table = tmp_path / "acc.nc"
+    _unstamped(table)
+    before = xr.load_dataset(table, engine="h5netcdf")
+    copy = tmp_path / "copy.nc"
+    done = run_cli("quant", "fingerprint", table, "-o", copy)
+    assert done.code == 0 and done.stderr.splitlines()[-1] == f"wrote {copy}: the fingerprints of 2 networks", done.stderr
+    assert xr.load_dataset(table, engine="h5netcdf").identical(before)  # -o: the table itself untouched
+    done = run_cli("quant", "fingerprint", table)
+    assert done.code == 0, done.stderr
+    stamped = load_accuracy_table(table)
+    xr.testing.assert_identical(stamped.accuracy, before.accuracy)
+    assert stamped.network_fingerprint.values.tolist() == [network_fingerprint(load_network(n)) for n in ("lenet5_fmnist", "vgg7_fmnist")]
+    assert "lenet5_fmnist: 5 layers, 416,520 MACs, 61,470 weights, fingerprint " in done.stderr
+    data = table.read_bytes()
+    again = run_cli("quant", "fingerprint", table)
+    assert again.code == 0 and "records the fingerprints of the library networks already; nothing to do" in again.stderr
+    assert table.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acc.nc", "copy.nc"]
+
+
+def test_a_relabelled_table_is_one_line_and_exit_2_before_any_work(tmp_path):
+    table = tmp_path / "acc.nc"
+    _unstamped(table)
+    assert run_cli("quant", "fingerprint", table).code == 0
+    relabelled = load_accuracy_table(table)
+    relabelled.attrs.pop("source")
+    relabelled.assign_coords(network=["vgg7_fmnist", "lenet5_fmnist"]).to_netcdf(table, engine="h5netcdf")
+    (tmp_path / "s.toml").write_text('network = "lenet5_fmnist"\n[space]\nrows = [8]\ncols = [8]\n')
+    for args in (["grid", "--spec", tmp_path / "s.toml", "--accuracy", table, "--out", tmp_path / "o.nc", "--quiet"],
+                 ["quant", "show", table], ["quant", "fingerprint", table]):
+        outcome = run_cli(*args)
+        line = refusal_line(outcome)
+        assert outcome.code == 2 and str(table) in line and "'vgg7_fmnist'" in line, line
+        assert not any(INFO_LINES.match(text) for text in outcome.stderr.splitlines()[:-1])  # before any work
+    assert "--force" in line  # quant fingerprint: restamping would hide it, unless asked
+    assert run_cli("quant", "fingerprint", table, "--force").code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acc.nc", "s.toml"]
+
+
+def test_grid_joins_a_table_without_fingerprints_with_one_warning_line(tmp_path):
+    table = tmp_path / "acc.nc"
+    _unstamped(table)
+    (tmp_path / "s.toml").write_text('network = "lenet5_fmnist"\n[space]\npe_type = ["int"]\nbits = [8]\nrows = [8]\ncols = [8]\n')
+    outcome = run_cli("grid", "--spec", tmp_path / "s.toml", "--accuracy", table, "--out", tmp_path / "o.nc", "--quiet")
+    assert outcome.code == 0, outcome.stderr
+    warned = [line for line in outcome.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "records no fingerprint" in warned[0] and "cannot be checked" in warned[0]
+    assert f"quidam-fast quant fingerprint {table}" in warned[0]
+    assert float(xr.load_dataset(tmp_path / "o.nc").accuracy.sel(pe_type="int", bits=8)) == pytest.approx(0.9)
