@@ -397,3 +397,12 @@ def test_odd_fingerprint_variables_are_one_line(tmp_path, edit, message):
     with pytest.raises(QuidamInputError) as caught:
         load_accuracy_table(tmp_path / "t.nc")
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_packaged_table_records_the_fingerprints_of_its_networks():
+    """Stamped with quidam-fast quant fingerprint quant/data/accuracy.nc (it was trained before they were
+    recorded); a retrained table records them itself."""
+    table = load_accuracy_table()
+    assert check_fingerprints(table) == []
+    assert [str(f) for f in table.network_fingerprint.values] == [
+        network_fingerprint(qf.load_network(str(n))) for n in table.network.values]
