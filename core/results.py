@@ -48,6 +48,19 @@ def _result_units() -> dict[str, str]:
     return units
 
 
+def _coordinate_units(ds: xr.Dataset) -> dict[str, str]:
+    """The units the engine writes on the non-axis coordinates ``ds`` has: the layer table
+    (``layer_N`` ... ``layer_groups``, ``layer_macs``, ``layer_name``), the networks' sizes, and
+    ``layer`` itself (names, ``""``, for one network; positions, ``"1"``, along a network dimension)."""
+    from .workloads import LAYER_COLUMNS
+
+    units = {f"layer_{column}": "1" for column in LAYER_COLUMNS}
+    units.update(layer_macs="MAC", layer_name="", network_layers="1", network_macs="MAC", network_params="1")
+    if "layer" in ds.coords:
+        units["layer"] = "1" if ds["layer"].dtype.kind in "iu" else ""
+    return {name: unit for name, unit in units.items() if name in ds.coords}
+
+
 #: The largest value a result may hold at a valid point: far beyond any figure a design can have (a
 #: layer's MACs are bounded at 2^45, quidam_fast.workloads.MAX_COUNT), far below float64's overflow
 #: (1.8e308) in the sums, products and ratios the analysis takes.
@@ -167,11 +180,22 @@ def _check_result(ds: xr.Dataset, name: str) -> None:
             if not all(isinstance(v, str) and v for v in values) or len(set(values)) != len(values):
                 raise QuidamInputError(f"result file {name!r}: coordinate 'network' holds {values[:4]!r}; it must hold "
                                        "distinct network names")
+            if labels.attrs.get("units") != "":
+                raise QuidamInputError(f"result file {name!r}: coordinate 'network' has units "
+                                       f"{labels.attrs.get('units', 'absent')!r}; network names have units ''")
             continue
         _validate_axis(axis, values, f"result file {name!r}, coordinate")
         if labels.attrs.get("units") != AXES[axis][0]:
             raise QuidamInputError(f"result file {name!r}: coordinate {axis!r} has units {labels.attrs.get('units', 'absent')!r}; "
                                    f"a result's {axis} is in {AXES[axis][0]!r}")
+    for coordinate, units in _coordinate_units(ds).items():
+        labels = ds[coordinate]
+        if labels.attrs.get("units") != units:
+            raise QuidamInputError(f"result file {name!r}: coordinate {coordinate!r} has units "
+                                   f"{labels.attrs.get('units', 'absent')!r}; the engine writes it in {units!r}")
+        if coordinate not in ("layer", "layer_name") and labels.dtype.kind not in "iu":
+            raise QuidamInputError(f"result file {name!r}: coordinate {coordinate!r} holds {labels.dtype} values; "
+                                   "it must hold integers")
     allowed_dims = set(design) | {"layer"}
     for variable_name, units in _result_units().items():
         if variable_name not in ds.data_vars or variable_name == "valid":

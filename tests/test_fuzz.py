@@ -1004,6 +1004,8 @@ RESULT_CASES = [
     (lambda d: d.assign_coords(rows=[4, 4]), "coordinate: axis 'rows' repeats a value: [4, 4]", True),  # through pareto
     (lambda d: d.assign_coords(pe_type=["int", "lightpe1", "bf16"]), "coordinate: pe_type = 'bf16' is not allowed", True),
     (lambda d: d.assign(valid=d.valid | True), "variable 'valid' disagrees with 'invalid_reason'", False),
+    (lambda d: d.assign_coords(layer_macs=d.layer_macs.assign_attrs(units="GMAC")),
+     "coordinate 'layer_macs' has units 'GMAC'; the engine writes it in 'MAC'", True),
     (lambda d: d.assign(cycles=d.cycles / 1e6), "variable 'cycles' is below MACs / PEs at valid design points", False),
 ]
 
@@ -1016,7 +1018,8 @@ def test_result_files_with_impossible_values_or_a_broken_schema_are_one_line(tmp
     open_result; as .nc and .zarr in turn (the schema check is the same for both)."""
     edit, fragment, report_sees = RESULT_CASES[index]
     path = tmp_path / ("r.nc", "r.zarr")[index % 2]
-    fz.ResultCase(edit(fz.base_result("accuracy")), path.suffix, (), "accuracy", []).write(path)
+    base = "per_layer" if "'layer_" in fragment else "accuracy"  # the layer table is in per-layer results only
+    fz.ResultCase(edit(fz.base_result(base)), path.suffix, (), base, []).write(path)
     command = [["pareto", path, "--objectives", "energy_per_inference_j:min,perf_per_area:max"],
                ["export", path, "--out", tmp_path / "t.csv"], ["plot", path, "--kind", "tradeoff", "--out", tmp_path / "p.png"]][index % 3]
     for args in [command] + ([["report", path]] if report_sees else []):
