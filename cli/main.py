@@ -78,9 +78,10 @@ def main() -> None:
     A Ctrl-C (SIGINT) anywhere prints one line saying what was and was not written, and exits 130; a
     full disk or a read-only file system met while writing is one ``error:`` line and exit 2.
     """
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) not in (
-            signal.SIG_IGN, signal.default_int_handler):
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up is over (see quidam_fast._startup)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _heard_interrupt)  # start-up is over (see quidam_fast._startup)
+    _HEARD.clear()
+    sys.unraisablehook = _quiet_about_interrupts
     try:
         # not standalone: click's usage errors come here, to be one line like every other mistake
         code = app(standalone_mode=False)
@@ -113,8 +114,9 @@ def main() -> None:
         where = f"{error.filename}: " if error.filename else ""
         _say(f"error: {where}{error.strerror or error}")
         sys.exit(2)
-    if code == 130:  # typer turns a KeyboardInterrupt inside a command into exit status 130
+    if code == 130 or _HEARD:  # typer turns a KeyboardInterrupt inside a command into exit status 130
         _say(_files.interrupted_message())
+        sys.exit(130)
     if isinstance(code, int) and not isinstance(code, bool) and code != 0:  # --help and --version return 0
         sys.exit(code)
 
@@ -128,6 +130,23 @@ _ABORTS = tuple({typer.Abort, getattr(_click, "Abort", typer.Abort)})
 
 #: Errors of the machine, not of the program: a full disk or quota, a read-only file system.
 _USER_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+#: The SIGINTs the command received: a KeyboardInterrupt raised where Python only reports it ("Exception
+#: ignored in" a weakref or finalizer callback) and carries on must still end the command with 130.
+_HEARD: list[int] = []
+
+
+def _heard_interrupt(signum, frame) -> None:
+    _HEARD.append(signum)
+    raise KeyboardInterrupt
+
+
+def _quiet_about_interrupts(unraisable) -> None:
+    """No "Exception ignored ... KeyboardInterrupt" traceback: the interrupt is heard (:data:`_HEARD`)
+    and said in one line at the end; any other unraisable exception is reported as Python does."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 def _caused_by_interrupt(error: BaseException) -> bool:
