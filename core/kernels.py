@@ -20,8 +20,10 @@ with ``folds = g ceil(dim_rows / rows) ceil(dim_cols / cols)``; ``N`` counts eve
 batch. Global-buffer traffic counts operand words as the array consumes them (SCALE-Sim's SRAM reads),
 whatever order the folds run in. DRAM traffic comes from the buffer-level mapper: the fold order and
 what the buffer keeps for systolic arrays (:func:`_systolic_layer`), the loop order above the array,
-tiles and residency for row stationary (:func:`_rs_buffer`), each chosen for the objective
-(:func:`_dram_word_prices`); only input words some output reads are fetched.
+tiles, residency and what the spare buffer pins for row stationary (:func:`_rs_buffer`); an operand
+fetched again and again keeps (pins) as much of itself as the buffer spares, in every dataflow. Each
+is chosen for the objective (:func:`_dram_word_prices`); only input words some output reads are
+fetched.
 
 Energy is accesses x energy per access. The array network is priced by the wire each transfer drives
 (:func:`_network_mm`): the technology's energy per bit per mm of wire times the distance on this design,
@@ -389,7 +391,8 @@ def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, 
     ``ifmap_rows`` what :func:`_rs_ifmap_rows` returns.
 
     Buffer level (searched, :func:`_rs_buffer`): the order of the loops over image strips, filter
-    blocks and accumulation steps, the tile the buffer keeps, and which operands it keeps.
+    blocks and accumulation steps, the tile the buffer keeps, which operands it keeps, and which one
+    it pins in what the tiles leave.
 
     Returns ``(compute_cycles, macs, glb_act_reads, glb_weight_reads, glb_psum_reads, glb_psum_writes,
     glb_ofmap_writes, dram_act, dram_weight, dram_psum_each_way, dram_ofmap, noc_act, noc_weight,
@@ -436,27 +439,34 @@ def _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pai
 # above the array: m = image strips, f = filter blocks, c = accumulation steps; the order code indexes
 # _DEPTH (each loop's depth, 0 outermost). Filters: 0 one-step tile, 1 tile of every step, 2 bypass
 # (fetched by each pass), 3 whole tensor kept; ifmap: 0 one-step tile, 1 tile of every step, 2 bypass;
-# partial sums: 0 kept in the tile, 1 bypass (to DRAM and back between steps). The full space (6 orders
-# x 4 x 3 x 2, any filter blocks per tile) holds no cheaper plan than these 20 (why: _rs_buffer's
-# docstring; tests/test_loopnest.py checks it against the loop-nest simulator over the full space).
+# partial sums: 0 kept in the tile, 1 bypass (to DRAM and back between steps). Each plan also pins, in
+# the buffer its tiles leave, words of the operand that saves most. The full space (6 orders x 4 x 3
+# x 2, any filter blocks per tile, any operand pinned) holds no cheaper plan than these 17 (why:
+# _rs_buffer's docstring; tests/test_loopnest.py checks it against the loop-nest simulator over the
+# full space).
 _DEPTH = np.array([[0, 1, 2], [1, 0, 2], [2, 0, 1], [0, 2, 1]], dtype=np.int64)  # (m f c), (f m c), (f c m), (m c f)
 _PLANS = np.array([
-    # (m f c), partial sums kept: filters one-step / bypass / whole x ifmap one-step / every step / bypass
-    [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 2, 0], [0, 2, 0, 0], [0, 2, 1, 0], [0, 2, 2, 0], [0, 3, 0, 0], [0, 3, 1, 0],
-    [0, 3, 2, 0],
+    # (m f c), partial sums kept: filters one-step / bypass x ifmap one-step / every step / bypass (whole
+    # filters beside kept partial sums cost no less than the bypassed ones pinned whole, or than (f m c)'s
+    # tile of every step, which holds no more than the whole tensor: they are left out)
+    [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 2, 0], [0, 2, 0, 0], [0, 2, 1, 0], [0, 2, 2, 0],
     # (f m c), partial sums kept: filters of every step (fetched once) x ifmap one-step / every step / bypass
     [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 2, 0],
     # partial sums bypass: (f c m) keeps a one-step filter tile once; (m c f) a one-step ifmap tile once
     # beside filters kept or bypassed; (m f c) an ifmap tile of every step once beside filters kept,
-    # bypassed or whole
+    # bypassed or whole (whole filters leave the pinning to the partial sums)
     [2, 0, 0, 1], [2, 0, 2, 1], [3, 0, 0, 1], [3, 2, 0, 1], [3, 2, 2, 1], [0, 0, 1, 1], [0, 2, 1, 1], [0, 3, 1, 1],
 ], dtype=np.int64)
 
 
 @jit
 def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q, price_act,
-                       price_weight, price_psum):
-    """The mapping-dependent part of :func:`_rs_counts` (called once per candidate mapping)."""
+                       price_weight, price_psum, at_floor=False, tile_q=0):
+    """The mapping-dependent part of :func:`_rs_counts` (called once per candidate mapping). Bounds:
+    ``at_floor`` skips the buffer-level search and counts every touched input word and every filter
+    word once, no partial sums (no plan moves less); ``tile_q > 0`` sizes the buffer's one-step tiles
+    for ``tile_q`` channels instead of ``q`` (with ``tile_q = 1``: no fewer channels per PE moves fewer
+    DRAM words, priced, than that -- more channel blocks never save any)."""
     (Cg, Kg, e_t, n_fold, sets, filter_words, out_words, cycles_per_filter, macs, glb_weight, act_per_block,
      noc_weight, act_per_set, hops_per_cblock, Q, N, n_strip, h, R, S, P, W_used, sweep_pass, sweep_strip,
      sweep_image_fold, sweep_image, largest_pass, largest_strip, largest_image_fold, image_rows) = invariants
@@ -471,11 +481,17 @@ def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, g
     glb_psum = out_words * (accumulations - 1)
     noc_act = act_per_set * sets_used
     noc_psum = hops_per_cblock * n_cblock + 2 * glb_psum + out_words
-    dram_act, dram_weight, dram_psum, plan = _rs_buffer(
-        glb_bits, act_bits, weight_bits, psum_bits, N, n_strip, n_kblock, accumulations, min(p * sets, Kg), Kg, Cg,
-        q, h, R, S, P, Q, e_t, W_used, filter_words, out_words, glb_act, glb_weight, glb_psum,
-        sweep_pass, sweep_strip, sweep_image_fold, sweep_image, largest_pass, largest_strip, largest_image_fold,
-        image_rows, price_act, price_weight, price_psum)
+    if at_floor:
+        dram_act, dram_weight, dram_psum, plan = sweep_image, filter_words, 0, -1
+    else:
+        tile_channels = q
+        if tile_q > 0:
+            tile_channels = tile_q
+        dram_act, dram_weight, dram_psum, plan = _rs_buffer(
+            glb_bits, act_bits, weight_bits, psum_bits, N, n_strip, n_kblock, accumulations, min(p * sets, Kg), Kg,
+            Cg, tile_channels, h, R, S, P, Q, e_t, W_used, filter_words, out_words, glb_act, glb_weight, glb_psum,
+            sweep_pass, sweep_strip, sweep_image_fold, sweep_image, largest_pass, largest_strip, largest_image_fold,
+            image_rows, price_act, price_weight, price_psum)
     return (groups * compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum,
             groups * glb_psum, groups * out_words, groups * dram_act, groups * dram_weight, groups * dram_psum,
             groups * out_words, groups * noc_act, groups * noc_weight, groups * noc_psum,
@@ -492,9 +508,10 @@ def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, K
     Three loops run above the array: image strips (``m``: ``N`` images x ``n_strip`` strips), filter
     blocks (``f``: ``n_kblock`` blocks of ``block_filters``) and accumulation steps (``c``: ``n_acc``
     filter-row folds x channel blocks). The buffer keeps a tile of ``tm`` strips (one strip, one image
-    or the whole batch) x ``tf`` filter blocks (as many as fit: more never costs more) x one step.
-    Each operand keeps its part of the tile, or the part of every step (the tile spans ``c``), or
-    bypasses the buffer (fetched by every pass, ``pass_*``); the filters may also stay whole.
+    or the whole batch) x ``tf`` filter blocks x one step. Each operand keeps its part of the tile, or
+    the part of every step (the tile spans ``c``), or bypasses the buffer (fetched by every pass,
+    ``pass_*``); the filters may also stay whole; and what the tiles leave of the buffer pins words
+    of one operand.
 
     Traffic of a kept operand: its words per sweep (filters ``filter_words``; ifmap ``sweep_*``, only
     rows some output reads) times the trips of every loop it does not depend on (or spans) that runs
@@ -502,28 +519,55 @@ def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, K
     each time that loop comes round. Partial sums stay on chip while the step loop runs innermost and
     otherwise bypass (``pass_psum`` each way).
 
+    Pinning: what the tiles leave of the buffer keeps, for good, words of one operand, which are then
+    fetched once: the operand whose pinned words save the most (:func:`_pinned_saving`), among those
+    whose tiles share no words, so that each of its words is fetched equally often: the filters, the
+    partial sums where they bypass (each leaves ``n_acc - 1`` times), the ifmap where its tiles (or,
+    bypassed, its passes) share no input rows. Where tiles overlap (the rows of neighbouring strips'
+    or folds' windows) the words in the overlap are fetched more often than the others, and choosing
+    which to pin is left out. This is the systolic dataflows' pinning (:func:`_pinned_reads`) for the
+    row-stationary plans; without it the buffer a tile leaves (up to one filter block's worth) is idle.
+
     The plans (:data:`_PLANS`): with partial sums kept the step loop must run innermost, so the order
     is (m f c) or (f m c); in (m f c) a filter tile of every step costs more and saves nothing over
     one step (filter words of different steps are disjoint); (f m c) differs from (m f c) only for a
     filter tile of every step (fetched once instead of once per strip tile; any other filter choice
     costs the same or more in (f m c), whose ifmap tiles come round once per filter tile). An ifmap
     tile of every step can save words over one step's (folds share input rows), so both are tried.
-    With partial sums bypassing, whole filters beside a one-step ifmap tile in (m c f) cost what a
-    one-step filter tile costs in (f c m) (whole filters fitting, every filter block fits one tile),
-    so that plan is left out. With partial sums bypassing, (f c m) fetches a filter tile once,
-    (m c f) a one-step ifmap tile once and (m f c) an ifmap tile of every step once; the other orders
-    add nothing. The plan with the lowest price (``price_*`` per DRAM word) wins; the first found wins
-    ties. ``3 tm x 20`` plans at most, fewer where a loop runs once or the floor is met. Also returns
-    the plan taken, ``tm x 20 + row of _PLANS``.
+    Whole filters beside kept partial sums are left out: bypassed filters pinned whole move the same
+    words with the same buffer, and (f m c)'s filter tile of every step is fetched once too and holds
+    no more than the whole tensor. With partial sums bypassing, whole filters beside a one-step ifmap
+    tile in (m c f) cost what a one-step filter tile costs in (f c m) (whole filters fitting, every
+    filter block fits one tile), so that plan is left out. With partial sums bypassing, (f c m)
+    fetches a filter tile once, (m c f) a one-step ifmap tile once and (m f c) an ifmap tile of every
+    step once (beside whole filters too, which leave the pinning to the partial sums); the other
+    orders add nothing. Each plan left out fetches every operand at least as often as a plan kept,
+    from tiles at least as large, so pinning (which saves more the more often a word is fetched and
+    the more buffer is left) does not bring it back; ``tests/test_loopnest.py`` checks the 17 against
+    the simulator's whole space.
+
+    Tiles: the largest number of filter blocks that fits moves the fewest words before pinning; a
+    smaller tile leaves more buffer to pin. Each distinct number of filter-tile trips is tried with
+    the smallest tile that gives it (it leaves the most buffer), from the largest tile down, until a
+    bound on this and every smaller tile (each operand fetched at least as often as at this tile, the
+    pinned one less what the most buffer any tile leaves could keep) is no cheaper than the best plan
+    so far; the same bound at one filter-tile trip skips a plan before its tiles are sized (measured:
+    1.17 tiles priced per plan sized, on ResNet-18 at 8 x 8 to 32 x 32 PEs and 32 to 256 KiB and
+    AlexNet on Eyeriss's configuration, batch 1 and 4, every filter count). The plan with the lowest
+    price (``price_*`` per DRAM word) wins; the first found wins ties. Also returns the plan taken,
+    ``(pin x 3 + tm) x 17 + row of _PLANS`` (``pin``: 0 none, 1 filters, 2 ifmap, 3 partial sums).
     """
     best = np.inf
     best_act = pass_act
     best_weight = pass_weight
     best_psum = pass_psum
     best_plan = -1
+    n_plans = _PLANS.shape[0]
     # no plan moves less than every touched input word and every filter word once: a plan that does
     # ends the search (measured: most plans of large buffers stop at the first tile tried)
     floor = sweep_image * price_act + filter_words * price_weight + 2.0 * 0 * price_psum
+    # the most partial sums pinning can keep on chip, and what the rest move at the least
+    least_psum = 2.0 * price_psum * (n_acc - 1) * max(out_words - glb_bits // pb, 0)
     for tm in range(2, -1, -1):  # the largest tile first: it is the one that reaches the floor
         if (tm == 1 and n_strip == 1) or (tm == 2 and N == 1):
             continue  # the same tile as the smaller one
@@ -536,19 +580,25 @@ def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, K
         ifmap_every_bits = images * (largest_strip if tm == 0 else image_rows) * W_used * Cg * a
         if sweep_every * price_act + filter_words * price_weight >= best:
             continue  # no plan of this tile moves less than its ifmap sweep and the filters once
-        for plan in range(_PLANS.shape[0]):
+        for plan in range(n_plans):
             order = _PLANS[plan, 0]
             filter_mode = _PLANS[plan, 1]
             ifmap_mode = _PLANS[plan, 2]
             psum_mode = _PLANS[plan, 3]
             if n_acc == 1 and psum_mode == 1:
                 continue  # nothing to accumulate: no partial sums to move
-            # what this plan moves at the least (its tiles fetched once): no cheaper than the best so far,
-            # it cannot win (a tie keeps the first found), so its tiles are not sized
-            least = ((sweep_one if ifmap_mode == 0 else (sweep_every if ifmap_mode == 1 else pass_act)) * price_act
+            # ifmap words per sweep; its tiles share no words when they equal the distinct words
+            per_sweep = sweep_one if ifmap_mode == 0 else (sweep_every if ifmap_mode == 1 else sweep_pass)
+            act_pinnable = per_sweep == sweep_image and sweep_image > 0
+            # what this plan moves at the least, its tiles fetched once: no cheaper than the best so far,
+            # it cannot win (a tie keeps the first found), so its tiles are not sized -- unless pinning
+            # takes an operand fetched by every pass below that (a kept tile pinned still moves its
+            # words once)
+            least = ((per_sweep if ifmap_mode != 2 else pass_act) * price_act
                      + (pass_weight if filter_mode == 2 else filter_words) * price_weight
                      + (2.0 * pass_psum * price_psum if psum_mode == 1 else 0.0))
-            if least >= best:
+            passes_pin = filter_mode == 2 or (ifmap_mode == 2 and act_pinnable) or psum_mode == 1
+            if least >= best and not passes_pin:
                 continue
             dm = _DEPTH[order, 0]
             df = _DEPTH[order, 1]
@@ -569,30 +619,113 @@ def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, K
                 per_filter += Cg * R * S * w
             if psum_mode == 0 and n_acc > 1:
                 per_filter += m_outputs * pb
-            tf = _blocks_that_fit(glb_bits - fixed, per_filter, block_filters, Kg, n_kblock)
-            if tf < 1:
+            # the most buffer any tile leaves (one filter block's); negative: no tile fits
+            spare_most = glb_bits - fixed - per_filter * min(block_filters, Kg)
+            if spare_most < 0:
                 continue
-            trips_f = _ceil_div(n_kblock, tf)
+            # the most words of each operand any tile leaves room to pin
+            weight_room = _pinned_count(spare_most, filter_words, w) if filter_mode != 3 else 0
+            act_room = _pinned_count(spare_most, sweep_image, a) if act_pinnable else 0
+            psum_room = _pinned_count(spare_most, out_words, pb) if psum_mode == 1 else 0
+            # the same bound with each operand fetched as often as the largest tile could (one trip of
+            # the filter loop) and each one pinned in the most buffer any tile leaves: no tile is cheaper
+            weight_sweeps = 1
             if filter_mode == 2:
-                weight = pass_weight
-            elif filter_mode == 3:
-                weight = filter_words
-            else:  # depends on f, and on c unless the tile spans every step
-                weight = filter_words * _refetch(2 if filter_mode == 1 else 6, dm, df, dc, trips_m, trips_f, n_acc)
-            if ifmap_mode == 2:
-                act = pass_act
-            elif ifmap_mode == 1:
-                act = sweep_every * _refetch(1, dm, df, dc, trips_m, trips_f, n_acc)
-            else:
-                act = sweep_one * _refetch(5, dm, df, dc, trips_m, trips_f, n_acc)
-            psum = pass_psum if psum_mode == 1 else 0
-            price = act * price_act + weight * price_weight + 2.0 * psum * price_psum
-            if price < best:
-                best = price
-                best_act, best_weight, best_psum, best_plan = act, weight, psum, tm * _PLANS.shape[0] + plan
-                if price <= floor:
-                    return best_act, best_weight, best_psum, best_plan
+                weight_sweeps = N * n_strip
+            elif filter_mode != 3:
+                weight_sweeps = _refetch(2 if filter_mode == 1 else 6, dm, df, dc, trips_m, 1, n_acc)
+            act_sweeps = n_kblock
+            if ifmap_mode != 2:
+                act_sweeps = _refetch(1 if ifmap_mode == 1 else 5, dm, df, dc, trips_m, 1, n_acc)
+            psum_again = n_acc - 1 if psum_mode == 1 else 0
+            least = ((pass_act if ifmap_mode == 2 else per_sweep * act_sweeps) * price_act
+                     + filter_words * weight_sweeps * price_weight
+                     + (2.0 * pass_psum * price_psum if psum_mode == 1 else 0.0))
+            if least - max(max((weight_sweeps - 1) * weight_room * price_weight,
+                               (act_sweeps - 1) * act_room * price_act),
+                           2.0 * psum_again * psum_room * price_psum) >= best:
+                continue
+            tf = _blocks_that_fit(glb_bits - fixed, per_filter, block_filters, Kg, n_kblock)
+            while tf >= 1:
+                trips_f = _ceil_div(n_kblock, tf)
+                tf = _ceil_div(n_kblock, trips_f)  # the smallest tile with these trips leaves the most buffer
+                # each operand's sweeps (every filter word is fetched weight_sweeps times; every ifmap
+                # word act_sweeps times where its tiles share no words)
+                if filter_mode == 2:
+                    weight_sweeps = N * n_strip  # pass_weight: every pass of a filter block's words
+                elif filter_mode == 3:
+                    weight_sweeps = 1
+                else:  # depends on f, and on c unless the tile spans every step
+                    weight_sweeps = _refetch(2 if filter_mode == 1 else 6, dm, df, dc, trips_m, trips_f, n_acc)
+                weight = filter_words * weight_sweeps
+                if ifmap_mode == 2:
+                    act_sweeps = n_kblock  # pass_act: every filter block's passes
+                    act = pass_act
+                elif ifmap_mode == 1:
+                    act_sweeps = _refetch(1, dm, df, dc, trips_m, trips_f, n_acc)
+                    act = sweep_every * act_sweeps
+                else:
+                    act_sweeps = _refetch(5, dm, df, dc, trips_m, trips_f, n_acc)
+                    act = sweep_one * act_sweeps
+                psum = pass_psum if psum_mode == 1 else 0
+                weight_again = weight_sweeps - 1
+                act_again = act_sweeps - 1 if act_pinnable else 0
+                psum_again = n_acc - 1 if psum_mode == 1 else 0
+                # no cheaper than the best so far, neither this tile nor a smaller one can win: each
+                # operand is fetched at least as often; pinned, an operand moves at least its words once
+                # plus, each further time, those the most buffer any tile leaves cannot keep
+                unpinned = act * price_act + weight * price_weight + 2.0 * psum * price_psum
+                bound = unpinned - max(max(weight_again * weight_room * price_weight, act_again * act_room * price_act),
+                                       2.0 * psum_again * psum_room * price_psum)
+                if bound >= best:
+                    break
+                # what pinning saves, with what this tile leaves, for each operand it could pin
+                spare = glb_bits - fixed - per_filter * min(tf * block_filters, Kg)
+                save_weight = _pinned_saving(spare, filter_words, w, weight_again)
+                save_act = _pinned_saving(spare, sweep_image, a, act_again)
+                save_psum = _pinned_saving(spare, out_words, pb, psum_again)
+                pin = 0
+                saved = 0.0
+                if save_weight * price_weight > saved:
+                    pin, saved = 1, save_weight * price_weight
+                if save_act * price_act > saved:
+                    pin, saved = 2, save_act * price_act
+                if 2.0 * save_psum * price_psum > saved:
+                    pin, saved = 3, 2.0 * save_psum * price_psum
+                price = unpinned - saved
+                if price < best:
+                    best = price
+                    best_act, best_weight, best_psum = act, weight, psum
+                    if pin == 1:
+                        best_weight -= save_weight
+                    elif pin == 2:
+                        best_act -= save_act
+                    elif pin == 3:
+                        best_psum -= save_psum
+                    best_plan = (pin * 3 + tm) * n_plans + plan
+                    if price <= floor:
+                        return best_act, best_weight, best_psum, best_plan
+                if per_filter == 0:
+                    break  # a tile costing nothing per filter leaves the same buffer whatever its size
+                tf -= 1
     return best_act, best_weight, best_psum, best_plan
+
+
+@jit
+def _pinned_count(spare_bits, words, word_bits):
+    """Words of an operand ``spare_bits`` of buffer can keep."""
+    if spare_bits >= words * word_bits:  # (skips a 64-bit division, the slowest step of the tile search)
+        return words
+    return max(spare_bits, 0) // word_bits
+
+
+@jit
+def _pinned_saving(spare_bits, words, word_bits, again):
+    """DRAM words saved by keeping (pinning), in ``spare_bits`` of buffer, words of an operand each of whose
+    ``words`` words a plan fetches ``1 + again`` times: a pinned word is fetched once."""
+    if again <= 0:
+        return 0
+    return _pinned_count(spare_bits, words, word_bits) * again
 
 
 @jit
@@ -717,6 +850,11 @@ def _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm):
 
 OBJECTIVE_ENERGY, OBJECTIVE_LATENCY, OBJECTIVE_EDP, OBJECTIVE_DRAM = 0, 1, 2, 3
 
+# columns of the row-stationary candidate cache: the 17 counts of _rs_counts, then the candidate's dynamic
+# energy (pJ), its DRAM bits, and whether it never stalls (1.0) at the space's fewest DRAM bytes per cycle
+RS_ENERGY, RS_BITS, RS_CALM = 17, 18, 19
+RS_COLUMNS = 20
+
 
 @jit
 def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
@@ -736,6 +874,30 @@ def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, gl
     return (cycles, macs * e_mac, spad_energy, energy_noc, energy_glb,
             (dram_read_bits + dram_write_bits) * dram_pj_per_bit, leak_uw * cycles / clock_mhz,
             dram_read_bits, dram_write_bits)
+
+
+@jit
+def _rs_dynamic_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i, sp_p, pe, glb, dram_pj_per_bit):
+    """Dynamic energy (pJ: MACs, scratchpads, network, buffer, DRAM) and DRAM bits of a row-stationary
+    candidate from its counts ``c`` (:func:`_rs_counts` order): what does not depend on the DRAM
+    bandwidth and clock, so it is computed once per hardware and reused for those points."""
+    spad_energy = (c[1] * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
+                   + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
+    e = _layer_energy(c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[9], c[10],
+                      _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm), spad_energy,
+                      c[0], a, w, p, pe[PE_MAC_ENERGY], glb, dram_pj_per_bit, 0.0, 1.0, 1.0)
+    return e[1] + e[2] + e[3] + e[4] + e[5], e[7] + e[8]
+
+
+@jit
+def _rs_dominated(rs_cache, layer, first, stop, energy, bits):
+    """Whether a cached candidate ``first <= k < stop`` of ``layer`` has no more dynamic energy than
+    ``energy`` and no more DRAM bits than ``bits`` or no stall that counts (its ``RS_CALM``)."""
+    for k in range(first, stop):
+        if rs_cache[layer, k, RS_ENERGY] <= energy and (rs_cache[layer, k, RS_BITS] <= bits
+                                                         or rs_cache[layer, k, RS_CALM] > 0):
+            return True
+    return False
 
 
 @jit
@@ -772,17 +934,14 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
     images per batch: layers run with ``N`` times that many images, and the totals are of the batch. Results go to
     ``totals[i - start]`` and, if ``want_per_layer``, ``per_layer[i - start, layer]``.
     """
-    n_axes = shape.shape[0]
-    position = np.zeros(n_axes, dtype=np.int64)
     n_layers = layers.shape[0]
-    # row-stationary candidates per layer: one per filter count, at most min(spad_psum, K / groups)
+    # row-stationary candidates per layer: at least one per filter count, at most min(spad_psum, K / groups);
+    # a layer may keep more (several channel counts of one filter count): the cache doubles then, and the
+    # points resume at the one that filled it (growing it inside _evaluate_points measured 40 % slower there)
     largest_filter_count = 1
     for layer in range(n_layers):
         largest_filter_count = max(largest_filter_count, layers[layer, 1] // layers[layer, 11])
-    max_candidates = max(1, min(spad_psum_of.max(), largest_filter_count))
-    rs_cache = np.empty((n_layers, max_candidates, 17))
-    rs_cache_pq = np.empty((n_layers, max_candidates, 2), dtype=np.int64)
-    rs_n_cand = np.zeros(n_layers, dtype=np.int64)
+    capacity = max(1, min(spad_psum_of.max(), largest_filter_count))
     # input rows some output reads, per layer (with w_used, the input words a layer touches per channel)
     h_used = np.empty(n_layers, dtype=np.int64)
     for layer in range(n_layers):
@@ -798,9 +957,38 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                         layers[layer, 0] * batch_of[bi], layers[layer, 5], layers[layer, 6], layers[layer, 3],
                         layers[layer, 4], layers[layer, 7], layers[layer, 8], layers[layer, 9], layers[layer, 10],
                         rows_of[ri])
+    first = start
+    while first < stop:
+        rs_cache = np.empty((n_layers, capacity, RS_COLUMNS))
+        rs_cache_pq = np.empty((n_layers, capacity, 2), dtype=np.int64)
+        first = _evaluate_points(first, start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of,
+                                 spad_filter_of, spad_psum_of, glb_kib_of, dataflow_of, batch_of, dram_gbps_of,
+                                 clock_mhz_of, pe_table, glb_table, spad_ifmap_table, spad_filter_table,
+                                 spad_psum_table, layers, w_used, real_row_pairs, wire_pj_per_bit_mm, dram_pj_per_bit,
+                                 objective, forced_p, forced_q, totals, per_layer, want_per_layer, h_used,
+                                 fold_touched, rs_cache, rs_cache_pq)
+        capacity *= 2
+
+
+@jit
+def _evaluate_points(first, start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of, spad_filter_of,
+                     spad_psum_of, glb_kib_of, dataflow_of, batch_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table,
+                     spad_ifmap_table, spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs,
+                     wire_pj_per_bit_mm, dram_pj_per_bit, objective, forced_p, forced_q, totals, per_layer,
+                     want_per_layer, h_used, fold_touched, rs_cache, rs_cache_pq):
+    """The points ``first <= i < stop`` of :func:`evaluate_chunk` (results at ``i - start``), with a
+    row-stationary candidate cache of ``rs_cache.shape[1]`` per layer. Returns ``stop``, or the point
+    whose search found the cache full (its results are not written: it is to be evaluated again with
+    a larger cache)."""
+    n_axes = shape.shape[0]
+    position = np.zeros(n_axes, dtype=np.int64)
+    n_layers = layers.shape[0]
+    rs_n_cand = np.zeros(n_layers, dtype=np.int64)
+    # the fewest DRAM bytes per cycle of the space: a mapping that does not stall there stalls nowhere
+    least_bytes_per_cycle = dram_gbps_of.min() * 1e3 / clock_mhz_of.max()
     same_hardware = shape[n_axes - 1] * shape[n_axes - 2]  # points differing only in DRAM bandwidth / clock
     cached_key = -1
-    for i in range(start, stop):
+    for i in range(first, stop):
         out = i - start
         key = i // same_hardware
         reuse = key == cached_key
@@ -875,18 +1063,81 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                     n_cand = 0
                     p_max = min(spad_psum, K // groups, spad_filter // S)
                     for cand_p in range(1, p_max + 1):
-                        cand_q = _rs_max_channels(cand_p, S, C // groups, spad_ifmap, spad_filter)
+                        q_top = _rs_max_channels(cand_p, S, C // groups, spad_ifmap, spad_filter)
+                        q_low = 1
                         if forced_p > 0:
-                            if cand_p != forced_p or forced_q > cand_q:
+                            if cand_p != forced_p or forced_q > q_top:
                                 continue
-                            cand_q = forced_q
-                        c = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q, price_act,
-                                               price_weight, price_psum)
-                        for j in range(17):
-                            rs_cache[layer, n_cand, j] = c[j]
-                        rs_cache_pq[layer, n_cand, 0] = cand_p
-                        rs_cache_pq[layer, n_cand, 1] = cand_q
-                        n_cand += 1
+                            q_top = forced_q
+                            q_low = forced_q
+                        # Fewer channels per PE cost at least as much everywhere but in DRAM (more
+                        # channel blocks: more partial sums to and from the buffer; the same cycles) and
+                        # can save DRAM words (smaller one-step tiles leave more buffer to tile and pin).
+                        # Every q is tried, the most first, and kept unless a kept q of this p dominates
+                        # it: no more dynamic energy, and no more DRAM bits or no stall at the space's
+                        # fewest DRAM bytes per cycle (no objective at any point prefers it then; a tie
+                        # keeps the first). The energy and EDP objectives do not weigh stalls here, as
+                        # the buffer-level mapper prices a DRAM word by its energy (_dram_word_prices):
+                        # a smaller q is kept where it saves dynamic energy. A q's on-chip energy with
+                        # DRAM at the floor bounds every smaller q's (more channel blocks cost more), so
+                        # once it is no cheaper than a kept q that does not stall or moves the floor,
+                        # the smaller q are not searched. Measured on ResNet-18, the default space's rs
+                        # part: 20.0 candidates per layer (one per filter count) under the energy
+                        # objective, 21.9 under the DRAM one; 1.23 buffer searches per filter count
+                        # under energy and EDP, 2.14 under DRAM, 1.86 under latency (8- and 16-bit,
+                        # 8 x 16 to 64 x 128 PEs, 64 KiB to 2 MiB).
+                        first_of_p = n_cand
+                        bound_act = -1.0  # DRAM words no smaller q moves fewer of (priced), once computed
+                        bound_weight = 0.0
+                        bound_psum = 0.0
+                        for cand_q in range(q_top, q_low - 1, -1):
+                            if cand_q < q_top:
+                                # this q's on-chip counts with DRAM at the floor bound its energy and bits;
+                                # where they do not rule it out, DRAM words no smaller q moves fewer of
+                                # (priced) tighten them: for the DRAM and latency objectives (prices are
+                                # bits) the bits, for energy and EDP (prices are energy) the energy
+                                x = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q,
+                                                       price_act, price_weight, price_psum, True)
+                                lb_energy, lb_bits = _rs_dynamic_energy(
+                                    x, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i, sp_p, pe, glb,
+                                    dram_pj_per_bit)
+                                pruned = _rs_dominated(rs_cache, layer, first_of_p, n_cand, lb_energy, lb_bits)
+                                if not pruned:
+                                    if bound_act < 0.0:
+                                        lb = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, q_top,
+                                                                price_act, price_weight, price_psum, False, 1)
+                                        bound_act, bound_weight, bound_psum = lb[7], lb[8], lb[9]
+                                    if objective == OBJECTIVE_ENERGY or objective == OBJECTIVE_EDP:
+                                        lb_energy += ((bound_act - x[7]) * price_act
+                                                      + (bound_weight - x[8]) * price_weight
+                                                      + 2.0 * bound_psum * price_psum)
+                                    else:
+                                        lb_bits = (bound_act + x[10]) * a + bound_weight * w + 2.0 * bound_psum * p
+                                    pruned = _rs_dominated(rs_cache, layer, first_of_p, n_cand, lb_energy, lb_bits)
+                                if pruned:
+                                    break
+                            c = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q, price_act,
+                                                   price_weight, price_psum)
+                            energy, bits = _rs_dynamic_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i,
+                                                              sp_p, pe, glb, dram_pj_per_bit)
+                            if _rs_dominated(rs_cache, layer, first_of_p, n_cand, energy, bits):
+                                continue
+                            if n_cand == rs_cache.shape[1]:
+                                return i  # the cache is full: evaluate_chunk resumes here with a larger one
+                            for j in range(17):
+                                rs_cache[layer, n_cand, j] = c[j]
+                            rs_cache[layer, n_cand, RS_ENERGY] = energy
+                            rs_cache[layer, n_cand, RS_BITS] = bits
+                            # never stalls (its DRAM transfer fits in its compute cycles at every point),
+                            # or stalls do not count (see above); the DRAM objective counts bits, not cycles
+                            calm = np.ceil(bits / 8.0 / least_bytes_per_cycle) <= c[0]
+                            rs_cache[layer, n_cand, RS_CALM] = 1.0 if objective != OBJECTIVE_DRAM and (
+                                calm or objective != OBJECTIVE_LATENCY) else 0.0
+                            rs_cache_pq[layer, n_cand, 0] = cand_p
+                            rs_cache_pq[layer, n_cand, 1] = cand_q
+                            n_cand += 1
+                            if c[7] <= groups * invariants[25] and c[8] <= groups * invariants[5] and c[9] == 0:
+                                break  # every word once: a smaller q moves no fewer and costs more on chip
                     rs_n_cand[layer] = n_cand
                 if rs_n_cand[layer] == 0:  # a forced mapping the scratchpads cannot hold
                     reason = INVALID_SPAD_TOO_SMALL
@@ -895,20 +1146,16 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
                 best_tie = np.inf  # energy breaks ties of the latency and DRAM objectives
                 best_cand = 0
                 for cand in range(rs_n_cand[layer]):
-                    c = rs_cache[layer, cand]
-                    spad_energy = (c[1] * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
-                                   + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
-                    e = _layer_energy(c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[9], c[10],
-                                      _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm), spad_energy,
-                                      c[0], a, w, p, pe[PE_MAC_ENERGY], glb, dram_pj_per_bit, leak_uw,
-                                      bytes_per_cycle, clock_mhz)
-                    energy = e[1] + e[2] + e[3] + e[4] + e[5] + e[6]
+                    # the same sums in the same order as _layer_energy's (test_loopnest checks the energy)
+                    cycles = max(rs_cache[layer, cand, 0],
+                                 np.ceil(rs_cache[layer, cand, RS_BITS] / 8.0 / bytes_per_cycle))
+                    energy = rs_cache[layer, cand, RS_ENERGY] + leak_uw * cycles / clock_mhz
                     if objective == OBJECTIVE_LATENCY:
-                        score = e[0]
+                        score = cycles
                     elif objective == OBJECTIVE_EDP:
-                        score = e[0] * energy
+                        score = cycles * energy
                     elif objective == OBJECTIVE_DRAM:
-                        score = e[7] + e[8]  # DRAM bits
+                        score = rs_cache[layer, cand, RS_BITS]
                     else:
                         score = energy
                     if score < best or (score == best and energy < best_tie):
@@ -994,6 +1241,7 @@ def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap
         totals[out, TOTAL_AREA_PE_STORAGE] = n_pe * pe_storage_area * 1e-6
         totals[out, TOTAL_AREA_GLB] = glb[GLB_AREA_MM2]
         totals[out, TOTAL_REASON] = VALID
+    return stop
 
 
 @jit

@@ -12,10 +12,11 @@ Two kinds of reference live here:
   ``('W', k, channel, r, s)`` for a weight, ``('O', n, k, p, q)`` for an output), so only words some
   output touches are ever fetched. Residency is explicit: a buffer keeps, per operand, the current
   tile (fetched whole when the walk moves it to another tile, its size the number of distinct words
-  in it), a pinned set (the first words of a swept operand, as many as the buffer spares) or
-  nothing (the words of each fold or pass fetched as it runs); partial sums evicted before their
-  last accumulation go to DRAM and come back when their tile returns. Footprints are the largest
-  tile's distinct words, and a plan is feasible when they fit. The simulator does not know which
+  in it), a pinned set (the first words of a swept operand, as many as the buffer spares; row
+  stationary pins, beside its tiles, one operand whose tiles do not overlap) or nothing (the words
+  of each fold or pass fetched as it runs); partial sums evicted before their last accumulation go
+  to DRAM and come back when their tile returns. Footprints are the largest tile's distinct words,
+  and a plan is feasible when they fit. The simulator does not know which
   plan is best: tests enumerate every plan (``rs_plans``, ``systolic_plans``) and compare the
   kernels' choice with the cheapest.
 """
@@ -397,44 +398,93 @@ RS_TILES = ("strip", "image", "batch")
 RS_FILTER_MODES = ("step", "every", "bypass", "whole")
 RS_IFMAP_MODES = ("step", "every", "bypass")
 RS_PSUM_MODES = ("keep", "bypass")
+RS_PINS = ("none", "W", "I", "O")
 
 
 def rs_plans(layer, rows, cols, p, q, batch=1):
     """Every buffer plan: loop order over (m: image strips, f: filter blocks, c: accumulation steps),
-    strips per tile, filter blocks per tile, and what the buffer keeps of each operand."""
+    strips per tile, filter blocks per tile, what the buffer keeps of each operand, and which operand
+    the buffer the tiles leave free pins."""
     n_kblock = _rs_shape(layer, rows, cols, p, q, batch)["n_kblock"]
-    return [(order, tm, tf, fm, im, om) for order in RS_ORDERS for tm in RS_TILES for tf in range(1, n_kblock + 1)
-            for fm in RS_FILTER_MODES for im in RS_IFMAP_MODES for om in RS_PSUM_MODES]
+    return [(order, tm, tf, fm, im, om, pin) for order in RS_ORDERS for tm in RS_TILES for tf in range(1, n_kblock + 1)
+            for fm in RS_FILTER_MODES for im in RS_IFMAP_MODES for om in RS_PSUM_MODES for pin in RS_PINS]
 
 
 class _RsWords:
-    """Each pass's words, computed once per (layer, mapping)."""
+    """Each pass's words, computed once per (layer, mapping), and the walks of the plans already walked."""
 
     def __init__(self, layer, rows, cols, p, q, batch):
         self.shape = _rs_shape(layer, rows, cols, p, q, batch)
         self.words = {(g, pass_): _rs_pass_words(layer, rows, cols, p, q, g, pass_, batch)
                       for g in range(layer.groups) for pass_ in rs_passes(layer, rows, cols, p, q, batch)}
         self.groups = layer.groups
+        self.walks = {}
 
 
 def rs_dram(layer, rows, cols, glb_bits, a, w, pb, p, q, plan, batch=1, words=None):
     """DRAM words of one row-stationary layer under a buffer ``plan`` (see :func:`rs_plans`), or
-    ``None`` where the plan's tiles do not fit in ``glb_bits``.
+    ``None`` where the plan's tiles do not fit in ``glb_bits`` or its pin is not one of the family.
 
-    The walk: the three loops in the plan's order, outer to inner, over tiles of ``tm`` strips
-    (``strip``: one (image, strip); ``image``: an image's strips; ``batch``: all), ``tf`` filter
-    blocks and one accumulation step (fold, channel block); the passes of a tile run inside it.
-    Filters: ``step`` keeps the tile's filters of the current step, ``every`` of every step,
-    ``whole`` the whole tensor, ``bypass`` fetches each pass's own; ifmap: ``step`` keeps the tile's
-    input words of the current step, ``every`` of every step, ``bypass`` fetches each pass's own; a
-    kept tile is fetched whole when the walk reaches a tile with different words. Partial sums:
-    ``keep`` holds the output tile of the current (strips, filters) tile, which is written to DRAM
-    when the walk leaves it and read back if it returns before its last step; ``bypass`` sends each
-    pass's outputs to DRAM and back between steps. Footprint: the largest tile of each kept operand
-    (partial sums only where a layer accumulates over more than one step).
+    The walk (:func:`_rs_walk`) gives the counts of the plan's tiles. Pinning: the buffer the tiles
+    leave (``glb_bits`` less their footprint) keeps, for good, the first words of operand ``pin`` the
+    walk fetches (``O``: of the first outputs whose partial sums it writes out), as many as it holds;
+    a pinned word is fetched once (a pinned output's partial sums never leave). Groups run one after
+    another, each pinning its own words. The family pins an operand whose tiles share no words (a
+    bypassed operand: whose passes share none, counting a pass by the loops the operand depends on);
+    where tiles overlap (the input rows of neighbouring strips or folds) some words are fetched more
+    often than others, and which to pin is a choice of its own, left out (``None``).
+    """
+    order, tm, tf, filter_mode, ifmap_mode, psum_mode, pin = plan
+    words = words or _RsWords(layer, rows, cols, p, q, batch)
+    walked = words.walks.get(plan[:6])
+    if walked is None:
+        walked = words.walks[plan[:6]] = _rs_walk(layer, rows, cols, p, q, plan[:6], batch, words)
+    dram, footprint, fetches, overlapping = walked
+    bits = footprint["W"] * w + footprint["I"] * a + footprint["O"] * pb
+    if bits > glb_bits:
+        return None
+    dram = dict(dram)
+    if pin != "none":
+        if pin in overlapping:
+            return None
+        capacity = (glb_bits - bits) // {"W": w, "I": a, "O": pb}[pin]
+        for group in fetches:  # groups run one after another: each pins its own words
+            if pin == "O":
+                pinned = list(group["O"])[:capacity]  # the first written out first
+                saved = sum(group["O"][word] for word in pinned)  # partial sums written out, each read back
+                dram["psum_reads"] -= saved
+                dram["psum_writes"] -= saved
+                continue
+            left = capacity
+            for count, size in group[pin].values():  # the first tile fetched first
+                take = min(size, left)
+                dram["weight" if pin == "W" else "act"] -= take * (count - 1)
+                left -= take
+    assert dram["psum_reads"] == dram["psum_writes"]
+    return dict(dram_act=dram["act"], dram_weight=dram["weight"], dram_psum=dram["psum_reads"],
+                dram_ofmap=dram["ofmap"])
+
+
+def _rs_walk(layer, rows, cols, p, q, plan, batch, words):
+    """Walk a plan's tiles (no pinning): ``(DRAM words, footprint words per operand, fetches, overlapping)``.
+
+    The three loops in the plan's order, outer to inner, over tiles of ``tm`` strips (``strip``: one
+    (image, strip); ``image``: an image's strips; ``batch``: all), ``tf`` filter blocks and one
+    accumulation step (fold, channel block); the passes of a tile run inside it. Filters: ``step``
+    keeps the tile's filters of the current step, ``every`` of every step, ``whole`` the whole tensor,
+    ``bypass`` fetches each pass's own; ifmap: ``step`` keeps the tile's input words of the current
+    step, ``every`` of every step, ``bypass`` fetches each pass's own; a kept tile is fetched whole
+    when the walk reaches a tile with different words. Partial sums: ``keep`` holds the output tile of
+    the current (strips, filters) tile, which is written to DRAM when the walk leaves it and read back
+    if it returns before its last step; ``bypass`` sends each pass's outputs to DRAM and back between
+    steps. Footprint: the largest tile of each kept operand (partial sums only where a layer
+    accumulates over more than one step). ``fetches``: per group, for filters and ifmap each tile's
+    ``[fetches, words]`` in the order the walk first fetches them (a bypassed operand's tiles: its
+    passes, by the loops the operand depends on), for outputs each output's partial-sum write-outs in
+    the order the walk first writes them out; ``overlapping``: the operands two of whose tiles share
+    words.
     """
     order, tm, tf, filter_mode, ifmap_mode, psum_mode = plan
-    words = words or _RsWords(layer, rows, cols, p, q, batch)
     sh = words.shape
     n_acc = sh["n_fold"] * sh["n_cblock"]
     units = [(n, strip) for n in range(sh["N"]) for strip in range(sh["n_strip"])]
@@ -446,7 +496,23 @@ def rs_dram(layer, rows, cols, glb_bits, a, w, pb, p, q, plan, batch=1, words=No
     loops = {"m": range(len(m_tiles)), "f": range(len(f_tiles)), "c": range(len(steps))}
     dram = dict(act=0, weight=0, psum_reads=0, psum_writes=0, ofmap=0)
     footprint = dict(W=0, I=0, O=0)
+    fetches = [dict(W={}, I={}, O={}) for _ in range(words.groups)]
+    overlapping = set()
+
     for g in range(words.groups):
+        seen = dict(W=set(), I=set())  # the words of the tiles fetched so far
+
+        def fetch(operand, tile, key):
+            tiles = fetches[g][operand]
+            if key in tiles:
+                tiles[key][0] += 1
+            else:
+                tiles[key] = [1, len(tile)]
+                if not seen[operand].isdisjoint(tile):
+                    overlapping.add(operand)
+                seen[operand] |= tile
+            dram["weight" if operand == "W" else "act"] += len(tile)
+
         def tile_words(kind, mi, fi, ci):
             """Distinct words of operand ``kind`` (0 filters, 1 ifmap) over the passes of a tile."""
             result = set()
@@ -460,7 +526,7 @@ def rs_dram(layer, rows, cols, glb_bits, a, w, pb, p, q, plan, batch=1, words=No
         psum_tile, psum_done, accumulated, in_dram = None, None, {}, set()
         if filter_mode == "whole":
             all_filters = tile_words(0, None, None, None)
-            dram["weight"] += len(all_filters)
+            fetch("W", all_filters, "whole")
             footprint["W"] = max(footprint["W"], len(all_filters))
         for index in itertools.product(*(loops[x] for x in order)):
             at = dict(zip(order, index))
@@ -471,24 +537,24 @@ def rs_dram(layer, rows, cols, glb_bits, a, w, pb, p, q, plan, batch=1, words=No
                 if resident["W"] != key:
                     resident["W"] = key
                     tile = tile_words(0, None, fi, ci if filter_mode == "step" else None)
-                    dram["weight"] += len(tile)
+                    fetch("W", tile, key)
                     footprint["W"] = max(footprint["W"], len(tile))
             elif filter_mode == "bypass":
                 for (n, strip) in m_tiles[mi]:
                     for block in f_tiles[fi]:
-                        dram["weight"] += len(words.words[(g, (n, strip, block) + steps[ci])][0])
+                        fetch("W", words.words[(g, (n, strip, block) + steps[ci])][0], (block,) + steps[ci])
             # ifmap
             if ifmap_mode in ("step", "every"):
                 key = (mi, ci) if ifmap_mode == "step" else (mi,)
                 if resident["I"] != key:
                     resident["I"] = key
                     tile = tile_words(1, mi, None, ci if ifmap_mode == "step" else None)
-                    dram["act"] += len(tile)
+                    fetch("I", tile, key)
                     footprint["I"] = max(footprint["I"], len(tile))
             else:
                 for (n, strip) in m_tiles[mi]:
                     for block in f_tiles[fi]:
-                        dram["act"] += len(words.words[(g, (n, strip, block) + steps[ci])][1])
+                        fetch("I", words.words[(g, (n, strip, block) + steps[ci])][1], (n, strip) + steps[ci])
             # partial sums and outputs
             outputs = set()
             for (n, strip) in m_tiles[mi]:
@@ -496,7 +562,7 @@ def rs_dram(layer, rows, cols, glb_bits, a, w, pb, p, q, plan, batch=1, words=No
                     outputs |= words.words[(g, (n, strip, block) + steps[ci])][2]
             if psum_mode == "keep":
                 if psum_tile != (mi, fi):
-                    _evict(psum_done, accumulated, n_acc, dram, in_dram)
+                    _evict(psum_done, accumulated, n_acc, dram, in_dram, fetches[g]["O"])
                     psum_tile, psum_done = (mi, fi), set()
                 for word in outputs:
                     if word in in_dram:  # comes back for its next accumulation
@@ -515,20 +581,18 @@ def rs_dram(layer, rows, cols, glb_bits, a, w, pb, p, q, plan, batch=1, words=No
                         dram["ofmap"] += 1
                     else:
                         dram["psum_writes"] += 1
+                        fetches[g]["O"][word] = fetches[g]["O"].get(word, 0) + 1
         if psum_mode == "keep":
-            _evict(psum_done, accumulated, n_acc, dram, in_dram)
-    bits = footprint["W"] * w + footprint["I"] * a + footprint["O"] * pb
-    if bits > glb_bits:
-        return None
-    assert dram["psum_reads"] == dram["psum_writes"]
-    return dict(dram_act=dram["act"], dram_weight=dram["weight"], dram_psum=dram["psum_reads"], dram_ofmap=dram["ofmap"])
+            _evict(psum_done, accumulated, n_acc, dram, in_dram, fetches[g]["O"])
+    return dram, footprint, fetches, overlapping
 
 
-def _evict(tile, accumulated, n_acc, dram, in_dram):
+def _evict(tile, accumulated, n_acc, dram, in_dram, written_out):
     """Write a partial-sum tile out of the buffer: finished outputs to the ofmap, the rest to wait."""
     for word in tile or ():
         if accumulated[word] == n_acc:
             dram["ofmap"] += 1
         else:
             dram["psum_writes"] += 1
+            written_out[word] = written_out.get(word, 0) + 1
             in_dram.add(word)

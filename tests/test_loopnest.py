@@ -3,10 +3,13 @@
 The simulator walks a buffer plan -- loop order, tiles, what the buffer keeps -- naming every word each
 pass or fold reads, and counts DRAM transfers under explicit residency. It does not know which plan
 the kernels pick: for row stationary it walks the whole plan space (6 loop orders x 3 strip tiles x
-every number of filter blocks per tile x 4 filter x 3 ifmap x 2 partial-sum choices), and the kernel
-must cost exactly the cheapest feasible plan there (it searches 27 of those plans, with the largest
-filter tile that fits, and claims no other is cheaper) and count what that plan moves. Systolic plans
-are the fold orders and buffer priorities of tests/test_systolic.py.
+every number of filter blocks per tile x 4 filter x 3 ifmap x 2 partial-sum choices x 4 pinned
+operands: none, or the filters, ifmap or partial sums kept for good in the buffer the tiles leave),
+and the kernel must cost exactly the cheapest feasible plan there (it searches 17 plans x 3 strip
+tiles, filter tiles from the largest that fits down while a bound says a smaller one could still be
+cheaper, each with the operand whose pinning saves most, and claims no other plan is cheaper) and
+count what that plan moves. Systolic plans are the fold orders and buffer priorities of
+tests/test_systolic.py.
 
 Strategies draw the buffer as a fraction of the layer's footprint, so that every branch of the mapper
 is taken: ``hypothesis.event`` records the plan of each draw (``pytest --hypothesis-show-statistics``),
@@ -25,8 +28,8 @@ from hypothesis import event, given, settings, strategies as st
 import quidam_fast as qf
 from quidam_fast import engine, kernels
 from quidam_fast.workloads import Layer, Network
-from reference import (RS_FILTER_MODES, RS_IFMAP_MODES, _RsWords, rs_array, rs_dram, rs_plans, systolic_dram,
-                       systolic_plans)
+from reference import (RS_FILTER_MODES, RS_IFMAP_MODES, RS_PINS, RS_TILES, _RsWords, rs_array, rs_dram, rs_plans,
+                       systolic_dram, systolic_plans)
 from test_row_stationary import kernel_rs
 from test_systolic import kernel_counts, reference_counts
 
@@ -104,9 +107,17 @@ def check_rs_mapper(case, prices):
     dram = {key: ours[key] for key in DRAM_KEYS}
     assert _price(dram, prices) == pytest.approx(best, rel=1e-12)
     assert dram in [counts for counts, _plan in tied]
-    plan = kernels._PLANS[ours["buffer_plan"] % kernels._PLANS.shape[0]]
-    event(f"rs plan: order {'mfc fmc fcm mcf'.split()[plan[0]]}, tile {('strip', 'image', 'batch')[ours['buffer_plan'] // kernels._PLANS.shape[0]]}, "
-          f"filters {RS_FILTER_MODES[plan[1]]}, ifmap {RS_IFMAP_MODES[plan[2]]}, psums {('keep', 'bypass')[plan[3]]}")
+    row, tile, pin = decode_rs_plan(ours["buffer_plan"])
+    plan = kernels._PLANS[row]
+    event(f"rs plan: order {'mfc fmc fcm mcf'.split()[plan[0]]}, tile {RS_TILES[tile]}, "
+          f"filters {RS_FILTER_MODES[plan[1]]}, ifmap {RS_IFMAP_MODES[plan[2]]}, psums {('keep', 'bypass')[plan[3]]}, "
+          f"pinned {RS_PINS[pin]}")
+
+
+def decode_rs_plan(code):
+    """The kernel's plan code -> (row of kernels._PLANS, tile: index of RS_TILES, pinned: index of RS_PINS)."""
+    n_plans = kernels._PLANS.shape[0]
+    return code % n_plans, code // n_plans % len(RS_TILES), code // (n_plans * len(RS_TILES))
 
 
 @settings(max_examples=45, deadline=None)
@@ -182,11 +193,15 @@ def test_strategies_reach_every_buffer_branch():
     n_plans = kernels._PLANS.shape[0]
     plans = collections.Counter()
     tiles = collections.Counter()
-    for plan, count in taken.items():
-        plans[plan % n_plans] += count
-        tiles[plan // n_plans] += count
+    pins = collections.Counter()
+    for code, count in taken.items():
+        row, tile, pin = decode_rs_plan(code)
+        plans[row] += count
+        tiles[tile] += count
+        pins[pin] += count
     assert set(plans) == set(range(n_plans)), sorted(set(range(n_plans)) - set(plans))
     assert set(tiles) == {0, 1, 2}
+    assert set(pins) == set(range(len(RS_PINS))), pins
 
 
 @pytest.mark.slow
