@@ -965,8 +965,8 @@ def _answer_text(s: dict, markdown: bool) -> list[str]:
     if markdown:
         lines.append("")
     bullet = "- " if markdown else "  "
-    for (name, title, *_rest, larger), (_, answer) in zip(_REPORT_METRICS, answers.items()):
-        best, reference = answer["best"], answer["reference"]
+    for name, title, _unit, _scale, larger in _REPORT_METRICS:
+        best, reference = answers[name]["best"], answers[name]["reference"]
         if best is None:
             lines.append(f"{bullet}{title}: no LightPE design reaches the int16 design's accuracy "
                          f"({_accuracy_text(reference['accuracy'])})")
