@@ -1,10 +1,13 @@
 """Design points per second of the engine on the default grid, side by side with numpy broadcasting.
 
 Run: ``python bench/bench_engine.py [--repeats 5]``. Single core, JIT warmed up first; each figure is
-the median of the repeats. Three timings:
+the median of the repeats. The timings:
 
-* ``kernel``: the numba kernels alone over the whole default space (ResNet-18, 1,769,472 points);
-* ``evaluate``: ``quidam_fast.evaluate`` end to end (flattening, kernels, labelled dataset);
+* ``side by side``: today's engine (the working tree) against the engine of ``--versus`` (default
+  0767914, the engine when issue 13 was filed), on ResNet-18 over the default space (1,769,472 points):
+  the kernel, ``evaluate()``, a warm ``quidam-fast grid`` and the JIT compile from an empty cache, each
+  run a fresh process, the two engines alternating within each repeat (see :func:`side_by_side`).
+  ``--side-by-side-only`` runs just this part;
 * ``systolic``: the ``ws``/``os``/``is`` part of the space through the numba kernel and through
   ``bench/numpy_model.py`` (the same model as numpy broadcasting, checked equal in
   ``tests/test_numpy_model.py``), in the same chunks, with their ratio;
@@ -20,8 +23,15 @@ the median of the repeats. Three timings:
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import math
+import os
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -114,7 +124,11 @@ def median_seconds(function, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--coexploration-only", action="store_true", help="Only the co-exploration comparison.")
+    parser.add_argument("--versus", default=BASELINE_COMMIT, metavar="COMMIT",
+                        help=f"The engine to run side by side with the working tree's (default {BASELINE_COMMIT}).")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--side-by-side-only", action="store_true", help="Only the side-by-side comparison.")
+    only.add_argument("--coexploration-only", action="store_true", help="Only the co-exploration comparison.")
     args = parser.parse_args(argv)
     network, tech = qf.load_network("resnet18"), qf.load_tech()
     n_layers = len(network.layers)
@@ -122,17 +136,14 @@ def main(argv=None):
     if args.coexploration_only:
         coexploration(tech, args.repeats)
         return
+    side_by_side(args.versus, args.repeats)
+    if args.side_by_side_only:
+        return
 
     space = qf.default_space()
-    arrays, layers = kernel_inputs(network, space, tech)
     rows = []
-    t_kernel = median_seconds(lambda: run_kernel(arrays, layers, tech, space.size), args.repeats)
-    rows.append(("kernel, full default space", space.size, t_kernel))
-    t_eval = median_seconds(lambda: qf.evaluate(network, space, tech, per_layer=False), args.repeats)
-    rows.append(("evaluate(), full default space", space.size, t_eval))
-
     systolic = DesignSpace(axes={**space.axes, "dataflow": ("ws", "os", "is")})
-    s_arrays, _ = kernel_inputs(network, systolic, tech)
+    s_arrays, layers = kernel_inputs(network, systolic, tech)
     t_numba = median_seconds(lambda: run_kernel(s_arrays, layers, tech, systolic.size), args.repeats)
     t_numpy = median_seconds(lambda: run_numpy(s_arrays, layers, tech, systolic.size), max(1, args.repeats // 2))
     rows.append(("kernel, systolic part", systolic.size, t_numba))
@@ -155,6 +166,170 @@ def main(argv=None):
         print(f"{label:<36}{points:>10,}{seconds:>10.3f}{points / seconds / 1e6:>12.2f}{points * n_layers / seconds / 1e6:>17.1f}")
     print(f"\nnumba / numpy on the same systolic points: {t_numpy / t_numba:.1f}x")
     coexploration(tech, args.repeats)
+
+
+# The engine issue 13 measures against ("today's engine" when it was filed).
+BASELINE_COMMIT = "0767914"
+# The engine functions evaluate() calls to run the kernels, the first one an engine defines being its
+# kernel entry: run_network (once per network; the factorized engine) or, at 0767914, run_chunk (once
+# per chunk of points). The side by side times the entry inside evaluate(), so it needs no knowledge
+# of its arguments; an engine whose evaluate() never calls it prints "not reachable" in the kernel row.
+KERNEL_ENTRIES = ("run_network", "run_chunk")
+# ws/os/is results do not depend on these axes (the arrays have registers, not scratchpads: checked on
+# the default space, every ws/os/is variable is equal across the 8 scratchpad combinations), so
+# "distinct designs" counts those points once per scratchpad combination; rs depends on every axis.
+SCRATCHPAD_AXES = ("spad_ifmap", "spad_filter", "spad_psum")
+
+# One measurement in a fresh process; the engine is whichever `import quidam_fast` finds (PYTHONPATH
+# selects the old one). argv: what ("compile" or "evaluate"), then KERNEL_ENTRIES. Prints one JSON line.
+_PROBE = """
+import json, sys, time
+import quidam_fast as qf
+import quidam_fast.engine as engine
+what = sys.argv[1]
+entry_name = next((name for name in sys.argv[2:] if hasattr(engine, name)), None)
+out = {"module": qf.__file__, "kernel_entry": entry_name}
+if what == "compile":
+    out["compile_s"] = qf.warm_up()
+else:
+    qf.warm_up()
+    entry, inside = getattr(engine, entry_name or "", None), [0.0, 0]
+    if entry is not None:
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return entry(*args, **kwargs)
+            finally:
+                inside[0] += time.perf_counter() - started
+                inside[1] += 1
+        setattr(engine, entry_name, timed)
+    network, space = qf.load_network("resnet18"), qf.default_space()
+    started = time.perf_counter()
+    qf.evaluate(network, space, per_layer=False)
+    out["evaluate_s"] = time.perf_counter() - started
+    out["kernel_s"] = inside[0] if inside[1] else None
+    out["axes"] = {name: list(values) for name, values in space.axes.items()}
+print(json.dumps(out, default=float))
+"""
+
+
+def distinct_designs(axes: dict) -> int:
+    """Points of a space whose results can differ: ws/os/is points once per scratchpad combination."""
+    per_dataflow = math.prod(len(values) for name, values in axes.items() if name != "dataflow")
+    scratchpads = math.prod(len(axes[name]) for name in SCRATCHPAD_AXES)
+    return sum(per_dataflow if dataflow == "rs" else per_dataflow // scratchpads for dataflow in axes["dataflow"])
+
+
+def _old_engine(commit: str, folder: Path) -> Path:
+    """Extract ``commit``'s core/, cli/ and quant/ (no install) and lay them out as the package maps
+    them (``quidam_fast`` = core, ``quidam_fast.cli`` = cli, ``quidam_fast.quant`` = quant); returns
+    the folder to put on PYTHONPATH."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "archive", "--format=tar", commit, "core", "cli", "quant"], cwd=root,
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder / "old", filter="data")
+    (folder / "old/core/cli").symlink_to("../cli")
+    (folder / "old/core/quant").symlink_to("../quant")
+    (folder / "pkg").mkdir()
+    (folder / "pkg/quidam_fast").symlink_to(folder / "old/core")
+    return folder / "pkg"
+
+
+def side_by_side(commit: str, repeats: int) -> None:
+    """The working tree's engine against ``commit``'s, on ResNet-18 over each one's default space.
+
+    Every measurement is a fresh process (the interpreter, imports and JIT cache load are in the grid
+    row only), and the two engines alternate within each repeat, first one then the other, so that a
+    shared machine whose load drifts slows both alike; each figure is the median of ``repeats`` runs.
+
+    * kernel: seconds inside the engine's kernel entry (``KERNEL_ENTRIES``) during the ``evaluate()``
+      below: each version's own loop over the kernels, with its own inputs;
+    * ``evaluate(resnet18, default_space(), per_layer=False)`` after ``warm_up()``;
+    * warm grid: the wall-clock of ``python -m quidam_fast.cli grid --network resnet18 --out X.nc
+      --quiet`` with the JIT cache already filled: start-up, evaluation, accuracy join, report and the
+      netCDF write (the file is deleted after each run);
+    * compile: ``warm_up()`` with ``NUMBA_CACHE_DIR`` a fresh empty folder (every kernel compiled).
+
+    Design points per second count every point of the space, valid or not; distinct designs per
+    second count them as :func:`distinct_designs` does.
+    """
+    with tempfile.TemporaryDirectory(prefix="quidam-bench-") as name:
+        folder = Path(name)
+        base_env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
+        engines = {commit: {**base_env, "PYTHONPATH": str(_old_engine(commit, folder))}, "working tree": dict(base_env)}
+        for (label, env), cache in zip(engines.items(), ("cache-old", "cache-new")):  # each engine's own
+            env["NUMBA_CACHE_DIR"] = str(folder / cache)  # warm cache, filled once below, untimed
+        samples = {label: {"kernel": [], "evaluate": [], "grid": [], "compile": []} for label in engines}
+        axes, entry = {}, {}
+
+        def probe(what, env):
+            done = subprocess.run([sys.executable, "-c", _PROBE, what, *KERNEL_ENTRIES], cwd=folder, env=env,
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"side by side: the probe ({what}) failed:\n{done.stderr[-3000:]}")
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        for label, env in engines.items():
+            module = probe("compile", env)["module"]
+            if (label == commit) != module.startswith(str(folder)):  # each must load its own engine
+                raise SystemExit(f"side by side: the {label} engine was imported from {module}")
+        for repeat in range(repeats):
+            order = list(engines) if repeat % 2 == 0 else list(engines)[::-1]
+            for label in order:
+                with tempfile.TemporaryDirectory(dir=folder) as empty:
+                    samples[label]["compile"].append(probe("compile", {**engines[label], "NUMBA_CACHE_DIR": empty})["compile_s"])
+            for label in order:
+                result = probe("evaluate", engines[label])
+                samples[label]["evaluate"].append(result["evaluate_s"])
+                samples[label]["kernel"].append(result["kernel_s"])
+                axes[label], entry[label] = result["axes"], result["kernel_entry"]
+            for label in order:
+                out = folder / "grid.nc"
+                started = time.perf_counter()
+                done = subprocess.run([sys.executable, "-m", "quidam_fast.cli", "grid", "--network", "resnet18",
+                                       "--out", str(out), "--quiet"], cwd=folder, env=engines[label],
+                                      capture_output=True, text=True)
+                samples[label]["grid"].append(time.perf_counter() - started)
+                if done.returncode != 0:
+                    raise SystemExit(f"side by side: grid ({label}) failed:\n{done.stderr[-3000:]}")
+                out.unlink()
+
+    old, new = commit, "working tree"
+    points = {label: math.prod(len(values) for values in axes[label].values()) for label in engines}
+    designs = {label: distinct_designs(axes[label]) for label in engines}
+    if points[old] != points[new] or designs[old] != designs[new]:
+        print(f"note: the default spaces differ: {points[old]:,} / {designs[old]:,} points / designs ({old}) "
+              f"against {points[new]:,} / {designs[new]:,} (working tree)")
+
+    def median(label, what):
+        values = samples[label][what]
+        return None if None in values else statistics.median(values)
+
+    def cell(value, fmt, width):
+        return f"{'n/a' if value is None else format(value, fmt):>{width}}"
+
+    print(f"\nside by side: ResNet-18 over the default space ({points[new]:,} points, {designs[new]:,} distinct designs: "
+          f"ws/os/is once per scratchpad combination), {old} (old) against the working tree (new), median of "
+          f"{repeats} runs, each a fresh process, engines alternating, one core")
+    print(f"{'what':<34}{'old s':>8}{'new s':>8}{'new/old s':>10}{'old M pts/s':>12}{'new M pts/s':>12}"
+          f"{'speed new/old':>14}{'old M des/s':>12}{'new M des/s':>12}")
+    for what, label in (("kernel", "kernel (entry inside evaluate)"), ("evaluate", "evaluate(per_layer=False)"),
+                        ("grid", "warm grid --out .nc (wall)"), ("compile", "JIT compile, empty cache")):
+        t_old, t_new = median(old, what), median(new, what)
+        ratio = None if None in (t_old, t_new) else t_new / t_old
+        rates = (what != "compile" and None not in (t_old, t_new))
+        print(f"{label:<34}{cell(t_old, '.2f', 8)}{cell(t_new, '.2f', 8)}{cell(ratio, '.3f', 10)}"
+              + (f"{points[old] / t_old / 1e6:>12.3f}{points[new] / t_new / 1e6:>12.3f}{t_old / t_new:>13.2f}x"
+                 f"{designs[old] / t_old / 1e6:>12.3f}{designs[new] / t_new / 1e6:>12.3f}" if rates else ""))
+    print("kernel entry: " + "; ".join(
+        f"{label}: " + (f"engine.{entry[label]}" if median(label, "kernel") is not None else
+                        f"not reachable (evaluate() never calls engine.{' or engine.'.join(KERNEL_ENTRIES)})")
+        for label in engines))
+    print("issue 13's targets (speed new/old): evaluate() >= 10x, warm grid >= 4x")
+    print("runs (s), old | new: " + "; ".join(
+        f"{what} {' '.join(cell(v, '.2f', 0) for v in samples[old][what])} | "
+        f"{' '.join(cell(v, '.2f', 0) for v in samples[new][what])}" for what in ("kernel", "evaluate", "grid", "compile")))
 
 
 def coexploration(tech, repeats):
