@@ -19,6 +19,7 @@ from quidam_fast.accuracy import AccuracyCoverageWarning, attach_accuracy, load_
 from quidam_fast.analysis import check_where, parse_where
 from quidam_fast._files import check_output_path, write_netcdf_atomically, write_store_atomically
 from quidam_fast.errors import QuidamInputError
+from quidam_fast.results import file_encoding
 from quidam_fast.workloads import parse_input_shape
 from quidam_fast.space import AXES, DEFAULT_NETWORK, OBJECTIVES
 
@@ -153,13 +154,18 @@ def _write(results, out: Path) -> None:
     is one error line, not a crash inside HDF5). A ``.zarr`` store is built in a temporary sibling
     folder and exchanged with the old store in one step, so ``out`` is never missing; the old store
     is removed only then. A failed write leaves an earlier ``out`` as it was.
+
+    Either holds the stored variables only, compressed and chunked (:func:`quidam_fast.results.file_encoding`);
+    :func:`quidam_fast.open_result` recomputes the derived ones.
     """
+    stored, encoding = file_encoding(results, "nc" if out.suffix == ".nc" else "zarr")
     if out.suffix == ".nc":
-        write_netcdf_atomically(results, out, "--out")
+        write_netcdf_atomically(stored, out, "--out", encoding=encoding)
     else:
         # Zarr format 2: its string dtypes and consolidated metadata are in the spec, so any zarr
         # reader opens the store; format 3 warns that both are not (zarr 3.1, UnstableSpecificationWarning).
-        write_store_atomically(lambda temporary: results.to_zarr(temporary, mode="w", zarr_format=2), out, "--out")
+        write_store_atomically(lambda temporary: stored.to_zarr(temporary, mode="w", zarr_format=2, encoding=encoding),
+                               out, "--out")
 
 
 @contextlib.contextmanager

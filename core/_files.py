@@ -409,19 +409,21 @@ def write_text_atomically(path: str | Path, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def write_netcdf_atomically(dataset, path: str | Path, what: str = "--out") -> None:
+def write_netcdf_atomically(dataset, path: str | Path, what: str = "--out", encoding: dict | None = None) -> None:
     """Write an ``xr.Dataset`` to netCDF (h5netcdf) at ``path`` atomically.
 
     The file is built in memory and then written with plain file I/O: the HDF5 library never writes to
     the disk itself, where a full disk made it crash the process (a segmentation fault after ENOSPC on
-    a 2 MiB tmpfs). The dataset is in memory already, so the copy at most doubles it for the write.
-    A failed write (``OSError``: a full disk, a read-only folder) is one :class:`QuidamInputError`.
+    a 2 MiB tmpfs). The dataset is in memory already, so the copy at most doubles it for the write
+    (a compressed result: a few % of it). ``encoding`` is ``to_netcdf``'s (per variable: dtype,
+    chunks, filters; :func:`quidam_fast.results.file_encoding` for a result). A failed write
+    (``OSError``: a full disk, a read-only folder) is one :class:`QuidamInputError`.
     """
     path = Path(path)
     PENDING.append(str(path))
     try:
         with _interrupts(defer=False):
-            data = dataset.to_netcdf(engine="h5netcdf")
+            data = dataset.to_netcdf(engine="h5netcdf", encoding=encoding)
     except BaseException:
         UNFINISHED.append(str(path))
         raise

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from . import kernels as k
+from . import outputs
 from .errors import QuidamInputError
 from .space import AXES, AXIS_DESCRIPTIONS, DATAFLOWS, OBJECTIVES, DesignSpace, default_space
 from .tech import PE_TYPES, Technology, load_tech
@@ -23,49 +24,8 @@ from .workloads import LAYER_COLUMNS, Network, load_network
 #: Points per kernel call: bounds the temporaries (and the per-layer block) whatever the space size.
 CHUNK_POINTS = 1 << 16
 
-INVALID_REASONS = {
-    k.VALID: "valid",
-    k.INVALID_BITS: "pe_type not available at these bits in the technology",
-    k.INVALID_GLB_TOO_SMALL: "global buffer cannot hold one fold's operand tiles",
-    k.INVALID_SPAD_TOO_SMALL: "a scratchpad cannot hold one filter row, ifmap window or psum row",
-    k.INVALID_CLOCK: "clock faster than the PE's critical path allows",
-}
-
-_TOTALS = {  # name: (kernel column, units, description)
-    "cycles": (k.TOTAL_CYCLES, "cycle", "cycles of one batch (one inference at batch 1), stalls included"),
-    "compute_cycles": (k.TOTAL_COMPUTE_CYCLES, "cycle", "cycles with unlimited DRAM bandwidth (SCALE-Sim's compute cycles for ws/os/is)"),
-    "stall_cycles": (k.TOTAL_STALL_CYCLES, "cycle", "cycles waiting for DRAM"),
-    "macs": (k.TOTAL_MACS, "MAC", "multiply-accumulates of one batch"),
-    "energy_mac_pj": (k.TOTAL_ENERGY_MAC, "pJ", "arithmetic energy"),
-    "energy_spad_pj": (k.TOTAL_ENERGY_SPAD, "pJ", "PE scratchpad / register energy"),
-    "energy_noc_pj": (k.TOTAL_ENERGY_NOC, "pJ", "array network energy (buffer <-> PEs, PE <-> PE)"),
-    "energy_glb_pj": (k.TOTAL_ENERGY_GLB, "pJ", "global buffer energy"),
-    "energy_dram_pj": (k.TOTAL_ENERGY_DRAM, "pJ", "off-chip DRAM energy"),
-    "energy_leak_pj": (k.TOTAL_ENERGY_LEAK, "pJ", "leakage energy over the latency"),
-    "dram_read_bytes": (k.TOTAL_DRAM_READ_BYTES, "byte", "bytes read from DRAM"),
-    "dram_write_bytes": (k.TOTAL_DRAM_WRITE_BYTES, "byte", "bytes written to DRAM"),
-    "glb_reads": (k.TOTAL_GLB_READS, "word", "global buffer word reads"),
-    "glb_writes": (k.TOTAL_GLB_WRITES, "word", "global buffer word writes"),
-    "spad_reads": (k.TOTAL_SPAD_READS, "word", "PE scratchpad (rs) / operand register (ws/os/is) word reads"),
-    "spad_writes": (k.TOTAL_SPAD_WRITES, "word", "PE scratchpad (rs) / operand register (ws/os/is) word writes"),
-    "noc_words": (k.TOTAL_NOC_WORDS, "word", "words moved over the array network"),
-    "area_mac_mm2": (k.TOTAL_AREA_MAC, "mm2", "area of the PE array's MACs"),
-    "area_pe_storage_mm2": (k.TOTAL_AREA_PE_STORAGE, "mm2", "area of the PEs' scratchpads (rs) or operand registers (ws/os/is)"),
-    "area_glb_mm2": (k.TOTAL_AREA_GLB, "mm2", "global buffer area"),
-}
-
-_PER_LAYER = {
-    "layer_cycles": (k.LAYER_CYCLES, "cycle", "cycles of the layer"),
-    "layer_stall_cycles": (k.LAYER_STALL_CYCLES, "cycle", "cycles of the layer waiting for DRAM"),
-    "layer_utilization": (k.LAYER_UTILIZATION, "1", "MACs / (cycles x PEs) of the layer"),
-    "layer_energy_pj": (k.LAYER_ENERGY, "pJ", "energy of the layer"),
-    "layer_dram_read_bytes": (k.LAYER_DRAM_READ_BYTES, "byte", "DRAM bytes read by the layer"),
-    "layer_dram_write_bytes": (k.LAYER_DRAM_WRITE_BYTES, "byte", "DRAM bytes written by the layer"),
-    "layer_glb_reads": (k.LAYER_GLB_READS, "word", "global buffer reads of the layer"),
-    "layer_glb_writes": (k.LAYER_GLB_WRITES, "word", "global buffer writes of the layer"),
-    "layer_rs_filters_per_pe": (k.LAYER_RS_FILTERS_PER_PE, "filter", "row-stationary mapping: filters per PE pass (NaN for ws/os/is)"),
-    "layer_rs_channels_per_pe": (k.LAYER_RS_CHANNELS_PER_PE, "channel", "row-stationary mapping: channels per PE pass (NaN for ws/os/is)"),
-}
+#: Meanings of ``invalid_reason``'s codes (:data:`quidam_fast.outputs.INVALID_REASONS`).
+INVALID_REASONS = outputs.INVALID_REASONS
 
 _OBJECTIVE_CODES = {"energy": k.OBJECTIVE_ENERGY, "latency": k.OBJECTIVE_LATENCY, "edp": k.OBJECTIVE_EDP,
                     "dram": k.OBJECTIVE_DRAM}
@@ -116,15 +76,27 @@ def evaluate(
     -------
     xarray.Dataset
         One dimension per design axis (``pe_type``, ``bits``, ``rows``, ``cols``, ``spad_ifmap``,
-        ``spad_filter``, ``spad_psum``, ``glb_kib``, ``dataflow``, ``dram_gbps``, ``clock_mhz``), plus
-        ``layer`` for per-layer variables. Every variable has a ``units`` attribute. Network totals:
-        ``cycles``, ``compute_cycles``, ``stall_cycles``, ``utilization`` (1), ``latency_s``,
-        ``energy_pj`` and its parts ``energy_{mac,spad,noc,glb,dram,leak}_pj``, ``dram_read_bytes``,
-        ``dram_write_bytes``, ``glb_reads``, ``glb_writes``, ``spad_reads``, ``spad_writes``,
-        ``noc_words``, ``dram_bytes``, ``area_mm2`` and its parts (``area_mac_mm2``, ``area_pe_storage_mm2``,
-        ``area_pe_array_mm2``, ``area_glb_mm2``), ``throughput_ips`` (inferences/s),
-        ``perf_per_area`` (inferences/s/mm2), ``energy_per_inference_j``, ``edp`` (J s), ``valid`` and
-        ``invalid_reason`` (code; meanings in its attrs). Invalid points are NaN.
+        ``spad_filter``, ``spad_psum``, ``glb_kib``, ``dataflow``, ``batch``, ``dram_gbps``,
+        ``clock_mhz``), plus ``layer`` for per-layer variables. The variables are those of
+        :data:`quidam_fast.outputs.OUTPUTS` (units, description and formula of each there; every
+        variable has ``units`` and ``long_name`` attributes), all float64 but ``invalid_reason`` (int8)
+        and ``valid`` (bool). Invalid points are NaN. Network totals:
+
+        - from the kernel: ``cycles``, ``compute_cycles``, ``stall_cycles`` (cycle), ``macs`` (MAC),
+          ``energy_mac_pj``, ``energy_spad_pj``, ``energy_noc_pj``, ``energy_glb_pj``,
+          ``energy_dram_pj``, ``energy_leak_pj`` (pJ), ``dram_read_bytes``, ``dram_write_bytes`` (byte),
+          ``glb_reads``, ``glb_writes``, ``spad_reads``, ``spad_writes``, ``noc_words`` (word),
+          ``area_mac_mm2``, ``area_pe_storage_mm2``, ``area_glb_mm2`` (mm2), ``invalid_reason`` (code;
+          meanings in its attrs) and ``valid``;
+        - derived: ``latency_s`` (s), ``utilization`` (1), ``energy_pj`` (pJ, the sum of the parts),
+          ``area_pe_array_mm2``, ``area_mm2`` (mm2), ``dram_bytes`` (byte), ``throughput_ips``
+          (inferences/s), ``perf_per_area`` (inferences/s/mm2), ``energy_per_inference_j`` (J) and
+          ``edp`` (J s).
+
+        Per layer (``per_layer=True``): ``layer_cycles``, ``layer_stall_cycles`` (cycle),
+        ``layer_utilization`` (1), ``layer_energy_pj`` (pJ), ``layer_dram_read_bytes``,
+        ``layer_dram_write_bytes`` (byte), ``layer_glb_reads``, ``layer_glb_writes`` (word),
+        ``layer_rs_filters_per_pe`` (filter) and ``layer_rs_channels_per_pe`` (channel).
 
         A single network (not in a list) gives exactly these dimensions, its name, layer count, MACs
         and weight count in ``attrs`` (``network``, ``network_layers``, ``network_macs``,
@@ -181,7 +153,7 @@ def evaluate(
     if "rs" in space.axes["dataflow"]:
         _check_spad_costs(arrays, space, tech)
     n_points, n_layers = space.size, max(len(net.layers) for net in networks)
-    if per_layer and len(networks) * n_points * n_layers * len(_PER_LAYER) * 8 > 8 << 30:
+    if per_layer and len(networks) * n_points * n_layers * k.N_LAYER_RESULTS * 8 > 8 << 30:
         raise QuidamInputError(
             f"per-layer results of {len(networks)} network(s) x {n_points} points x {n_layers} layers would take "
             "over 8 GiB; evaluate without per-layer results or on a smaller space"
@@ -413,35 +385,17 @@ def _to_dataset(totals, per_layer, space: DesignSpace, network: Network | list[N
         unit, kind = AXES[name]
         coords[name] = xr.Variable(name, np.array(values, dtype=object if kind is str else None).astype(
             str if kind is str else type(values[0])), {"units": unit, "long_name": AXIS_DESCRIPTIONS[name]})
-    data = {}
-    for name, (column, units, description) in _TOTALS.items():
-        data[name] = xr.Variable(dims, totals[:, column].reshape(shape), {"units": units, "long_name": description})
-    reason = totals[:, k.TOTAL_REASON].reshape(shape).astype(np.int8)
-    data["invalid_reason"] = xr.Variable(dims, reason, {
-        "units": "1", "long_name": "why the design is invalid (0: valid)",
-        "flag_values": np.array(list(INVALID_REASONS), dtype=np.int8),
-        "flag_meanings": " ".join(v.replace(" ", "_") for v in INVALID_REASONS.values())})
-    data["valid"] = xr.Variable(dims, reason == k.VALID, {"units": "1", "long_name": "design point is valid"})
+    # the kernel's columns, then the derived variables, in the table's order (quidam_fast.outputs)
+    data = {output.name: xr.Variable(dims, totals[:, output.index].reshape(shape).astype(output.dtype, copy=False),
+                                     outputs.attrs(output))
+            for output in outputs.TOTALS if output.column is not None}
     ds = xr.Dataset(data, coords=coords)
-    clock_hz = ds.clock_mhz * 1e6
-    n_pe = ds.rows * ds.cols
-    ds["latency_s"] = _derived(ds.cycles / clock_hz, "s", "latency of one batch (every image's result is ready at its end)")
-    ds["utilization"] = _derived(ds.macs / (ds.cycles * n_pe), "1", "MACs / (cycles x PEs)")
-    energy_parts = [f"energy_{part}_pj" for part in ("mac", "spad", "noc", "glb", "dram", "leak")]
-    ds["energy_pj"] = _derived(sum(ds[name] for name in energy_parts), "pJ", "energy of one batch (sum of the energy_*_pj parts)")
-    ds["area_pe_array_mm2"] = _derived(ds.area_mac_mm2 + ds.area_pe_storage_mm2, "mm2", "PE array area (MACs + PE storage)")
-    ds["area_mm2"] = _derived(ds.area_pe_array_mm2 + ds.area_glb_mm2, "mm2",
-                              "accelerator area (PE array + global buffer; control and wiring not modeled)")
-    ds["dram_bytes"] = _derived(ds.dram_read_bytes + ds.dram_write_bytes, "byte", "DRAM bytes moved (read + write)")
-    ds["throughput_ips"] = _derived(ds.batch / ds.latency_s, "1/s", "inferences (images) per second")
-    ds["perf_per_area"] = _derived(ds.throughput_ips / ds.area_mm2, "1/(s mm2)", "inferences per second per mm2")
-    ds["energy_per_inference_j"] = _derived(ds.energy_pj * 1e-12 / ds.batch, "J", "energy of one inference (one image)")
-    ds["edp"] = _derived(ds.energy_per_inference_j * ds.latency_s, "J s", "energy of one inference x latency of its batch")
+    ds = outputs.add_derived(ds)  # every derived total; per-layer variables have no formulas
     if per_layer is not None:
         layer_dims = dims + ("layer",)
-        for name, (column, units, description) in _PER_LAYER.items():
-            ds[name] = xr.Variable(layer_dims, per_layer[:, :, column].reshape(shape + (per_layer.shape[1],)),
-                                   {"units": units, "long_name": description})
+        for output in outputs.PER_LAYER:
+            ds[output.name] = xr.Variable(layer_dims, per_layer[:, :, output.index].reshape(shape + (per_layer.shape[1],)),
+                                          outputs.attrs(output))
     if networks:
         return _label_networks(ds, networks, per_layer is not None, space, tech, seconds)
     if per_layer is not None:
@@ -530,14 +484,6 @@ def _check_memory(n_points: int) -> None:
             f"than this machine's {available / 2**30:.1f} GiB allow; split it along an axis (e.g. one spec per "
             "pe_type) and evaluate the parts one after the other"
         )
-
-
-def _derived(array: xr.DataArray, units: str, description: str) -> xr.DataArray:
-    # every caller passes the fresh result of arithmetic: a shallow copy (new attrs, same data) spares
-    # a full-size copy per derived variable, whose fresh pages cost system time on large results
-    array = array.copy(deep=False)
-    array.attrs = {"units": units, "long_name": description}
-    return array
 
 
 def warm_up() -> float:

@@ -8,6 +8,12 @@ design dims, in the engine's units; axis coordinates with allowed, distinct labe
 the metadata, then the values it is read for (finite, non-negative energies, areas, counts and times at
 valid points, fractions in [0, 1], cycles at least MACs / PEs), so a result edited or damaged outside
 the tool is refused rather than reported with impossible numbers.
+
+Files hold the variables :data:`quidam_fast.outputs.OUTPUTS` marks as stored, in its disk types,
+compressed and chunked (:func:`file_encoding`); :func:`open_result` recomputes the others from them
+and returns every variable in its in-memory type, so a result read back is the one ``evaluate``
+returned (energies to float32's 6e-8; every other value bit for bit). A file that holds derived
+variables too (``Dataset.to_netcdf`` of a whole result, or a file written before this) is read as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from . import outputs
 from ._files import read_with_file_library
 from .errors import QuidamInputError
 
@@ -31,20 +38,11 @@ PRODUCER_PREFIX = "quidam_fast"
 def _result_units() -> dict[str, str]:
     """Every data variable :func:`quidam_fast.evaluate` and the accuracy join write, with its units.
 
-    The kernel-column variables come from the engine's own tables; the derived ones are those
-    ``engine._to_dataset`` computes. ``tests/test_fuzz.py`` checks that this equals the variables and
-    units of a fresh evaluation, so the two cannot drift apart.
+    The engine's come from its table of outputs (:data:`quidam_fast.outputs.OUTPUTS`).
+    ``tests/test_fuzz.py`` checks that this equals the variables and units of a fresh evaluation.
     """
-    from .engine import _PER_LAYER, _TOTALS
-
-    units = {name: unit for name, (_, unit, _) in {**_TOTALS, **_PER_LAYER}.items()}
-    units.update({
-        "invalid_reason": "1", "valid": "1",
-        "latency_s": "s", "utilization": "1", "energy_pj": "pJ", "area_pe_array_mm2": "mm2", "area_mm2": "mm2",
-        "dram_bytes": "byte", "throughput_ips": "1/s", "perf_per_area": "1/(s mm2)", "energy_per_inference_j": "J",
-        "edp": "J s",
-        "accuracy": "1", "accuracy_std": "1", "accuracy_seeds": "1",  # quidam_fast.accuracy.attach_accuracy
-    })
+    units = {output.name: output.units for output in outputs.OUTPUTS}
+    units.update({"accuracy": "1", "accuracy_std": "1", "accuracy_seeds": "1"})  # quidam_fast.accuracy.attach_accuracy
     return units
 
 
@@ -81,14 +79,17 @@ def open_result(path: str | Path, variables: Sequence[str] | None = None) -> xr.
         A ``.nc`` file or ``.zarr`` store written by ``quidam-fast grid`` (or by ``Dataset.to_netcdf`` /
         ``to_zarr`` on a result of :func:`quidam_fast.evaluate`).
     variables
-        Read only these data variables (with ``valid`` and every coordinate); names the file lacks are
-        left out, for the caller's checks to name (e.g. :func:`quidam_fast.analysis.select`'s). Default:
-        every variable. ``quidam-fast report`` reads the few it needs of a default result's forty.
+        Read only these data variables (with ``valid`` and every coordinate); names the file lacks and
+        cannot be computed from are left out, for the caller's checks to name (e.g.
+        :func:`quidam_fast.analysis.select`'s). Default: every variable. ``quidam-fast report`` reads the
+        few it needs of a default result's forty.
 
     Returns
     -------
     xarray.Dataset
-        The result, loaded (the file is closed again).
+        The result, loaded (the file is closed again): the variables the file holds, in their in-memory
+        types (:data:`quidam_fast.outputs.OUTPUTS`' ``dtype``), and the derived ones it lacks, computed
+        from them.
 
     Raises
     ------
@@ -121,8 +122,9 @@ def open_result(path: str | Path, variables: Sequence[str] | None = None) -> xr.
         opened = xr.open_dataset(path, engine="h5netcdf") if path.suffix == ".nc" else xr.open_zarr(path, consolidated=None)
         try:
             _check_result(opened, name)  # on the metadata: nothing large is read for a file that is not a result
-            if variables is not None:
-                opened = opened[["valid"] + [v for v in dict.fromkeys(variables) if v in opened.data_vars and v != "valid"]]
+            if variables is not None:  # and what the derived ones among them are computed from
+                wanted = outputs.needed(variables)
+                opened = opened[["valid"] + [v for v in opened.data_vars if v in wanted and v != "valid"]]
             return opened.load()  # a truncated or corrupt variable shows only when its data are read
         finally:
             opened.close()
@@ -130,8 +132,94 @@ def open_result(path: str | Path, variables: Sequence[str] | None = None) -> xr.
     loaded, reason = read_with_file_library(read)
     if reason is not None:
         raise QuidamInputError(f"result file {name!r} cannot be read (truncated, corrupt or not {kind}): {_first_line(reason)}")
-    _check_values(loaded, name)
-    return loaded
+    loaded = _in_memory_types(loaded)
+    _check_values(loaded, name)  # the stored variables, before anything is computed from them
+    read_from_file = set(loaded.data_vars)
+    loaded = outputs.add_derived(loaded, variables)
+    if variables is not None:
+        loaded = loaded[["valid"] + [v for v in dict.fromkeys(variables) if v in loaded.data_vars and v != "valid"]]
+    computed = [v for v in loaded.data_vars if v not in read_from_file]
+    if computed:  # from values checked above, but a ratio of two allowed values may still be none a design has
+        _check_values(loaded[["valid", *computed]], name)
+    return _in_table_order(loaded)
+
+
+def _in_memory_types(ds: xr.Dataset) -> xr.Dataset:
+    """The table's variables widened back to their in-memory types (a float32 energy to float64: exact)."""
+    widen = {name: ds[name].astype(outputs.BY_NAME[name].dtype) for name in ds.data_vars
+             if name in outputs.BY_NAME and ds[name].dtype.kind == "f" and ds[name].dtype != outputs.BY_NAME[name].dtype}
+    return ds.assign(widen) if widen else ds
+
+
+def _in_table_order(ds: xr.Dataset) -> xr.Dataset:
+    """Data variables in :data:`~quidam_fast.outputs.OUTPUTS`' order (as ``evaluate`` returns them),
+    then the others (accuracy) in the file's order."""
+    order = [o.name for o in outputs.OUTPUTS if o.name in ds.data_vars]
+    order += [name for name in ds.data_vars if name not in outputs.BY_NAME]
+    return ds if order == list(ds.data_vars) else ds[order]
+
+
+#: Elements per chunk of a result variable in files: about 2 MiB of float64 (see :func:`file_encoding`).
+CHUNK_ELEMENTS = 1 << 18
+#: netCDF filters: shuffle + zlib level 1. Measured on the default result (bench/bench_grid_pipeline.py):
+#: level 1 is within 7 % of level 4's size at two thirds of its time; h5py's lzf, faster still, left a
+#: file 1.6x larger; shuffle (bytes grouped by significance) gains 5-40 % on the kernel's columns.
+NETCDF_FILTERS = {"zlib": True, "complevel": 1, "shuffle": True}
+#: zarr's compressor: zstd level 1, no shuffle. Measured on the stored variables of ``grid --network
+#: resnet18`` (one core): 6.8 MB in 0.31 s, where zarr's default (blosc lz4, shuffle) gave 14.5 MB in
+#: 0.16 s and netCDF's zlib 1 + shuffle 8.9 MB in 0.79 s; the codec ``numcodecs.Zstd`` every zarr reader has.
+ZARR_COMPRESSOR_LEVEL = 1
+
+
+def file_chunks(dims: tuple[str, ...], shape: tuple[int, ...], target: int = CHUNK_ELEMENTS) -> tuple[int, ...]:
+    """A chunk shape for a result variable: whole along the trailing dims, as many as fit in ``target``
+    elements, then part of the next one, 1 along the rest.
+
+    The trailing axes (the scratchpads, ``glb_kib``, ``dataflow``, ``batch``, ``dram_gbps``,
+    ``clock_mhz``, and ``layer``) are the ones along which values repeat (a systolic design's counts do
+    not depend on its scratchpads; areas on bandwidth or clock): inside one chunk, the compressor sees
+    the repeats.
+
+    >>> file_chunks(("rows", "cols", "clock_mhz"), (64, 8, 3), target=100)
+    (4, 8, 3)
+    """
+    chunks = [1] * len(shape)
+    inside = 1
+    for axis in range(len(shape) - 1, -1, -1):
+        if inside * shape[axis] <= target:
+            chunks[axis] = shape[axis]
+            inside *= shape[axis]
+        else:
+            chunks[axis] = max(1, target // inside)
+            break
+    return tuple(chunks)
+
+
+def file_encoding(ds: xr.Dataset, kind: str) -> tuple[xr.Dataset, dict]:
+    """What a result file holds, and how: ``ds`` without the variables recomputed on load, and the
+    encoding (disk type, chunks, compression) of each variable, for ``to_netcdf`` (``kind`` ``"nc"``,
+    engine h5netcdf) or ``to_zarr`` (``"zarr"``, zarr format 2, zstd).
+
+    >>> import quidam_fast as qf
+    >>> stored, encoding = file_encoding(qf.evaluate("alexnet", {"rows": [8, 16]}), "nc")
+    >>> "perf_per_area" in stored, encoding["energy_mac_pj"]["dtype"], encoding["cycles"]["dtype"]
+    (False, 'float32', 'float64')
+    """
+    stored = ds.drop_vars([o.name for o in outputs.OUTPUTS if not o.stored and o.name in ds.data_vars])
+    if kind == "zarr":
+        import numcodecs  # zarr's own dependency
+
+        compressor = {"compressors": (numcodecs.Zstd(level=ZARR_COMPRESSOR_LEVEL),)}
+    encoding = {}
+    for name, variable in stored.data_vars.items():
+        entry = {}
+        if name in outputs.BY_NAME:
+            entry["dtype"] = outputs.BY_NAME[name].disk_dtype
+        if variable.ndim:
+            chunks = file_chunks(variable.dims, variable.shape)
+            entry.update({"chunksizes": chunks, **NETCDF_FILTERS} if kind == "nc" else {"chunks": chunks, **compressor})
+        encoding[name] = entry
+    return stored, encoding
 
 
 def _first_line(text: str, limit: int = 300) -> str:

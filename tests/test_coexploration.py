@@ -222,7 +222,7 @@ def test_repeated_network_option_gives_one_result_with_a_network_dimension(tmp_p
     (tmp_path / "s.toml").write_text(SMALL)
     done = _grid("--spec", "s.toml", "--network", "vgg7_fmnist", "--network", "lenet5_fmnist", "--out", "o.nc", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    ds = xr.load_dataset(tmp_path / "o.nc")
+    ds = qf.open_result(tmp_path / "o.nc")
     assert list(ds.network.values) == ["vgg7_fmnist", "lenet5_fmnist"] and ds.energy_pj.dims[0] == "network"
     assert "accuracy" in ds and bool(ds.accuracy.where(ds.valid).notnull().sum() > 0)
     once = _grid("--spec", "s.toml", "--network", "vgg7_fmnist", "--out", "one.nc", cwd=tmp_path)

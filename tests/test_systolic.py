@@ -7,7 +7,7 @@ import xarray as xr
 from hypothesis import given, settings, strategies as st
 
 import quidam_fast as qf
-from quidam_fast import engine, kernels
+from quidam_fast import engine, kernels, outputs
 from quidam_fast.workloads import Layer, Network
 from reference import systolic_array, systolic_dram, systolic_plans
 
@@ -109,7 +109,14 @@ def test_energy_is_the_sum_of_its_parts_and_units_everywhere():
     xr.testing.assert_allclose(ds.energy_pj, parts.assign_attrs(ds.energy_pj.attrs))
     np.testing.assert_allclose(ds.layer_energy_pj.sum("layer", skipna=False), ds.energy_pj, rtol=1e-12)
     np.testing.assert_allclose(ds.layer_cycles.sum("layer", skipna=False), ds.cycles, rtol=1e-12)
-    for name, variable in ds.variables.items():
+    # the table of outputs names every data variable, in order, with its units, description and type
+    assert list(ds.data_vars) == [output.name for output in outputs.OUTPUTS]
+    for output in outputs.OUTPUTS:
+        variable = ds[output.name]
+        assert (variable.attrs["units"], variable.attrs["long_name"]) == (output.units, output.long_name), output.name
+        assert variable.dtype == output.dtype, output.name
+        assert variable.dims == ds.valid.dims + (("layer",) if output.per_layer else ()), output.name
+    for name, variable in ds.variables.items():  # and the coordinates carry units too
         assert "units" in variable.attrs, name
     assert bool(ds.valid.sel(pe_type="fp", bits=8).any()) is False
     assert np.isnan(ds.energy_pj.sel(pe_type="fp", bits=8)).all()
