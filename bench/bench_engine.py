@@ -295,7 +295,15 @@ def side_by_side(commit: str, repeats: int) -> None:
                     raise SystemExit(f"side by side: grid ({label}) failed:\n{done.stderr[-3000:]}")
                 out.unlink()
 
+    print_side_by_side(samples, axes, entry, commit, repeats)
+
+
+def print_side_by_side(samples: dict, axes: dict, entry: dict, commit: str, repeats: int) -> None:
+    """The table of :func:`side_by_side`: ``samples[version][what]`` the seconds of each run (None where
+    the kernel entry was not reachable), ``axes[version]`` its default space, ``entry[version]`` the
+    kernel entry's name; the versions are ``commit`` (old) and ``"working tree"`` (new)."""
     old, new = commit, "working tree"
+    engines = (old, new)
     points = {label: math.prod(len(values) for values in axes[label].values()) for label in engines}
     designs = {label: distinct_designs(axes[label]) for label in engines}
     if points[old] != points[new] or designs[old] != designs[new]:
@@ -317,11 +325,15 @@ def side_by_side(commit: str, repeats: int) -> None:
     for what, label in (("kernel", "kernel (entry inside evaluate)"), ("evaluate", "evaluate(per_layer=False)"),
                         ("grid", "warm grid --out .nc (wall)"), ("compile", "JIT compile, empty cache")):
         t_old, t_new = median(old, what), median(new, what)
-        ratio = None if None in (t_old, t_new) else t_new / t_old
-        rates = (what != "compile" and None not in (t_old, t_new))
-        print(f"{label:<34}{cell(t_old, '.2f', 8)}{cell(t_new, '.2f', 8)}{cell(ratio, '.3f', 10)}"
-              + (f"{points[old] / t_old / 1e6:>12.3f}{points[new] / t_new / 1e6:>12.3f}{t_old / t_new:>13.2f}x"
-                 f"{designs[old] / t_old / 1e6:>12.3f}{designs[new] / t_new / 1e6:>12.3f}" if rates else ""))
+        both = None not in (t_old, t_new)
+        line = f"{label:<34}{cell(t_old, '.2f', 8)}{cell(t_new, '.2f', 8)}{cell(t_new / t_old if both else None, '.3f', 10)}"
+        if what != "compile":  # millions of points (designs) per second; the speed-up is old s / new s
+            per_second = {version: (None, None) if t is None else (points[version] / t / 1e6, designs[version] / t / 1e6)
+                          for version, t in ((old, t_old), (new, t_new))}
+            line += (f"{cell(per_second[old][0], '.3f', 12)}{cell(per_second[new][0], '.3f', 12)}"
+                     f"{(f'{t_old / t_new:.2f}x' if both else 'n/a'):>14}"
+                     f"{cell(per_second[old][1], '.3f', 12)}{cell(per_second[new][1], '.3f', 12)}")
+        print(line)
     print("kernel entry: " + "; ".join(
         f"{label}: " + (f"engine.{entry[label]}" if median(label, "kernel") is not None else
                         f"not reachable (evaluate() never calls engine.{' or engine.'.join(KERNEL_ENTRIES)})")
