@@ -34,9 +34,11 @@ the number of PEs listening.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit, jit_inline
 
 # dataflow codes (order of space.DATAFLOWS)
 WS, OS, IS, RS = 0, 1, 2, 3
@@ -845,64 +847,80 @@ def _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm):
 
 
 # --------------------------------------------------------------------------------------------------
-# The driver: one design point x every layer
+# Costing a layer: per-access energies x counts
 # --------------------------------------------------------------------------------------------------
 
 OBJECTIVE_ENERGY, OBJECTIVE_LATENCY, OBJECTIVE_EDP, OBJECTIVE_DRAM = 0, 1, 2, 3
 
-# columns of the row-stationary candidate cache: the 17 counts of _rs_counts, then the candidate's dynamic
-# energy (pJ), its DRAM bits, and whether it never stalls (1.0) at the space's fewest DRAM bytes per cycle
-RS_ENERGY, RS_BITS, RS_CALM = 17, 18, 19
-RS_COLUMNS = 20
+#: What one layer moves and does on one design, whatever the mapping family: the counts the energy
+#: and cycle models take (word counts; ``noc_words``, ``spad_*`` as the totals of the same names count).
+Counts = namedtuple("Counts", (
+    "compute_cycles", "macs", "glb_act_reads", "glb_weight_reads", "glb_psum_reads", "glb_psum_writes",
+    "glb_ofmap_writes", "dram_act_reads", "dram_weight_reads", "dram_psum_reads", "dram_psum_writes",
+    "dram_ofmap_writes", "noc_words", "spad_reads", "spad_writes"))
+
+#: What one layer costs on one design before the DRAM bandwidth and the clock are known (pJ, bits,
+#: words): stored as the columns ``COST_*`` of a ``(layer, N_COST)`` table.
+(COST_COMPUTE_CYCLES, COST_MACS, COST_ENERGY_MAC, COST_ENERGY_SPAD, COST_ENERGY_NOC, COST_ENERGY_GLB,
+ COST_ENERGY_DRAM, COST_DRAM_READ_BITS, COST_DRAM_WRITE_BITS, COST_GLB_READS, COST_GLB_WRITES, COST_SPAD_READS,
+ COST_SPAD_WRITES, COST_NOC_WORDS, COST_RS_FILTERS_PER_PE, COST_RS_CHANNELS_PER_PE) = range(16)
+N_COST = 16
 
 
 @jit
-def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
-                  dram_psum_reads, dram_psum_writes, dram_ofmap, energy_noc, spad_energy, compute_cycles,
-                  a, w, p, e_mac, glb, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz):
-    """Cycles (stalls included) and the energy parts of one layer from its access counts."""
-    dram_read_bits = dram_act * a + dram_weight * w + dram_psum_reads * p
-    dram_write_bits = dram_psum_writes * p + dram_ofmap * a
-    dram_cycles = np.ceil((dram_read_bits + dram_write_bits) / 8.0 / bytes_per_cycle)
-    cycles = max(float(compute_cycles), dram_cycles)
-    # the buffer is written by DRAM fills and by the array, read by the array and by DRAM write-back
-    energy_glb = (glb_act * glb[GLB_READ_ACT] + glb_weight * glb[GLB_READ_WEIGHT]
-                  + (glb_psum_reads + dram_psum_writes) * glb[GLB_READ_PSUM] + dram_ofmap * glb[GLB_READ_ACT]
-                  + glb_psum_writes * glb[GLB_WRITE_PSUM] + glb_ofmap * glb[GLB_WRITE_ACT]
-                  + dram_act * glb[GLB_WRITE_ACT] + dram_weight * glb[GLB_WRITE_WEIGHT]
-                  + dram_psum_reads * glb[GLB_WRITE_PSUM])
-    return (cycles, macs * e_mac, spad_energy, energy_noc, energy_glb,
-            (dram_read_bits + dram_write_bits) * dram_pj_per_bit, leak_uw * cycles / clock_mhz,
-            dram_read_bits, dram_write_bits)
+def _store_cost(cost, layer, c, energy_noc, energy_spad, d, dram_pj_per_bit, filters_per_pe, channels_per_pe):
+    """Write row ``layer`` of a ``COST_*`` table: the energy parts of counts ``c`` (:data:`Counts`) on
+    design ``d`` (:data:`Design`).
+
+    The expressions and their order are those of the energy model (a buffer access per word it
+    stores or serves, DRAM per bit moved): every design point of the same hardware reads this row,
+    whatever its DRAM bandwidth and clock.
+    """
+    dram_read_bits = c.dram_act_reads * d.act_bits + c.dram_weight_reads * d.weight_bits + c.dram_psum_reads * d.psum_bits
+    dram_write_bits = c.dram_psum_writes * d.psum_bits + c.dram_ofmap_writes * d.act_bits
+    cost[layer, COST_COMPUTE_CYCLES] = c.compute_cycles
+    cost[layer, COST_MACS] = c.macs
+    cost[layer, COST_ENERGY_MAC] = c.macs * d.mac_energy_pj
+    cost[layer, COST_ENERGY_SPAD] = energy_spad
+    cost[layer, COST_ENERGY_NOC] = energy_noc
+    cost[layer, COST_ENERGY_GLB] = _glb_energy(c, d)
+    cost[layer, COST_ENERGY_DRAM] = (dram_read_bits + dram_write_bits) * dram_pj_per_bit
+    cost[layer, COST_DRAM_READ_BITS] = dram_read_bits
+    cost[layer, COST_DRAM_WRITE_BITS] = dram_write_bits
+    # the buffer also serves DRAM write-backs and takes DRAM fills
+    cost[layer, COST_GLB_READS] = (c.glb_act_reads + c.glb_weight_reads + c.glb_psum_reads + c.dram_psum_writes
+                                   + c.dram_ofmap_writes)
+    cost[layer, COST_GLB_WRITES] = (c.glb_psum_writes + c.glb_ofmap_writes + c.dram_act_reads + c.dram_weight_reads
+                                    + c.dram_psum_reads)
+    cost[layer, COST_SPAD_READS] = c.spad_reads
+    cost[layer, COST_SPAD_WRITES] = c.spad_writes
+    cost[layer, COST_NOC_WORDS] = c.noc_words
+    cost[layer, COST_RS_FILTERS_PER_PE] = filters_per_pe
+    cost[layer, COST_RS_CHANNELS_PER_PE] = channels_per_pe
 
 
-@jit
-def _rs_dynamic_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i, sp_p, pe, glb, dram_pj_per_bit):
-    """Dynamic energy (pJ: MACs, scratchpads, network, buffer, DRAM) and DRAM bits of a row-stationary
-    candidate from its counts ``c`` (:func:`_rs_counts` order): what does not depend on the DRAM
-    bandwidth and clock, so it is computed once per hardware and reused for those points."""
-    spad_energy = (c[1] * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
-                   + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
-    e = _layer_energy(c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[9], c[10],
-                      _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm), spad_energy,
-                      c[0], a, w, p, pe[PE_MAC_ENERGY], glb, dram_pj_per_bit, 0.0, 1.0, 1.0)
-    return e[1] + e[2] + e[3] + e[4] + e[5], e[7] + e[8]
+@jit_inline
+def _glb_energy(c, d):
+    """Global-buffer energy (pJ) of counts ``c`` on design ``d``: written by DRAM fills and by the array,
+    read by the array and by DRAM write-backs."""
+    return (c.glb_act_reads * d.glb_read_act_pj + c.glb_weight_reads * d.glb_read_weight_pj
+            + (c.glb_psum_reads + c.dram_psum_writes) * d.glb_read_psum_pj + c.dram_ofmap_writes * d.glb_read_act_pj
+            + c.glb_psum_writes * d.glb_write_psum_pj + c.glb_ofmap_writes * d.glb_write_act_pj
+            + c.dram_act_reads * d.glb_write_act_pj + c.dram_weight_reads * d.glb_write_weight_pj
+            + c.dram_psum_reads * d.glb_write_psum_pj)
 
 
-@jit
-def _rs_dominated(rs_cache, layer, first, stop, energy, bits):
-    """Whether a cached candidate ``first <= k < stop`` of ``layer`` has no more dynamic energy than
-    ``energy`` and no more DRAM bits than ``bits`` or no stall that counts (its ``RS_CALM``)."""
-    for k in range(first, stop):
-        if rs_cache[layer, k, RS_ENERGY] <= energy and (rs_cache[layer, k, RS_BITS] <= bits
-                                                         or rs_cache[layer, k, RS_CALM] > 0):
-            return True
-    return False
+@jit_inline
+def _stalled_cycles(compute_cycles, dram_bits, bytes_per_cycle):
+    """Cycles of a layer that moves ``dram_bits`` at ``bytes_per_cycle``: the longer of its compute
+    and its DRAM transfer (double buffering overlaps the two)."""
+    return max(float(compute_cycles), np.ceil(dram_bits / 8.0 / bytes_per_cycle))
 
 
 @jit
 def _dram_word_prices(objective, a, w, p, glb, dram_pj_per_bit):
-    """What the buffer-level mapper minimizes, per DRAM word of each operand (partial sums: one way).
+    """What the buffer-level mapper minimizes, per DRAM word of each operand (partial sums: one way);
+    ``glb`` is a row of the buffer's cost table (``GLB_*``).
 
     ``energy`` and ``edp``: the word's DRAM energy and the buffer access that goes with it (the fill,
     or for a partial sum half its write-back read and its fill); ``latency`` and ``dram``: its bits
@@ -914,334 +932,470 @@ def _dram_word_prices(objective, a, w, p, glb, dram_pj_per_bit):
     return float(a), float(w), float(p)
 
 
-@jit
-def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of, spad_filter_of, spad_psum_of,
-                   glb_kib_of, dataflow_of, batch_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table, spad_ifmap_table,
-                   spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs, wire_pj_per_bit_mm,
-                   dram_pj_per_bit, objective, forced_p, forced_q,
-                   totals, per_layer, want_per_layer):
-    """Evaluate flat design indices ``start <= i < stop`` on every layer.
+# --------------------------------------------------------------------------------------------------
+# Records the driver passes around
+# --------------------------------------------------------------------------------------------------
 
-    ``shape`` holds the axis lengths in :data:`quidam_fast.space.AXES` order; the ``*_of`` arrays map
-    an axis position to its value (``pe_index_of`` to the row of ``pe_table``). ``pe_table`` is indexed
-    ``[pe_type, bits]``, ``glb_table`` ``[glb_kib, pe_type, bits]``, ``spad_*_table``
-    ``[capacity, pe_type, bits]``. ``layers`` is ``(n_layers, 12)`` int64 in
-    ``workloads.LAYER_COLUMNS`` order; ``w_used`` and ``real_row_pairs`` are per-layer inputs of
-    :func:`_rs_counts`. ``wire_pj_per_bit_mm`` prices the array network (:func:`_network_mm`).
-    ``objective`` (``OBJECTIVE_*``) picks the buffer-level mapping of every dataflow and the
-    row-stationary mapping; ``forced_p, forced_q > 0`` skip the row-stationary search over ``(p, q)``
-    and evaluate that mapping (invalid where the scratchpads cannot hold it). ``batch_of`` gives the
-    images per batch: layers run with ``N`` times that many images, and the totals are of the batch. Results go to
-    ``totals[i - start]`` and, if ``want_per_layer``, ``per_layer[i - start, layer]``.
+#: One layer's shape, ``N`` the images of the whole batch (``workloads.LAYER_COLUMNS`` otherwise).
+Layer = namedtuple("Layer", ("N", "K", "C", "R", "S", "P", "Q", "H", "W", "stride", "padding", "groups"))
+
+#: The space as the driver reads it: per axis, its values (``*_of``) and the stride of its position in
+#: a flat design index (``strides``, in :data:`quidam_fast.space.AXES` order); the technology's costs
+#: per unique axis value, by axis position: ``pe_table`` ``[pe_type, bits, PE_*]``, ``glb_table``
+#: ``[glb_kib, pe_type, bits, GLB_*]`` and each scratchpad's ``[capacity, pe_type, bits, SPAD_*]``.
+Space = namedtuple("Space", (
+    "strides", "rows_of", "cols_of", "spad_ifmap_of", "spad_filter_of", "spad_psum_of", "glb_kib_of",
+    "dataflow_of", "batch_of", "dram_gbps_of", "clock_mhz_of", "pe_table", "glb_table", "spad_ifmap_table",
+    "spad_filter_table", "spad_psum_table"))
+
+#: The network as the driver reads it: ``layers`` ``(n_layers, 12)`` in ``LAYER_COLUMNS`` order; per
+#: layer the real input columns one output row reads (``w_used``) and rows some output reads
+#: (``h_used``), the (output row, filter row) pairs on real input rows (``real_row_pairs``), and the
+#: input pixels ``os`` pixel folds read (``fold_touched[layer, rows position, batch position]``); the
+#: first layer of each distinct shape (``distinct``: everything above equal) and, per layer, the
+#: position in ``distinct`` of its shape (``layer_of``): a network's repeated blocks are evaluated once.
+Workload = namedtuple("Workload", ("layers", "w_used", "h_used", "real_row_pairs", "fold_touched", "distinct",
+                                   "layer_of"))
+
+#: What the user chose: the objective of the mapping searches (``OBJECTIVE_*``), a forced row-stationary
+#: mapping (``forced_p, forced_q``; 0: search), the technology's wire and DRAM energies, and whether
+#: per-layer results are wanted.
+Settings = namedtuple("Settings", ("objective", "forced_p", "forced_q", "wire_pj_per_bit_mm", "dram_pj_per_bit",
+                                   "want_per_layer"))
+
+#: One hardware design (everything but the DRAM bandwidth and the clock) with its per-access costs, all
+#: scalars (pJ per access or per MAC; ``net`` the wire lengths of :func:`_network_mm`; ``price_*`` the
+#: DRAM word prices of :func:`_dram_word_prices`; ``leak_uw`` the whole design's leakage; areas of the
+#: whole array and buffer). Scalars, not rows of the tables: reading an array out of a record in the
+#: hot loops costs a reference count each time (measured: half the row-stationary search's time).
+Design = namedtuple("Design", (
+    "dataflow", "rows", "cols", "n_pe", "glb_bits", "act_bits", "weight_bits", "psum_bits", "spad_ifmap",
+    "spad_filter", "spad_psum", "critical_ns", "mac_energy_pj", "reg_act_energy_pj", "reg_weight_energy_pj",
+    "glb_read_act_pj", "glb_read_weight_pj", "glb_read_psum_pj", "glb_write_act_pj", "glb_write_weight_pj",
+    "glb_write_psum_pj", "spad_ifmap_read_pj", "spad_ifmap_write_pj", "spad_filter_read_pj", "spad_filter_write_pj",
+    "spad_psum_read_pj", "spad_psum_write_pj", "net", "price_act", "price_weight", "price_psum", "leak_uw",
+    "area_mac_mm2", "area_pe_storage_mm2", "area_glb_mm2"))
+
+
+@jit_inline
+def _layer_shape(layers, layer, batch):
+    """Row ``layer`` of the layer table as a :data:`Layer`, its ``N`` times ``batch``."""
+    row = layers[layer]
+    return Layer(row[0] * batch, row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10],
+                 row[11])
+
+
+@jit
+def _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, spad_ifmap_i, spad_filter_i, spad_psum_i, glb_i,
+                   dataflow):
+    """The :data:`Design` at these axis positions (its PE type and precision characterized)."""
+    pe = space.pe_table[pe_i, bits_i]
+    glb = space.glb_table[glb_i, pe_i, bits_i]
+    sp_ifmap = space.spad_ifmap_table[spad_ifmap_i, pe_i, bits_i]
+    sp_filter = space.spad_filter_table[spad_filter_i, pe_i, bits_i]
+    sp_psum = space.spad_psum_table[spad_psum_i, pe_i, bits_i]
+    a = np.int64(pe[PE_ACT_BITS])
+    w = np.int64(pe[PE_WEIGHT_BITS])
+    p = np.int64(pe[PE_PSUM_BITS])
+    rows = space.rows_of[rows_i]
+    cols = space.cols_of[cols_i]
+    n_pe = rows * cols
+    if dataflow == RS:  # scratchpads; systolic PEs hold an activation and a weight register
+        pe_storage_area = sp_ifmap[SPAD_AREA] + sp_filter[SPAD_AREA] + sp_psum[SPAD_AREA]
+        pe_leak = pe[PE_MAC_LEAK_UW] + sp_ifmap[SPAD_LEAK_UW] + sp_filter[SPAD_LEAK_UW] + sp_psum[SPAD_LEAK_UW]
+    else:
+        pe_storage_area = pe[PE_REG_AREA]
+        pe_leak = pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]
+    price_act, price_weight, price_psum = _dram_word_prices(settings.objective, a, w, p, glb, settings.dram_pj_per_bit)
+    return Design(dataflow, rows, cols, n_pe, space.glb_kib_of[glb_i] * 8192, a, w, p, space.spad_ifmap_of[spad_ifmap_i],
+                  space.spad_filter_of[spad_filter_i], space.spad_psum_of[spad_psum_i], pe[PE_CRITICAL_NS],
+                  pe[PE_MAC_ENERGY], pe[PE_REG_ACT_ENERGY], pe[PE_REG_WEIGHT_ENERGY], glb[GLB_READ_ACT],
+                  glb[GLB_READ_WEIGHT], glb[GLB_READ_PSUM], glb[GLB_WRITE_ACT], glb[GLB_WRITE_WEIGHT],
+                  glb[GLB_WRITE_PSUM], sp_ifmap[SPAD_READ], sp_ifmap[SPAD_WRITE], sp_filter[SPAD_READ],
+                  sp_filter[SPAD_WRITE], sp_psum[SPAD_READ], sp_psum[SPAD_WRITE],
+                  _network_mm(dataflow, rows, cols, pe[PE_MAC_AREA] + pe_storage_area, glb[GLB_AREA_MM2]),
+                  price_act, price_weight, price_psum, n_pe * pe_leak + glb[GLB_LEAK_MW] * 1e3,
+                  n_pe * pe[PE_MAC_AREA] * 1e-6, n_pe * pe_storage_area * 1e-6, glb[GLB_AREA_MM2])
+
+
+# --------------------------------------------------------------------------------------------------
+# Systolic layers: counts once per group, costs once per design
+# --------------------------------------------------------------------------------------------------
+
+
+@jit
+def _systolic_counts(d, shape, workload, layer, rows_i, batch_i):
+    """:data:`Counts` of one layer on a systolic design ``d`` (:func:`_systolic_layer`; the PE loads,
+    every MAC, the register of each operand that moves through it -- ws: the activation; os:
+    activation and weight; is: the weight -- and reads both operand registers by wire)."""
+    groups = shape.groups
+    cg = shape.C // groups
+    (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
+     dram_psum_reads, dram_psum_writes, dram_ofmap) = _systolic_layer(
+        d.dataflow, d.rows, d.cols, d.glb_bits, d.act_bits, d.weight_bits, d.psum_bits, shape.N, shape.K, shape.C,
+        shape.R, shape.S, shape.P, shape.Q, groups, shape.N * cg * workload.h_used[layer] * workload.w_used[layer],
+        cg * workload.fold_touched[layer, rows_i, batch_i], d.price_act, d.price_weight, d.price_psum)
+    registers_loaded = 2 if d.dataflow == OS else 1
+    return Counts(compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act,
+                  dram_weight, dram_psum_reads, dram_psum_writes, dram_ofmap,
+                  glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap, 2 * macs,
+                  registers_loaded * macs)
+
+
+@jit
+def _cost_systolic(cost, layer, c, d, settings):
+    """Row ``layer`` of the ``COST_*`` table of systolic design ``d`` from its counts ``c``."""
+    energy_noc = _systolic_network_energy(c.glb_act_reads, c.glb_weight_reads, c.glb_psum_reads, c.glb_psum_writes,
+                                          c.glb_ofmap_writes, d.act_bits, d.weight_bits, d.psum_bits, d.net,
+                                          settings.wire_pj_per_bit_mm)
+    if d.dataflow == WS:
+        energy_spad = c.macs * d.reg_act_energy_pj
+    elif d.dataflow == OS:
+        energy_spad = c.macs * (d.reg_act_energy_pj + d.reg_weight_energy_pj)
+    else:
+        energy_spad = c.macs * d.reg_weight_energy_pj
+    _store_cost(cost, layer, c, energy_noc, energy_spad, d, settings.dram_pj_per_bit, np.nan, np.nan)
+
+
+# --------------------------------------------------------------------------------------------------
+# Row-stationary layers: candidate mappings searched per design, their counts memoized per group
+# --------------------------------------------------------------------------------------------------
+
+# columns of the row-stationary candidate cache: the 17 counts of _rs_counts, then the candidate's dynamic
+# energy (pJ), its DRAM bits, whether it never stalls (1.0) at the space's fewest DRAM bytes per cycle
+# (RS_CALM), and its filters and channels per PE
+RS_ENERGY, RS_BITS, RS_CALM, RS_FILTERS, RS_CHANNELS = 17, 18, 19, 20, 21
+RS_COLUMNS = 22
+
+#: Counts of row-stationary candidate mappings, shared by every design of a *group* (same rows,
+#: columns, buffer, operand widths, batch; the scratchpads only bound which candidates exist and price
+#: them): ``counts[layer, p, q]`` the 17 of :func:`_rs_mapping_counts`, ``floor[layer, p, q]`` the DRAM
+#: words of its ``tile_q = 1`` bound; a ``*_group`` entry equal to the current group marks a value as
+#: computed. ``enabled`` is False where the table would be too large (a space with huge scratchpads):
+#: every count is then computed where it is needed. Layers are the workload's distinct layers.
+RsMemo = namedtuple("RsMemo", ("counts", "counts_group", "floor", "floor_group", "enabled"))
+
+#: Most entries (layers x filters x channels) the memo holds (17 int64 each: 36 MB at most).
+RS_MEMO_ENTRIES = 1 << 18
+
+#: Length of the tuple :func:`_rs_invariants` returns.
+N_RS_INVARIANTS = 30
+
+
+@jit
+def _rs_memo(space, workload, forced_p, forced_q):
+    """An empty :data:`RsMemo` for the largest filter and channel counts any design of the space may try."""
+    layers = workload.layers
+    n_distinct = workload.distinct.shape[0]
+    most_filters = 1
+    most_channels = 1
+    spad_psum = space.spad_psum_of.max()
+    spad_filter = space.spad_filter_of.max()
+    spad_ifmap = space.spad_ifmap_of.max()
+    for u in range(n_distinct):
+        layer = workload.distinct[u]
+        S = layers[layer, 4]
+        groups = layers[layer, 11]
+        most_filters = max(most_filters, min(spad_psum, layers[layer, 1] // groups, spad_filter // S))
+        most_channels = max(most_channels, min(layers[layer, 2] // groups, spad_ifmap // S, spad_filter // S))
+    if forced_p > 0:
+        most_filters = min(most_filters, forced_p)
+        most_channels = min(most_channels, forced_q)
+    enabled = n_distinct * (most_filters + 1) * (most_channels + 1) <= RS_MEMO_ENTRIES
+    if not enabled:
+        most_filters = 0
+        most_channels = 0
+    shape = (n_distinct, most_filters + 1, most_channels + 1)
+    return RsMemo(np.empty(shape + (17,), dtype=np.int64), np.full(shape, -1, dtype=np.int64),
+                  np.empty(shape + (3,), dtype=np.int64), np.full(shape, -1, dtype=np.int64), enabled)
+
+
+@jit
+def _rs_memo_read(counts, u, p, q):
+    """The 17 counts memoized for mapping ``(p, q)`` of distinct layer ``u`` (straight-line: numba
+    then passes the array without reference counting)."""
+    return (counts[u, p, q, 0], counts[u, p, q, 1], counts[u, p, q, 2], counts[u, p, q, 3], counts[u, p, q, 4],
+            counts[u, p, q, 5], counts[u, p, q, 6], counts[u, p, q, 7], counts[u, p, q, 8], counts[u, p, q, 9],
+            counts[u, p, q, 10], counts[u, p, q, 11], counts[u, p, q, 12], counts[u, p, q, 13], counts[u, p, q, 14],
+            counts[u, p, q, 15], counts[u, p, q, 16])
+
+
+@jit
+def _rs_memo_write(counts, counts_group, u, p, q, c, group):
+    for j in range(17):
+        counts[u, p, q, j] = c[j]
+    counts_group[u, p, q] = group
+
+
+@jit
+def _rs_invariants_row(table, u):
+    """Row ``u`` of a table of :func:`_rs_invariants` tuples, as the tuple."""
+    return (table[u, 0], table[u, 1], table[u, 2], table[u, 3], table[u, 4], table[u, 5], table[u, 6], table[u, 7],
+            table[u, 8], table[u, 9], table[u, 10], table[u, 11], table[u, 12], table[u, 13], table[u, 14],
+            table[u, 15], table[u, 16], table[u, 17], table[u, 18], table[u, 19], table[u, 20], table[u, 21],
+            table[u, 22], table[u, 23], table[u, 24], table[u, 25], table[u, 26], table[u, 27], table[u, 28],
+            table[u, 29])
+
+
+@jit_inline
+def _rs_dynamic_energy(c, d, settings):
+    """Dynamic energy (pJ: MACs, scratchpads, network, buffer, DRAM) and DRAM bits of a row-stationary
+    candidate from its counts ``c`` (:func:`_rs_counts` order): what does not depend on the DRAM
+    bandwidth and clock."""
+    a, w, p = d.act_bits, d.weight_bits, d.psum_bits
+    energy_spad = _rs_spad_energy(c, d)
+    energy_noc = _rs_network_energy(c, a, w, p, d.rows, d.net, settings.wire_pj_per_bit_mm)
+    dram_read_bits = c[7] * a + c[8] * w + c[9] * p
+    dram_write_bits = c[9] * p + c[10] * a
+    counts = _rs_as_counts(c)
+    return (c[1] * d.mac_energy_pj + energy_spad + energy_noc + _glb_energy(counts, d)
+            + (dram_read_bits + dram_write_bits) * settings.dram_pj_per_bit), dram_read_bits + dram_write_bits
+
+
+@jit_inline
+def _rs_spad_energy(c, d):
+    """Scratchpad energy (pJ) of a row-stationary candidate: every MAC reads a filter, an ifmap and a
+    partial-sum word and writes the partial sum; deliveries write the filter and ifmap scratchpads."""
+    return (c[1] * (d.spad_filter_read_pj + d.spad_ifmap_read_pj + d.spad_psum_read_pj + d.spad_psum_write_pj)
+            + c[14] * d.spad_filter_write_pj + c[15] * d.spad_ifmap_write_pj)
+
+
+@jit_inline
+def _rs_as_counts(c):
+    """A row-stationary candidate's counts (:func:`_rs_counts` order) as :data:`Counts`: partial sums
+    move to and from DRAM alike; the network carries deliveries and partial-sum hops; the
+    scratchpads are read three times per MAC and written per MAC and per delivery."""
+    return Counts(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[9], c[10], c[11] + c[12] + c[13],
+                  3 * c[1], c[1] + c[14] + c[15])
+
+
+@jit
+def _rs_dominated(cache, u, first, stop, energy, bits):
+    """Whether a cached candidate ``first <= k < stop`` of distinct layer ``u`` has no more dynamic energy
+    than ``energy`` and no more DRAM bits than ``bits`` or no stall that counts (its ``RS_CALM``)."""
+    for k in range(first, stop):
+        if cache[u, k, RS_ENERGY] <= energy and (cache[u, k, RS_BITS] <= bits or cache[u, k, RS_CALM] > 0):
+            return True
+    return False
+
+
+@jit
+def _rs_search(cache, candidate_cost, memo, group, u, invariants, shape, d, settings, least_bytes_per_cycle):
+    """Fill ``cache[u]`` with the candidate mappings of distinct layer ``u`` on row-stationary design ``d``
+    that some DRAM bandwidth and clock may choose, and ``candidate_cost[u]`` with their ``COST_*`` rows;
+    returns how many (0: the scratchpads hold none; -1: the cache is too small: call again with a
+    larger one). ``invariants`` is :func:`_rs_invariants`' tuple for this layer and group.
+
+    Fewer channels per PE cost at least as much everywhere but in DRAM (more channel blocks: more
+    partial sums to and from the buffer; the same cycles) and can save DRAM words (smaller one-step
+    tiles leave more buffer to tile and pin). Every q is tried, the most first, and kept unless a kept
+    q of this p dominates it: no more dynamic energy, and no more DRAM bits or no stall at the space's
+    fewest DRAM bytes per cycle (no objective at any point prefers it then; a tie keeps the first).
+    The energy and EDP objectives do not weigh stalls here, as the buffer-level mapper prices a DRAM
+    word by its energy (:func:`_dram_word_prices`): a smaller q is kept where it saves dynamic energy.
+    A q's on-chip energy with DRAM at the floor bounds every smaller q's (more channel blocks cost
+    more), so once it is no cheaper than a kept q that does not stall or moves the floor, the smaller
+    q are not searched. Measured on ResNet-18, the default space's rs part: 20.0 candidates per layer
+    (one per filter count) under the energy objective, 21.9 under the DRAM one; 1.23 buffer searches
+    per filter count under energy and EDP, 2.14 under DRAM, 1.86 under latency (8- and 16-bit, 8 x 16
+    to 64 x 128 PEs, 64 KiB to 2 MiB).
     """
-    n_layers = layers.shape[0]
-    # row-stationary candidates per layer: at least one per filter count, at most min(spad_psum, K / groups);
-    # a layer may keep more (several channel counts of one filter count): the cache doubles then, and the
-    # points resume at the one that filled it (growing it inside _evaluate_points measured 40 % slower there)
-    largest_filter_count = 1
-    for layer in range(n_layers):
-        largest_filter_count = max(largest_filter_count, layers[layer, 1] // layers[layer, 11])
-    capacity = max(1, min(spad_psum_of.max(), largest_filter_count))
-    # input rows some output reads, per layer (with w_used, the input words a layer touches per channel)
-    h_used = np.empty(n_layers, dtype=np.int64)
-    for layer in range(n_layers):
-        h_used[layer] = _rows_in(-layers[layer, 10], layers[layer, 5], layers[layer, 9], layers[layer, 3],
-                                 layers[layer, 7])
-    # os pixel folds' input words (one channel), per layer, array-rows value and batch value
-    fold_touched = np.zeros((n_layers, rows_of.shape[0], batch_of.shape[0]), dtype=np.int64)
-    if (dataflow_of == OS).any():
-        for layer in range(n_layers):
-            for ri in range(rows_of.shape[0]):
-                for bi in range(batch_of.shape[0]):
-                    fold_touched[layer, ri, bi] = _os_pixel_tiles_touched(
-                        layers[layer, 0] * batch_of[bi], layers[layer, 5], layers[layer, 6], layers[layer, 3],
-                        layers[layer, 4], layers[layer, 7], layers[layer, 8], layers[layer, 9], layers[layer, 10],
-                        rows_of[ri])
-    first = start
-    while first < stop:
-        rs_cache = np.empty((n_layers, capacity, RS_COLUMNS))
-        rs_cache_pq = np.empty((n_layers, capacity, 2), dtype=np.int64)
-        first = _evaluate_points(first, start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of,
-                                 spad_filter_of, spad_psum_of, glb_kib_of, dataflow_of, batch_of, dram_gbps_of,
-                                 clock_mhz_of, pe_table, glb_table, spad_ifmap_table, spad_filter_table,
-                                 spad_psum_table, layers, w_used, real_row_pairs, wire_pj_per_bit_mm, dram_pj_per_bit,
-                                 objective, forced_p, forced_q, totals, per_layer, want_per_layer, h_used,
-                                 fold_touched, rs_cache, rs_cache_pq)
-        capacity *= 2
+    counts_memo, counts_group, floor_memo, floor_group, enabled = memo
+    objective = settings.objective
+    forced_p = settings.forced_p
+    forced_q = settings.forced_q
+    a, w, p = d.act_bits, d.weight_bits, d.psum_bits
+    groups = shape.groups
+    S = shape.S
+    n_cand = 0
+    p_max = min(d.spad_psum, shape.K // groups, d.spad_filter // S)
+    for cand_p in range(1, p_max + 1):
+        q_top = _rs_max_channels(cand_p, S, shape.C // groups, d.spad_ifmap, d.spad_filter)
+        q_low = 1
+        if forced_p > 0:
+            if cand_p != forced_p or forced_q > q_top:
+                continue
+            q_top = forced_q
+            q_low = forced_q
+        first_of_p = n_cand
+        bound_act = -1.0  # DRAM words no smaller q moves fewer of (priced), once computed
+        bound_weight = 0.0
+        bound_psum = 0.0
+        for cand_q in range(q_top, q_low - 1, -1):
+            if cand_q < q_top:
+                # this q's on-chip counts with DRAM at the floor bound its energy and bits; where they
+                # do not rule it out, DRAM words no smaller q moves fewer of (priced) tighten them: for
+                # the DRAM and latency objectives (prices are bits) the bits, for energy and EDP
+                # (prices are energy) the energy
+                x = _rs_mapping_counts(invariants, d.glb_bits, a, w, p, groups, cand_p, cand_q, d.price_act,
+                                       d.price_weight, d.price_psum, True)
+                lb_energy, lb_bits = _rs_dynamic_energy(x, d, settings)
+                pruned = _rs_dominated(cache, u, first_of_p, n_cand, lb_energy, lb_bits)
+                if not pruned:
+                    if bound_act < 0.0:
+                        if enabled and floor_group[u, cand_p, q_top] == group:
+                            bound_act = floor_memo[u, cand_p, q_top, 0]
+                            bound_weight = floor_memo[u, cand_p, q_top, 1]
+                            bound_psum = floor_memo[u, cand_p, q_top, 2]
+                        else:
+                            lb = _rs_mapping_counts(invariants, d.glb_bits, a, w, p, groups, cand_p, q_top, d.price_act,
+                                                    d.price_weight, d.price_psum, False, 1)
+                            bound_act, bound_weight, bound_psum = lb[7], lb[8], lb[9]
+                            if enabled:
+                                floor_memo[u, cand_p, q_top, 0] = lb[7]
+                                floor_memo[u, cand_p, q_top, 1] = lb[8]
+                                floor_memo[u, cand_p, q_top, 2] = lb[9]
+                                floor_group[u, cand_p, q_top] = group
+                    if objective == OBJECTIVE_ENERGY or objective == OBJECTIVE_EDP:
+                        lb_energy += ((bound_act - x[7]) * d.price_act + (bound_weight - x[8]) * d.price_weight
+                                      + 2.0 * bound_psum * d.price_psum)
+                    else:
+                        lb_bits = (bound_act + x[10]) * a + bound_weight * w + 2.0 * bound_psum * p
+                    pruned = _rs_dominated(cache, u, first_of_p, n_cand, lb_energy, lb_bits)
+                if pruned:
+                    break
+            if enabled and counts_group[u, cand_p, cand_q] == group:
+                c = _rs_memo_read(counts_memo, u, cand_p, cand_q)
+            else:
+                c = _rs_mapping_counts(invariants, d.glb_bits, a, w, p, groups, cand_p, cand_q, d.price_act,
+                                       d.price_weight, d.price_psum)
+                if enabled:
+                    _rs_memo_write(counts_memo, counts_group, u, cand_p, cand_q, c, group)
+            energy, bits = _rs_dynamic_energy(c, d, settings)
+            if _rs_dominated(cache, u, first_of_p, n_cand, energy, bits):
+                continue
+            if n_cand == cache.shape[1]:
+                return -1
+            _rs_keep(cache, candidate_cost, u, n_cand, c, energy, bits, cand_p, cand_q, d, settings,
+                     least_bytes_per_cycle)
+            n_cand += 1
+            if c[7] <= groups * invariants[25] and c[8] <= groups * invariants[5] and c[9] == 0:
+                break  # every word once: a smaller q moves no fewer and costs more on chip
+    return n_cand
 
 
 @jit
-def _evaluate_points(first, start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of, spad_filter_of,
-                     spad_psum_of, glb_kib_of, dataflow_of, batch_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table,
-                     spad_ifmap_table, spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs,
-                     wire_pj_per_bit_mm, dram_pj_per_bit, objective, forced_p, forced_q, totals, per_layer,
-                     want_per_layer, h_used, fold_touched, rs_cache, rs_cache_pq):
-    """The points ``first <= i < stop`` of :func:`evaluate_chunk` (results at ``i - start``), with a
-    row-stationary candidate cache of ``rs_cache.shape[1]`` per layer. Returns ``stop``, or the point
-    whose search found the cache full (its results are not written: it is to be evaluated again with
-    a larger cache)."""
-    n_axes = shape.shape[0]
-    position = np.zeros(n_axes, dtype=np.int64)
-    n_layers = layers.shape[0]
-    rs_n_cand = np.zeros(n_layers, dtype=np.int64)
-    # the fewest DRAM bytes per cycle of the space: a mapping that does not stall there stalls nowhere
-    least_bytes_per_cycle = dram_gbps_of.min() * 1e3 / clock_mhz_of.max()
-    same_hardware = shape[n_axes - 1] * shape[n_axes - 2]  # points differing only in DRAM bandwidth / clock
-    cached_key = -1
-    for i in range(first, stop):
-        out = i - start
-        key = i // same_hardware
-        reuse = key == cached_key
-        rest = i
-        for axis in range(n_axes - 1, -1, -1):
-            position[axis] = rest % shape[axis]
-            rest //= shape[axis]
-        pe_i = pe_index_of[position[0]]
-        bits_i = position[1]
-        rows = rows_of[position[2]]
-        cols = cols_of[position[3]]
-        glb_i = position[7]
-        dataflow = dataflow_of[position[8]]
-        batch = batch_of[position[9]]
-        dram_gbps = dram_gbps_of[position[10]]
-        clock_mhz = clock_mhz_of[position[11]]
-        pe = pe_table[pe_i, bits_i]
-        glb = glb_table[glb_i, pe_i, bits_i]
-        for column in range(N_TOTALS):
-            totals[out, column] = 0.0
-        act_bits = pe[PE_ACT_BITS]
-        reason = VALID
-        if not act_bits == act_bits:  # NaN: pe_type not characterized at these bits
-            reason = INVALID_BITS
-        elif pe[PE_CRITICAL_NS] == pe[PE_CRITICAL_NS] and clock_mhz * pe[PE_CRITICAL_NS] > 1000.0:
-            reason = INVALID_CLOCK
-        if reason != VALID:
-            _mark_invalid(totals, per_layer, out, reason, want_per_layer)
-            continue
-        a = np.int64(act_bits)
-        w = np.int64(pe[PE_WEIGHT_BITS])
-        p = np.int64(pe[PE_PSUM_BITS])
-        glb_bits = glb_kib_of[glb_i] * 8192
-        bytes_per_cycle = dram_gbps * 1e3 / clock_mhz
-        n_pe = rows * cols
-        spad_ifmap = spad_ifmap_of[position[4]]
-        spad_filter = spad_filter_of[position[5]]
-        spad_psum = spad_psum_of[position[6]]
-        sp_i = spad_ifmap_table[position[4], pe_i, bits_i]
-        sp_f = spad_filter_table[position[5], pe_i, bits_i]
-        sp_p = spad_psum_table[position[6], pe_i, bits_i]
-        if dataflow == RS:
-            pe_storage_area = sp_i[SPAD_AREA] + sp_f[SPAD_AREA] + sp_p[SPAD_AREA]
-            pe_leak = pe[PE_MAC_LEAK_UW] + sp_i[SPAD_LEAK_UW] + sp_f[SPAD_LEAK_UW] + sp_p[SPAD_LEAK_UW]
+def _rs_keep(cache, candidate_cost, u, k, c, energy, bits, cand_p, cand_q, d, settings, least_bytes_per_cycle):
+    """Store candidate ``k`` of distinct layer ``u``: its counts, energy, bits, calm flag and mapping in
+    ``cache``, its ``COST_*`` row in ``candidate_cost``."""
+    for j in range(17):
+        cache[u, k, j] = c[j]
+    cache[u, k, RS_ENERGY] = energy
+    cache[u, k, RS_BITS] = bits
+    # never stalls (its DRAM transfer fits in its compute cycles at every point), or stalls do not
+    # count (see _rs_search); the DRAM objective counts bits, not cycles
+    objective = settings.objective
+    calm = np.ceil(bits / 8.0 / least_bytes_per_cycle) <= c[0]
+    cache[u, k, RS_CALM] = 1.0 if objective != OBJECTIVE_DRAM and (calm or objective != OBJECTIVE_LATENCY) else 0.0
+    cache[u, k, RS_FILTERS] = cand_p
+    cache[u, k, RS_CHANNELS] = cand_q
+    _store_cost(candidate_cost[u], k, _rs_as_counts(c),
+                _rs_network_energy(c, d.act_bits, d.weight_bits, d.psum_bits, d.rows, d.net,
+                                   settings.wire_pj_per_bit_mm),
+                _rs_spad_energy(c, d), d, settings.dram_pj_per_bit, cand_p, cand_q)
+
+
+@jit
+def _rs_choose(cache, u, n_cand, objective, leak_uw, bytes_per_cycle, clock_mhz):
+    """The candidate (row of ``cache[u]``) the objective prefers at this DRAM bandwidth and clock; energy
+    breaks ties of the latency and DRAM objectives, the first candidate ties of energy."""
+    best = np.inf
+    best_tie = np.inf
+    best_cand = 0
+    for cand in range(n_cand):
+        cycles = _stalled_cycles(cache[u, cand, 0], cache[u, cand, RS_BITS], bytes_per_cycle)
+        energy = cache[u, cand, RS_ENERGY] + leak_uw * cycles / clock_mhz
+        if objective == OBJECTIVE_LATENCY:
+            score = cycles
+        elif objective == OBJECTIVE_EDP:
+            score = cycles * energy
+        elif objective == OBJECTIVE_DRAM:
+            score = cache[u, cand, RS_BITS]
         else:
-            pe_storage_area = pe[PE_REG_AREA]
-            pe_leak = pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]
-        leak_uw = n_pe * pe_leak + glb[GLB_LEAK_MW] * 1e3
-        price_act, price_weight, price_psum = _dram_word_prices(objective, a, w, p, glb, dram_pj_per_bit)
-        net = _network_mm(dataflow, rows, cols, pe[PE_MAC_AREA] + pe_storage_area, glb[GLB_AREA_MM2])
-        for layer in range(n_layers):
-            N = layers[layer, 0] * batch
-            K = layers[layer, 1]
-            C = layers[layer, 2]
-            R = layers[layer, 3]
-            S = layers[layer, 4]
-            P = layers[layer, 5]
-            Q = layers[layer, 6]
-            groups = layers[layer, 11]
-            filters_per_pe = np.nan
-            channels_per_pe = np.nan
-            if dataflow == RS:
-                if spad_filter < S or spad_ifmap < S:
-                    reason = INVALID_SPAD_TOO_SMALL
-                    break
-                if not reuse:
-                    # the access counts of every candidate mapping depend on the hardware, not on the DRAM
-                    # bandwidth and clock (the two fastest axes): computed once, reused for those points
-                    ifmap_rows = _rs_ifmap_rows(rows, cols, R, P, layers[layer, 7], layers[layer, 9], layers[layer, 10])
-                    invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, w_used[layer],
-                                                real_row_pairs[layer], ifmap_rows, a, w)
-                    n_cand = 0
-                    p_max = min(spad_psum, K // groups, spad_filter // S)
-                    for cand_p in range(1, p_max + 1):
-                        q_top = _rs_max_channels(cand_p, S, C // groups, spad_ifmap, spad_filter)
-                        q_low = 1
-                        if forced_p > 0:
-                            if cand_p != forced_p or forced_q > q_top:
-                                continue
-                            q_top = forced_q
-                            q_low = forced_q
-                        # Fewer channels per PE cost at least as much everywhere but in DRAM (more
-                        # channel blocks: more partial sums to and from the buffer; the same cycles) and
-                        # can save DRAM words (smaller one-step tiles leave more buffer to tile and pin).
-                        # Every q is tried, the most first, and kept unless a kept q of this p dominates
-                        # it: no more dynamic energy, and no more DRAM bits or no stall at the space's
-                        # fewest DRAM bytes per cycle (no objective at any point prefers it then; a tie
-                        # keeps the first). The energy and EDP objectives do not weigh stalls here, as
-                        # the buffer-level mapper prices a DRAM word by its energy (_dram_word_prices):
-                        # a smaller q is kept where it saves dynamic energy. A q's on-chip energy with
-                        # DRAM at the floor bounds every smaller q's (more channel blocks cost more), so
-                        # once it is no cheaper than a kept q that does not stall or moves the floor,
-                        # the smaller q are not searched. Measured on ResNet-18, the default space's rs
-                        # part: 20.0 candidates per layer (one per filter count) under the energy
-                        # objective, 21.9 under the DRAM one; 1.23 buffer searches per filter count
-                        # under energy and EDP, 2.14 under DRAM, 1.86 under latency (8- and 16-bit,
-                        # 8 x 16 to 64 x 128 PEs, 64 KiB to 2 MiB).
-                        first_of_p = n_cand
-                        bound_act = -1.0  # DRAM words no smaller q moves fewer of (priced), once computed
-                        bound_weight = 0.0
-                        bound_psum = 0.0
-                        for cand_q in range(q_top, q_low - 1, -1):
-                            if cand_q < q_top:
-                                # this q's on-chip counts with DRAM at the floor bound its energy and bits;
-                                # where they do not rule it out, DRAM words no smaller q moves fewer of
-                                # (priced) tighten them: for the DRAM and latency objectives (prices are
-                                # bits) the bits, for energy and EDP (prices are energy) the energy
-                                x = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q,
-                                                       price_act, price_weight, price_psum, True)
-                                lb_energy, lb_bits = _rs_dynamic_energy(
-                                    x, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i, sp_p, pe, glb,
-                                    dram_pj_per_bit)
-                                pruned = _rs_dominated(rs_cache, layer, first_of_p, n_cand, lb_energy, lb_bits)
-                                if not pruned:
-                                    if bound_act < 0.0:
-                                        lb = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, q_top,
-                                                                price_act, price_weight, price_psum, False, 1)
-                                        bound_act, bound_weight, bound_psum = lb[7], lb[8], lb[9]
-                                    if objective == OBJECTIVE_ENERGY or objective == OBJECTIVE_EDP:
-                                        lb_energy += ((bound_act - x[7]) * price_act
-                                                      + (bound_weight - x[8]) * price_weight
-                                                      + 2.0 * bound_psum * price_psum)
-                                    else:
-                                        lb_bits = (bound_act + x[10]) * a + bound_weight * w + 2.0 * bound_psum * p
-                                    pruned = _rs_dominated(rs_cache, layer, first_of_p, n_cand, lb_energy, lb_bits)
-                                if pruned:
-                                    break
-                            c = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q, price_act,
-                                                   price_weight, price_psum)
-                            energy, bits = _rs_dynamic_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i,
-                                                              sp_p, pe, glb, dram_pj_per_bit)
-                            if _rs_dominated(rs_cache, layer, first_of_p, n_cand, energy, bits):
-                                continue
-                            if n_cand == rs_cache.shape[1]:
-                                return i  # the cache is full: evaluate_chunk resumes here with a larger one
-                            for j in range(17):
-                                rs_cache[layer, n_cand, j] = c[j]
-                            rs_cache[layer, n_cand, RS_ENERGY] = energy
-                            rs_cache[layer, n_cand, RS_BITS] = bits
-                            # never stalls (its DRAM transfer fits in its compute cycles at every point),
-                            # or stalls do not count (see above); the DRAM objective counts bits, not cycles
-                            calm = np.ceil(bits / 8.0 / least_bytes_per_cycle) <= c[0]
-                            rs_cache[layer, n_cand, RS_CALM] = 1.0 if objective != OBJECTIVE_DRAM and (
-                                calm or objective != OBJECTIVE_LATENCY) else 0.0
-                            rs_cache_pq[layer, n_cand, 0] = cand_p
-                            rs_cache_pq[layer, n_cand, 1] = cand_q
-                            n_cand += 1
-                            if c[7] <= groups * invariants[25] and c[8] <= groups * invariants[5] and c[9] == 0:
-                                break  # every word once: a smaller q moves no fewer and costs more on chip
-                    rs_n_cand[layer] = n_cand
-                if rs_n_cand[layer] == 0:  # a forced mapping the scratchpads cannot hold
-                    reason = INVALID_SPAD_TOO_SMALL
-                    break
-                best = np.inf
-                best_tie = np.inf  # energy breaks ties of the latency and DRAM objectives
-                best_cand = 0
-                for cand in range(rs_n_cand[layer]):
-                    # the same sums in the same order as _layer_energy's (test_loopnest checks the energy)
-                    cycles = max(rs_cache[layer, cand, 0],
-                                 np.ceil(rs_cache[layer, cand, RS_BITS] / 8.0 / bytes_per_cycle))
-                    energy = rs_cache[layer, cand, RS_ENERGY] + leak_uw * cycles / clock_mhz
-                    if objective == OBJECTIVE_LATENCY:
-                        score = cycles
-                    elif objective == OBJECTIVE_EDP:
-                        score = cycles * energy
-                    elif objective == OBJECTIVE_DRAM:
-                        score = rs_cache[layer, cand, RS_BITS]
-                    else:
-                        score = energy
-                    if score < best or (score == best and energy < best_tie):
-                        best, best_tie, best_cand = score, energy, cand
-                c = rs_cache[layer, best_cand]
-                filters_per_pe = rs_cache_pq[layer, best_cand, 0]
-                channels_per_pe = rs_cache_pq[layer, best_cand, 1]
-                (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act,
-                 dram_weight, dram_psum_reads, dram_ofmap) = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
-                                                              c[9], c[10])
-                dram_psum_writes = dram_psum_reads
-                noc_words = c[11] + c[12] + c[13]
-                energy_noc = _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm)
-                spad_energy = (macs * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
-                               + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
-                spad_reads = 3 * macs
-                spad_writes = macs + c[14] + c[15]
-            else:
-                (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap,
-                 dram_act, dram_weight, dram_psum_reads, dram_psum_writes, dram_ofmap) = _systolic_layer(
-                    dataflow, rows, cols, glb_bits, a, w, p, N, K, C, R, S, P, Q, groups,
-                    N * (C // groups) * h_used[layer] * w_used[layer],
-                    (C // groups) * fold_touched[layer, position[2], position[9]], price_act, price_weight, price_psum)
-                noc_words = glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap
-                energy_noc = _systolic_network_energy(glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap,
-                                                      a, w, p, net, wire_pj_per_bit_mm)
-                # a systolic PE loads, every MAC, the register of each operand that moves through it
-                # (ws: the activation; os: activation and weight; is: the weight) and reads the
-                # activation and weight registers by wire (no energy); the partial sum's register is the
-                # MAC's own accumulator, in the MAC energy
-                if dataflow == WS:
-                    spad_energy = macs * pe[PE_REG_ACT_ENERGY]
-                    spad_writes = macs
-                elif dataflow == OS:
-                    spad_energy = macs * (pe[PE_REG_ACT_ENERGY] + pe[PE_REG_WEIGHT_ENERGY])
-                    spad_writes = 2 * macs
-                else:
-                    spad_energy = macs * pe[PE_REG_WEIGHT_ENERGY]
-                    spad_writes = macs
-                spad_reads = 2 * macs
-            (cycles, energy_mac, energy_spad, energy_noc, energy_glb, energy_dram, energy_leak, dram_read_bits,
-             dram_write_bits) = _layer_energy(
-                macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
-                dram_psum_reads, dram_psum_writes, dram_ofmap, energy_noc, spad_energy, compute_cycles, a, w, p,
-                pe[PE_MAC_ENERGY], glb, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz)
-            glb_reads = glb_act + glb_weight + glb_psum_reads + dram_psum_writes + dram_ofmap
-            glb_writes = glb_psum_writes + glb_ofmap + dram_act + dram_weight + dram_psum_reads
-            totals[out, TOTAL_CYCLES] += cycles
-            totals[out, TOTAL_COMPUTE_CYCLES] += compute_cycles
-            totals[out, TOTAL_STALL_CYCLES] += cycles - compute_cycles
-            totals[out, TOTAL_MACS] += macs
-            totals[out, TOTAL_ENERGY_MAC] += energy_mac
-            totals[out, TOTAL_ENERGY_SPAD] += energy_spad
-            totals[out, TOTAL_ENERGY_NOC] += energy_noc
-            totals[out, TOTAL_ENERGY_GLB] += energy_glb
-            totals[out, TOTAL_ENERGY_DRAM] += energy_dram
-            totals[out, TOTAL_ENERGY_LEAK] += energy_leak
-            totals[out, TOTAL_DRAM_READ_BYTES] += dram_read_bits / 8.0
-            totals[out, TOTAL_DRAM_WRITE_BYTES] += dram_write_bits / 8.0
-            totals[out, TOTAL_GLB_READS] += glb_reads
-            totals[out, TOTAL_GLB_WRITES] += glb_writes
-            totals[out, TOTAL_SPAD_READS] += spad_reads
-            totals[out, TOTAL_SPAD_WRITES] += spad_writes
-            totals[out, TOTAL_NOC_WORDS] += noc_words
-            if want_per_layer:
-                per_layer[out, layer, LAYER_CYCLES] = cycles
-                per_layer[out, layer, LAYER_STALL_CYCLES] = cycles - compute_cycles
-                per_layer[out, layer, LAYER_UTILIZATION] = macs / (cycles * n_pe)
-                per_layer[out, layer, LAYER_ENERGY] = (energy_mac + energy_spad + energy_noc + energy_glb
-                                                       + energy_dram + energy_leak)
-                per_layer[out, layer, LAYER_DRAM_READ_BYTES] = dram_read_bits / 8.0
-                per_layer[out, layer, LAYER_DRAM_WRITE_BYTES] = dram_write_bits / 8.0
-                per_layer[out, layer, LAYER_GLB_READS] = glb_reads
-                per_layer[out, layer, LAYER_GLB_WRITES] = glb_writes
-                per_layer[out, layer, LAYER_RS_FILTERS_PER_PE] = filters_per_pe
-                per_layer[out, layer, LAYER_RS_CHANNELS_PER_PE] = channels_per_pe
-        if reason != VALID:
-            _mark_invalid(totals, per_layer, out, reason, want_per_layer)
-            continue
-        if dataflow == RS:
-            cached_key = key
-        totals[out, TOTAL_AREA_MAC] = n_pe * pe[PE_MAC_AREA] * 1e-6
-        totals[out, TOTAL_AREA_PE_STORAGE] = n_pe * pe_storage_area * 1e-6
-        totals[out, TOTAL_AREA_GLB] = glb[GLB_AREA_MM2]
-        totals[out, TOTAL_REASON] = VALID
-    return stop
+            score = energy
+        if score < best or (score == best and energy < best_tie):
+            best, best_tie, best_cand = score, energy, cand
+    return best_cand
+
+
+# --------------------------------------------------------------------------------------------------
+# Summing a design's layers into its points (one per DRAM bandwidth and clock)
+# --------------------------------------------------------------------------------------------------
+
+
+@jit
+def _sum_costs(totals, out, cost, chosen, layer_of):
+    """The totals that do not depend on the DRAM bandwidth and clock, into ``totals[out]``: the sum over
+    the network's layers, in order, of ``cost[distinct layer, chosen[distinct layer]]``."""
+    for column in range(N_TOTALS):
+        totals[out, column] = 0.0
+    for layer in range(layer_of.shape[0]):
+        u = layer_of[layer]
+        k = chosen[u]
+        totals[out, TOTAL_COMPUTE_CYCLES] += cost[u, k, COST_COMPUTE_CYCLES]
+        totals[out, TOTAL_MACS] += cost[u, k, COST_MACS]
+        totals[out, TOTAL_ENERGY_MAC] += cost[u, k, COST_ENERGY_MAC]
+        totals[out, TOTAL_ENERGY_SPAD] += cost[u, k, COST_ENERGY_SPAD]
+        totals[out, TOTAL_ENERGY_NOC] += cost[u, k, COST_ENERGY_NOC]
+        totals[out, TOTAL_ENERGY_GLB] += cost[u, k, COST_ENERGY_GLB]
+        totals[out, TOTAL_ENERGY_DRAM] += cost[u, k, COST_ENERGY_DRAM]
+        totals[out, TOTAL_DRAM_READ_BYTES] += cost[u, k, COST_DRAM_READ_BITS] / 8.0
+        totals[out, TOTAL_DRAM_WRITE_BYTES] += cost[u, k, COST_DRAM_WRITE_BITS] / 8.0
+        totals[out, TOTAL_GLB_READS] += cost[u, k, COST_GLB_READS]
+        totals[out, TOTAL_GLB_WRITES] += cost[u, k, COST_GLB_WRITES]
+        totals[out, TOTAL_SPAD_READS] += cost[u, k, COST_SPAD_READS]
+        totals[out, TOTAL_SPAD_WRITES] += cost[u, k, COST_SPAD_WRITES]
+        totals[out, TOTAL_NOC_WORDS] += cost[u, k, COST_NOC_WORDS]
+
+
+@jit
+def _copy_costs(totals, source, out):
+    """The DRAM bandwidth- and clock-independent totals of point ``source`` into point ``out``."""
+    for column in (TOTAL_COMPUTE_CYCLES, TOTAL_MACS, TOTAL_ENERGY_MAC, TOTAL_ENERGY_SPAD, TOTAL_ENERGY_NOC,
+                   TOTAL_ENERGY_GLB, TOTAL_ENERGY_DRAM, TOTAL_DRAM_READ_BYTES, TOTAL_DRAM_WRITE_BYTES, TOTAL_GLB_READS,
+                   TOTAL_GLB_WRITES, TOTAL_SPAD_READS, TOTAL_SPAD_WRITES, TOTAL_NOC_WORDS):
+        totals[out, column] = totals[source, column]
+
+
+@jit
+def _sum_timing(totals, per_layer, out, cost, chosen, layer_of, d, bytes_per_cycle, clock_mhz, want_per_layer):
+    """Cycles (stalls included), stalls and leakage of point ``out`` at this DRAM bandwidth and clock
+    (a layer takes the longer of its compute and its DRAM transfer: double buffering overlaps them),
+    its areas and reason; and its per-layer results if wanted."""
+    cycles_total = 0.0
+    stall_total = 0.0
+    leak_total = 0.0
+    for layer in range(layer_of.shape[0]):
+        u = layer_of[layer]
+        k = chosen[u]
+        compute_cycles = cost[u, k, COST_COMPUTE_CYCLES]
+        read_bits = cost[u, k, COST_DRAM_READ_BITS]
+        write_bits = cost[u, k, COST_DRAM_WRITE_BITS]
+        cycles = _stalled_cycles(compute_cycles, read_bits + write_bits, bytes_per_cycle)
+        energy_leak = d.leak_uw * cycles / clock_mhz
+        cycles_total += cycles
+        stall_total += cycles - compute_cycles
+        leak_total += energy_leak
+        if want_per_layer:
+            per_layer[out, layer, LAYER_CYCLES] = cycles
+            per_layer[out, layer, LAYER_STALL_CYCLES] = cycles - compute_cycles
+            per_layer[out, layer, LAYER_UTILIZATION] = cost[u, k, COST_MACS] / (cycles * d.n_pe)
+            per_layer[out, layer, LAYER_ENERGY] = (cost[u, k, COST_ENERGY_MAC] + cost[u, k, COST_ENERGY_SPAD]
+                                                   + cost[u, k, COST_ENERGY_NOC] + cost[u, k, COST_ENERGY_GLB]
+                                                   + cost[u, k, COST_ENERGY_DRAM] + energy_leak)
+            per_layer[out, layer, LAYER_DRAM_READ_BYTES] = read_bits / 8.0
+            per_layer[out, layer, LAYER_DRAM_WRITE_BYTES] = write_bits / 8.0
+            per_layer[out, layer, LAYER_GLB_READS] = cost[u, k, COST_GLB_READS]
+            per_layer[out, layer, LAYER_GLB_WRITES] = cost[u, k, COST_GLB_WRITES]
+            per_layer[out, layer, LAYER_RS_FILTERS_PER_PE] = cost[u, k, COST_RS_FILTERS_PER_PE]
+            per_layer[out, layer, LAYER_RS_CHANNELS_PER_PE] = cost[u, k, COST_RS_CHANNELS_PER_PE]
+    totals[out, TOTAL_CYCLES] = cycles_total
+    totals[out, TOTAL_STALL_CYCLES] = stall_total
+    totals[out, TOTAL_ENERGY_LEAK] = leak_total
+    totals[out, TOTAL_AREA_MAC] = d.area_mac_mm2
+    totals[out, TOTAL_AREA_PE_STORAGE] = d.area_pe_storage_mm2
+    totals[out, TOTAL_AREA_GLB] = d.area_glb_mm2
+    totals[out, TOTAL_REASON] = VALID
 
 
 @jit
@@ -1250,4 +1404,217 @@ def _mark_invalid(totals, per_layer, out, reason, want_per_layer):
         totals[out, column] = np.nan
     totals[out, TOTAL_REASON] = reason
     if want_per_layer:
-        per_layer[out, :, :] = np.nan
+        for layer in range(per_layer.shape[1]):
+            for column in range(N_LAYER_RESULTS):
+                per_layer[out, layer, column] = np.nan
+
+
+@jit
+def _copy_point(totals, per_layer, source, out, want_per_layer):
+    """A point whose results equal another's (a systolic design's scratchpads change nothing)."""
+    for column in range(N_TOTALS):
+        totals[out, column] = totals[source, column]
+    if want_per_layer:
+        for layer in range(per_layer.shape[1]):
+            for column in range(N_LAYER_RESULTS):
+                per_layer[out, layer, column] = per_layer[source, layer, column]
+
+
+@jit_inline
+def _clock_valid(critical_ns, clock_mhz):
+    """Whether a PE's critical path (NaN: not timed) fits in a clock period."""
+    return not (critical_ns == critical_ns and clock_mhz * critical_ns > 1000.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# The driver
+# --------------------------------------------------------------------------------------------------
+
+
+@jit
+def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer):
+    """Evaluate every design point at array-rows position ``rows_i`` whose ``(pe_type, bits)`` positions
+    are ``members`` (rows of ``(pe position, bits position)``, characterized, all with the same operand
+    widths and buffer costs per word): results to ``totals[flat index]`` (and ``per_layer[flat index,
+    layer]`` if ``settings.want_per_layer``).
+
+    The factorization: a layer's counts depend on the dataflow, rows, columns, buffer, operand widths
+    and batch (and the objective, which prices DRAM words by widths and buffer energies): a *group*.
+    Layers of the same shape are evaluated once (``workload.distinct``). Systolic counts are computed
+    once per group and distinct layer and costed once per PE type; their scratchpad axes change
+    nothing, so those points are copies. Row-stationary candidates are searched per design (the
+    scratchpads bound and price them), their counts memoized per group (:data:`RsMemo`). The totals
+    that depend on the DRAM bandwidth and clock (cycles, stalls, leakage) are summed per point; the
+    others once per design, or per chosen row-stationary mapping.
+    """
+    strides = space.strides
+    layers = workload.layers
+    layer_of = workload.layer_of
+    distinct = workload.distinct
+    n_distinct = distinct.shape[0]
+    want_per_layer = settings.want_per_layer
+    n_bandwidths = space.dram_gbps_of.shape[0]
+    n_clocks = space.clock_mhz_of.shape[0]
+    counts = np.empty((n_distinct, 15), dtype=np.int64)  # one group's systolic Counts, per distinct layer
+    cost = np.empty((n_distinct, 1, N_COST))  # a systolic design's COST_* rows
+    first = np.zeros(n_distinct, dtype=np.int64)  # the row of cost each distinct layer uses: the only one
+    memo = _rs_memo(space, workload, settings.forced_p, settings.forced_q)
+    invariants = np.empty((n_distinct, N_RS_INVARIANTS), dtype=np.int64)
+    # candidates per layer: at least one per filter count, at most min(spad_psum, K / groups); a layer may
+    # keep more (several channel counts of one filter count): the cache doubles then
+    largest_filter_count = 1
+    for u in range(n_distinct):
+        largest_filter_count = max(largest_filter_count, layers[distinct[u], 1] // layers[distinct[u], 11])
+    capacity = max(1, min(space.spad_psum_of.max(), largest_filter_count))
+    cache = np.empty((n_distinct, capacity, RS_COLUMNS))
+    candidate_cost = np.empty((n_distinct, capacity, N_COST))
+    n_cand = np.zeros(n_distinct, dtype=np.int64)
+    chosen = np.zeros(n_distinct, dtype=np.int64)
+    # the fewest DRAM bytes per cycle of the space: a mapping that does not stall there stalls nowhere
+    least_bytes_per_cycle = space.dram_gbps_of.min() * 1e3 / space.clock_mhz_of.max()
+    group = 0
+    n_spad_ifmap = space.spad_ifmap_of.shape[0]
+    n_spad_filter = space.spad_filter_of.shape[0]
+    n_spad_psum = space.spad_psum_of.shape[0]
+    for cols_i in range(space.cols_of.shape[0]):
+        for glb_i in range(space.glb_kib_of.shape[0]):
+            for batch_i in range(space.batch_of.shape[0]):
+                batch = space.batch_of[batch_i]
+                for dataflow_i in range(space.dataflow_of.shape[0]):
+                    dataflow = space.dataflow_of[dataflow_i]
+                    group += 1
+                    for member in range(members.shape[0]):
+                        pe_i = members[member, 0]
+                        bits_i = members[member, 1]
+                        corner = (pe_i * strides[0] + bits_i * strides[1] + rows_i * strides[2] + cols_i * strides[3]
+                                  + glb_i * strides[7] + dataflow_i * strides[8] + batch_i * strides[9])
+                        if dataflow != RS:
+                            d = _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, 0, 0, 0, glb_i,
+                                               dataflow)
+                            for u in range(n_distinct):
+                                if member == 0:  # the group's counts, shared by its PE types
+                                    c = _systolic_counts(d, _layer_shape(layers, distinct[u], batch), workload,
+                                                         distinct[u], rows_i, batch_i)
+                                    for j in range(15):
+                                        counts[u, j] = c[j]
+                                _cost_systolic(cost[u], 0, Counts(
+                                    counts[u, 0], counts[u, 1], counts[u, 2], counts[u, 3], counts[u, 4],
+                                    counts[u, 5], counts[u, 6], counts[u, 7], counts[u, 8], counts[u, 9],
+                                    counts[u, 10], counts[u, 11], counts[u, 12], counts[u, 13], counts[u, 14]),
+                                    d, settings)
+                            _sum_costs(totals, corner, cost, first, layer_of)
+                            for bw_i in range(n_bandwidths):
+                                for clock_i in range(n_clocks):
+                                    out = corner + bw_i * strides[10] + clock_i * strides[11]
+                                    clock_mhz = space.clock_mhz_of[clock_i]
+                                    if not _clock_valid(d.critical_ns, clock_mhz):
+                                        continue  # marked below, once the sums are copied
+                                    if out != corner:
+                                        _copy_costs(totals, corner, out)
+                                    _sum_timing(totals, per_layer, out, cost, first, layer_of, d,
+                                                space.dram_gbps_of[bw_i] * 1e3 / clock_mhz, clock_mhz, want_per_layer)
+                            for bw_i in range(n_bandwidths):
+                                for clock_i in range(n_clocks):
+                                    if not _clock_valid(d.critical_ns, space.clock_mhz_of[clock_i]):
+                                        _mark_invalid(totals, per_layer, corner + bw_i * strides[10]
+                                                      + clock_i * strides[11], INVALID_CLOCK, want_per_layer)
+                            # the scratchpads are not used: their other positions copy the first
+                            for si in range(n_spad_ifmap):
+                                for sf in range(n_spad_filter):
+                                    for sp in range(n_spad_psum):
+                                        offset = si * strides[4] + sf * strides[5] + sp * strides[6]
+                                        if offset == 0:
+                                            continue
+                                        for bw_i in range(n_bandwidths):
+                                            for clock_i in range(n_clocks):
+                                                source = corner + bw_i * strides[10] + clock_i * strides[11]
+                                                _copy_point(totals, per_layer, source, source + offset,
+                                                            want_per_layer)
+                            continue
+                        if member == 0:
+                            d = _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, 0, 0, 0, glb_i, RS)
+                            for u in range(n_distinct):
+                                layer = distinct[u]
+                                shape = _layer_shape(layers, layer, batch)
+                                inv = _rs_invariants(d.rows, d.cols, shape.N, shape.K, shape.C, shape.R, shape.S,
+                                                     shape.P, shape.Q, shape.groups, workload.w_used[layer],
+                                                     workload.real_row_pairs[layer],
+                                                     _rs_ifmap_rows(d.rows, d.cols, shape.R, shape.P, shape.H,
+                                                                    shape.stride, shape.padding),
+                                                     d.act_bits, d.weight_bits)
+                                for j in range(N_RS_INVARIANTS):
+                                    invariants[u, j] = inv[j]
+                        for si in range(n_spad_ifmap):
+                            for sf in range(n_spad_filter):
+                                for sp in range(n_spad_psum):
+                                    d = _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, si, sf, sp,
+                                                       glb_i, RS)
+                                    base = corner + si * strides[4] + sf * strides[5] + sp * strides[6]
+                                    any_clock = False
+                                    for clock_i in range(n_clocks):
+                                        any_clock = any_clock or _clock_valid(d.critical_ns, space.clock_mhz_of[clock_i])
+                                    reason = VALID
+                                    if any_clock:
+                                        for layer in range(layer_of.shape[0]):  # in network order: the first
+                                            u = layer_of[layer]                  # layer that fails names the reason
+                                            if layers[layer, 4] > d.spad_filter or layers[layer, 4] > d.spad_ifmap:
+                                                reason = INVALID_SPAD_TOO_SMALL
+                                                break
+                                            if distinct[u] != layer:
+                                                continue  # searched at its first occurrence
+                                            shape = _layer_shape(layers, layer, batch)
+                                            found = _rs_search(cache, candidate_cost, memo, group, u,
+                                                               _rs_invariants_row(invariants, u), shape, d, settings,
+                                                               least_bytes_per_cycle)
+                                            while found < 0:  # the cache is full: double it, search again
+                                                larger = np.empty((n_distinct, 2 * cache.shape[1], RS_COLUMNS))
+                                                larger[:, : cache.shape[1]] = cache
+                                                cache = larger
+                                                larger_cost = np.empty((n_distinct, 2 * candidate_cost.shape[1], N_COST))
+                                                larger_cost[:, : candidate_cost.shape[1]] = candidate_cost
+                                                candidate_cost = larger_cost
+                                                found = _rs_search(cache, candidate_cost, memo, group, u,
+                                                                   _rs_invariants_row(invariants, u), shape, d,
+                                                                   settings, least_bytes_per_cycle)
+                                            if found == 0:  # a forced mapping the scratchpads cannot hold
+                                                reason = INVALID_SPAD_TOO_SMALL
+                                                break
+                                            n_cand[u] = found
+                                    for bw_i in range(n_bandwidths):
+                                        for clock_i in range(n_clocks):
+                                            out = base + bw_i * strides[10] + clock_i * strides[11]
+                                            clock_mhz = space.clock_mhz_of[clock_i]
+                                            if not _clock_valid(d.critical_ns, clock_mhz):
+                                                _mark_invalid(totals, per_layer, out, INVALID_CLOCK, want_per_layer)
+                                                continue
+                                            if reason != VALID:
+                                                _mark_invalid(totals, per_layer, out, reason, want_per_layer)
+                                                continue
+                                            bytes_per_cycle = space.dram_gbps_of[bw_i] * 1e3 / clock_mhz
+                                            for u in range(n_distinct):
+                                                chosen[u] = _rs_choose(cache, u, n_cand[u], settings.objective,
+                                                                       d.leak_uw, bytes_per_cycle, clock_mhz)
+                                            _sum_costs(totals, out, candidate_cost, chosen, layer_of)
+                                            _sum_timing(totals, per_layer, out, candidate_cost, chosen, layer_of, d,
+                                                        bytes_per_cycle, clock_mhz, want_per_layer)
+
+
+@jit
+def workload_tables(layers, rows_of, batch_of, has_os):
+    """Per layer: input rows some output reads (``h_used``), and the input pixels (one channel) ``os``
+    pixel folds read at each array-rows and batch value (zeros unless ``has_os``)."""
+    n_layers = layers.shape[0]
+    h_used = np.empty(n_layers, dtype=np.int64)
+    for layer in range(n_layers):
+        h_used[layer] = _rows_in(-layers[layer, 10], layers[layer, 5], layers[layer, 9], layers[layer, 3],
+                                 layers[layer, 7])
+    fold_touched = np.zeros((n_layers, rows_of.shape[0], batch_of.shape[0]), dtype=np.int64)
+    if has_os:
+        for layer in range(n_layers):
+            for ri in range(rows_of.shape[0]):
+                for bi in range(batch_of.shape[0]):
+                    fold_touched[layer, ri, bi] = _os_pixel_tiles_touched(
+                        layers[layer, 0] * batch_of[bi], layers[layer, 5], layers[layer, 6], layers[layer, 3],
+                        layers[layer, 4], layers[layer, 7], layers[layer, 8], layers[layer, 9], layers[layer, 10],
+                        rows_of[ri])
+    return h_used, fold_touched

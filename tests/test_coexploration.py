@@ -65,15 +65,6 @@ def test_each_network_slice_equals_its_single_network_evaluation(whole):
         np.testing.assert_array_equal(part.layer_K.values[:n], single.layer_K.values)
 
 
-def test_chunking_does_not_matter(whole, monkeypatch):
-    """Many small chunks (each network's per-layer block goes through its own buffer) give the same result."""
-    from quidam_fast import engine
-
-    monkeypatch.setattr(engine, "CHUNK_POINTS", 7)
-    chunked = qf.evaluate(FAMILY, SPACE, per_layer=True)
-    _totals_equal(chunked, whole)
-
-
 def test_a_sub_selection_of_networks_equals_the_same_slice_of_the_whole(whole):
     chosen = [FAMILY[2], FAMILY[0]]
     part = qf.evaluate(chosen, SPACE, per_layer=False)

@@ -249,16 +249,22 @@ def test_a_batch_shares_filter_reads():
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is", "rs"])
-def test_chunking_does_not_change_any_dataflow(monkeypatch, dataflow):
-    """Results do not depend on where chunks start (rs carries a cache of mapping counts from point to
-    point: a chunk boundary inside a run of points sharing it must not matter)."""
-    space = {"pe_type": ["int", "lightpe2"], "bits": [8], "rows": [8, 14], "cols": [12], "dataflow": [dataflow],
-             "glb_kib": [16, 108], "batch": [1, 3], "dram_gbps": [1.0, 25.6], "clock_mhz": [50.0, 100.0],
-             "spad_psum": [16, 24]}
-    whole = qf.evaluate("alexnet", space)
-    for chunk in (5, 7):  # boundaries inside and across the runs of (dram_gbps, clock_mhz) points
-        monkeypatch.setattr("quidam_fast.engine.CHUNK_POINTS", chunk)
-        xr.testing.assert_identical(qf.evaluate("alexnet", space).drop_attrs(), whole.drop_attrs())
+def test_a_design_does_not_depend_on_the_rest_of_the_space(dataflow):
+    """The engine shares work between designs (counts per group of equal widths and hardware, row-stationary
+    candidates memoized across scratchpads and PE types, repeated layers, copies across unused axes):
+    every design evaluated in a space of its own must equal its slice of the whole."""
+    space = {"pe_type": ["int", "lightpe2", "fp"], "bits": [8, 16], "rows": [8, 14], "cols": [12],
+             "dataflow": [dataflow], "glb_kib": [16, 108], "batch": [1, 3], "dram_gbps": [1.0, 25.6],
+             "clock_mhz": [50.0, 100.0], "spad_psum": [16, 24], "spad_ifmap": [12, 24]}
+    whole = qf.evaluate("resnet8_fmnist", space)
+    for pe_type, bits, rows, glb_kib, batch, spad_psum, spad_ifmap in (
+            ("int", 8, 14, 108, 3, 24, 12), ("lightpe2", 16, 8, 16, 1, 16, 24), ("fp", 16, 14, 16, 3, 16, 24)):
+        alone = qf.evaluate("resnet8_fmnist", {**space, "pe_type": [pe_type], "bits": [bits], "rows": [rows],
+                                                "glb_kib": [glb_kib], "batch": [batch], "spad_psum": [spad_psum],
+                                                "spad_ifmap": [spad_ifmap]})
+        part = whole.sel(pe_type=[pe_type], bits=[bits], rows=[rows], glb_kib=[glb_kib], batch=[batch],
+                         spad_psum=[spad_psum], spad_ifmap=[spad_ifmap])
+        xr.testing.assert_identical(alone.drop_attrs(), part.drop_attrs())
 
 
 def test_rs_energy_equals_simulated_counts_times_technology_costs():

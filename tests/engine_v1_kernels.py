@@ -1,0 +1,1259 @@
+"""Engine v1's kernels, as they were before the factorized engine (commit c8d0881): the slow reference.
+
+Kept verbatim (only this docstring's first paragraph and the import of ``jit`` differ) so that
+``tests/test_engine_equality.py`` can check the factorized engine against it, point for point, until
+the two are known to agree; the original module docstring follows.
+
+Numba kernels: tiling, cycles, traffic and energy of design points x layers. numpy and numba only.
+
+Every technology lookup is precomputed per unique axis value by the engine; the kernels only decode a
+flat design index, tile each layer onto the array and buffers, count cycles and accesses, and multiply
+by per-access energies. Outputs are written into preallocated 2-D/3-D arrays whose columns are named
+by the ``TOTAL_*``/``LAYER_*`` constants (the engine gives them names and units).
+
+Systolic dataflows (SCALE-Sim's model; Samajdar et al., ISPASS 2020). A layer (per group) is the GEMM
+of ``Sr = N P Q`` output pixels x ``T = (C/g) R S`` reduction x ``Sc = K/g`` filters:
+
+======== ============= ============= =========== =================================================
+dataflow array rows    array cols    streamed    compute cycles (SCALE-Sim, exact)
+======== ============= ============= =========== =================================================
+``ws``   T (weights)   Sc            Sr          ``folds (2 rows + cols + Sr - 2) - 1``
+``os``   Sr (pixels)   Sc            T           ``folds (rows + cols + T - 2) - 1``
+``is``   T (inputs)    Sr            Sc          ``folds (2 rows + cols + Sc - 2) - 1``
+======== ============= ============= =========== =================================================
+
+with ``folds = g ceil(dim_rows / rows) ceil(dim_cols / cols)``; ``N`` counts every image of the
+batch. Global-buffer traffic counts operand words as the array consumes them (SCALE-Sim's SRAM reads),
+whatever order the folds run in. DRAM traffic comes from the buffer-level mapper: the fold order and
+what the buffer keeps for systolic arrays (:func:`_systolic_layer`), the loop order above the array,
+tiles, residency and what the spare buffer pins for row stationary (:func:`_rs_buffer`); an operand
+fetched again and again keeps (pins) as much of itself as the buffer spares, in every dataflow. Each
+is chosen for the objective (:func:`_dram_word_prices`); only input words some output reads are
+fetched.
+
+Energy is accesses x energy per access. The array network is priced by the wire each transfer drives
+(:func:`_network_mm`): the technology's energy per bit per mm of wire times the distance on this design,
+from its floorplan (PE pitch from the PE's area, the array's sides from rows and columns, the buffer's
+side from its area); a multicast or broadcast bus is charged once for the wire it drives, whatever
+the number of PEs listening.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quidam_fast._jit import jit
+
+# dataflow codes (order of space.DATAFLOWS)
+WS, OS, IS, RS = 0, 1, 2, 3
+
+# invalid-design reasons (0 = valid); the engine names them in the dataset's attrs
+VALID, INVALID_BITS, INVALID_GLB_TOO_SMALL, INVALID_SPAD_TOO_SMALL, INVALID_CLOCK = 0, 1, 2, 3, 4
+
+# columns of the per-design totals
+(TOTAL_CYCLES, TOTAL_COMPUTE_CYCLES, TOTAL_STALL_CYCLES, TOTAL_MACS, TOTAL_ENERGY_MAC, TOTAL_ENERGY_SPAD,
+ TOTAL_ENERGY_NOC, TOTAL_ENERGY_GLB, TOTAL_ENERGY_DRAM, TOTAL_ENERGY_LEAK, TOTAL_DRAM_READ_BYTES,
+ TOTAL_DRAM_WRITE_BYTES, TOTAL_GLB_READS, TOTAL_GLB_WRITES, TOTAL_SPAD_READS, TOTAL_SPAD_WRITES,
+ TOTAL_NOC_WORDS, TOTAL_AREA_MAC, TOTAL_AREA_PE_STORAGE, TOTAL_AREA_GLB, TOTAL_REASON) = range(21)
+N_TOTALS = 21
+
+# columns of the per-layer results
+(LAYER_CYCLES, LAYER_STALL_CYCLES, LAYER_UTILIZATION, LAYER_ENERGY, LAYER_DRAM_READ_BYTES,
+ LAYER_DRAM_WRITE_BYTES, LAYER_GLB_READS, LAYER_GLB_WRITES, LAYER_RS_FILTERS_PER_PE,
+ LAYER_RS_CHANNELS_PER_PE) = range(10)
+N_LAYER_RESULTS = 10
+
+# columns of the precomputed per-(pe_type, bits) table
+(PE_ACT_BITS, PE_WEIGHT_BITS, PE_PSUM_BITS, PE_MAC_ENERGY, PE_MAC_AREA, PE_MAC_LEAK_UW, PE_CRITICAL_NS,
+ PE_REG_ACT_ENERGY, PE_REG_WEIGHT_ENERGY, PE_REG_AREA, PE_REG_LEAK_UW) = range(11)
+N_PE = 11
+
+# columns of the precomputed per-(glb_kib, pe_type, bits) table: energy per word access by operand
+(GLB_READ_ACT, GLB_WRITE_ACT, GLB_READ_WEIGHT, GLB_WRITE_WEIGHT, GLB_READ_PSUM, GLB_WRITE_PSUM,
+ GLB_LEAK_MW, GLB_AREA_MM2) = range(8)
+N_GLB = 8
+
+# columns of the per-(spad capacity, pe_type, bits) tables (one table per scratchpad)
+SPAD_READ, SPAD_WRITE, SPAD_AREA, SPAD_LEAK_UW = range(4)
+N_SPAD = 4
+
+
+@jit
+def _ceil_div(a, b):
+    return (a + b - 1) // b
+
+
+@jit
+def _pinned_reads(words, word_bits, sweeps, budget_bits):
+    """DRAM reads of an operand of ``words`` words read ``sweeps`` times in the same order, through a
+    buffer that keeps (pins) as many of its words as ``budget_bits`` hold: the first sweep reads every
+    word, each later sweep only the words not pinned. Pinning is what a cyclic sweep larger than the
+    buffer can reuse (LRU would miss every word); it makes traffic fall smoothly as the buffer grows
+    instead of jumping where the whole operand stops fitting."""
+    if sweeps <= 1:
+        return words
+    resident = min(words, max(budget_bits, 0) // word_bits)
+    return words + (sweeps - 1) * (words - resident)
+
+
+@jit
+def _allocate(swept_words, swept_bits, sweeps, tile_words, last_tile_words, n_row, psum_bits, glb_bits, price_swept,
+              price_psum):
+    """Share the buffer between the swept operand and the partial sums (``ws``/``is``).
+
+    The partial sums of a column fold (``tile_words``; the last fold's ``last_tile_words``) are
+    written after every row fold but the last and read back by the next; the buffer keeps (pins) as
+    many of them as it can spare and the rest go to DRAM and back. Two plans: partial sums first (the
+    rest of the buffer pins the swept operand) and swept operand first (the rest pins partial sums).
+    The plan with the lower price wins (``price_*``: the objective's cost of one DRAM word of that
+    operand, partial sums one way; ties: partial sums first). Each plan's DRAM bits do not grow with
+    the buffer (a partial-sum word pinned saves at least ``2 psum_bits`` per extra row fold, more than
+    the at most ``psum_bits`` of swept operand it displaces costs), so the chosen plan's do not either
+    when prices are bits (``test_more_buffer_never_adds_dram_traffic``).
+    Returns ``(swept operand DRAM reads, partial-sum words spilled per direction)``.
+    """
+    n_col = sweeps
+    psum_1 = min(tile_words, glb_bits // psum_bits) if n_row > 1 else 0
+    swept_1 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits - psum_1 * psum_bits)
+    spill_1 = _spilled(tile_words, last_tile_words, n_col, n_row, psum_1)
+    swept_pinned = min(swept_words, glb_bits // swept_bits)
+    psum_2 = min(tile_words, (glb_bits - swept_pinned * swept_bits) // psum_bits) if n_row > 1 else 0
+    swept_2 = _pinned_reads(swept_words, swept_bits, sweeps, glb_bits)
+    spill_2 = _spilled(tile_words, last_tile_words, n_col, n_row, psum_2)
+    if swept_1 * price_swept + 2 * spill_1 * price_psum <= swept_2 * price_swept + 2 * spill_2 * price_psum:
+        return swept_1, spill_1
+    return swept_2, spill_2
+
+
+@jit
+def _spilled(tile_words, last_tile_words, n_col, n_row, pinned):
+    """Partial-sum words moved to DRAM (each way) when ``pinned`` of a column fold's stay on chip."""
+    if n_row <= 1:
+        return 0
+    return (n_row - 1) * ((n_col - 1) * max(tile_words - pinned, 0) + max(last_tile_words - pinned, 0))
+
+
+@jit
+def _columns_touched(q_lo, q_hi, stride, S, padding, W):
+    """Distinct real input columns the windows of outputs ``q_lo <= q < q_hi`` read."""
+    if q_hi <= q_lo:
+        return 0
+    return _rows_in(q_lo * stride - padding, q_hi - q_lo, stride, S, W)
+
+
+@jit
+def _pixel_range_touched(P, Q, R, S, H, W, stride, padding, first, last):
+    """Distinct real input pixels (one channel, one image) read by raster-order outputs ``first`` to
+    ``last - 1`` of an image: a partial first row, full rows, a partial last row, merged per input row."""
+    p0, qa = first // Q, first % Q
+    p1, qb = (last - 1) // Q, (last - 1) % Q + 1
+    full = _columns_touched(0, Q, stride, S, padding, W)
+    y_lo = max(p0 * stride - padding, 0)
+    y_hi = min(p1 * stride - padding + R, H)
+    total = 0
+    for y in range(y_lo, y_hi):
+        # output rows whose window covers input row y: p stride - padding <= y < p stride - padding + R
+        lo = max(p0, _ceil_div(y + padding - R + 1, stride))
+        hi = min(p1, (y + padding) // stride)
+        if lo > hi:
+            continue
+        if p0 == p1:
+            total += _columns_touched(qa, qb, stride, S, padding, W)
+            continue
+        middle = max(lo, p0 + 1) <= min(hi, p1 - 1)
+        covers_first = lo == p0
+        covers_last = hi == p1
+        if middle or (covers_first and qa == 0) or (covers_last and qb == Q) or (covers_first and covers_last
+                                                                                 and qb >= qa):
+            total += full
+        elif covers_first and covers_last:  # the partial first row's tail and the last row's head
+            overlap = 0
+            if stride <= S:  # both column spans are contiguous and may meet
+                overlap = max(0, min((qb - 1) * stride - padding + S, W) - max(qa * stride - padding, 0))
+            total += (_columns_touched(0, qb, stride, S, padding, W) + _columns_touched(qa, Q, stride, S, padding, W)
+                      - overlap)
+        elif covers_first:
+            total += _columns_touched(qa, Q, stride, S, padding, W)
+        else:
+            total += _columns_touched(0, qb, stride, S, padding, W)
+    return total
+
+
+@jit
+def _os_pixel_tiles_touched(N, P, Q, R, S, H, W, stride, padding, rows):
+    """Input pixels (one channel) that ``os`` pixel folds of ``rows`` outputs read, summed over folds:
+    a word two folds share (the halo of their windows) counts in both."""
+    per_image = P * Q
+    total = 0
+    start = 0
+    while start < N * per_image:
+        stop = min(start + rows, N * per_image)
+        position = start
+        while position < stop:  # the part of the fold in each image
+            image_end = (position // per_image + 1) * per_image
+            part_end = min(stop, image_end)
+            base = (position // per_image) * per_image
+            total += _pixel_range_touched(P, Q, R, S, H, W, stride, padding, position - base, part_end - base)
+            position = part_end
+        start = stop
+    return total
+
+
+@jit
+def _systolic_layer(dataflow, rows, cols, glb_bits, act_bits, weight_bits, psum_bits,
+                    N, K, C, R, S, P, Q, groups, ifmap_touched, ifmap_fold_touched, price_act, price_weight, price_psum):
+    """Cycles and word counts of one layer on a systolic array with a global buffer of ``glb_bits``.
+
+    ``N`` counts every image of the batch; ``ifmap_touched`` is the input words of one group the layer
+    reads (rows and columns some output reads, all images: padding and skipped pixels of a strided
+    layer are never fetched), ``ifmap_fold_touched`` the same summed over ``os`` pixel folds (a word two
+    folds' windows share counts in both: :func:`_os_pixel_tiles_touched`). ``price_*`` is the objective's cost of one DRAM word of each operand
+    (``price_psum``: one word moved one way); it picks the buffer plan.
+
+    Buffer model (per group; groups run one after another). Footprints in words: ifmap
+    ``I = ifmap_touched``, filters ``F = Sc T``, outputs ``O = Sr Sc``. Folds keep SCALE-Sim's
+    array-level schedule (so its compute cycles and buffer-side operand reads), and the buffer-level
+    mapper chooses the order of the fold loops above the array and what the buffer keeps:
+
+    * the operand swept by the inner fold loop is read from DRAM once per sweep, less the part of it
+      the buffer pins beside the outer fold's tile and the on-chip partial sums (:func:`_pinned_reads`);
+    * the outer fold's tile is read when the outer fold changes, and the part of it the buffer does
+      not keep is read again by every inner fold (``os`` only: in ``ws``/``is`` it is the array's
+      stationary operand, held in the PE registers, and read from DRAM once). ``os`` filter tiles are
+      kept in part, as far as the buffer holds them; an ``os`` ifmap tile is kept whole (the tile as
+      the array reads it, ``rows x T`` words, is reserved) or not at all;
+    * partial sums of a reduction split over row folds stay on chip as far as the buffer holds them
+      (the rest are written to DRAM by every row fold but the last and read back by the next); the
+      buffer goes to the partial sums or to the swept operand first, whichever the objective prices
+      lower (:func:`_allocate`);
+    * ``os`` has no partial sums and takes the cheapest of four plans: filter folds outer, the buffer
+      serving the filter tile or the swept ifmap first, or pixel folds outer, the ifmap tile kept or
+      not; ``ws``/``is`` keep column folds outer, which
+      keeps the partial-sum tile one column fold wide (row folds outer would need every output's
+      partial sum on chip).
+
+    Returns ``(compute_cycles, macs, glb_act_reads, glb_weight_reads, glb_psum_reads, glb_psum_writes,
+    glb_ofmap_writes, dram_act_reads, dram_weight_reads, dram_psum_reads, dram_psum_writes,
+    dram_ofmap_writes)`` (word counts).
+    """
+    Cg = C // groups
+    Sr = N * P * Q
+    Sc = K // groups
+    T = Cg * R * S
+    filter_words = Sc * T
+    out_words = Sr * Sc
+    macs = Sr * Sc * T
+    glb_psum_reads = 0
+    glb_psum_writes = 0
+    dram_psum = 0
+    if dataflow == OS:
+        n_row = _ceil_div(Sr, rows)
+        n_col = _ceil_div(Sc, cols)
+        per_fold = T + rows + cols - 2
+        glb_act = Sr * T * n_col
+        glb_weight = Sc * T * n_row
+        ifmap_tile_bits = min(rows, Sr) * T * act_bits
+        # four plans, first of equal price wins. Filter folds outer (the ifmap swept n_col times): the
+        # buffer keeps as much of a column fold's filter tile as it holds, the rest is fetched again by
+        # every pixel fold, and pins the ifmap in what is left -- or pins the ifmap first and the
+        # filter tile in what is left. Pixel folds outer (the filters swept n_row times): the pixel
+        # fold's ifmap tile kept (where it fits) or fetched by every filter fold, the filters pinned in
+        # the rest of the buffer.
+        filter_tile = min(cols, Sc) * T
+        last_filter_tile = (Sc - (n_col - 1) * cols) * T
+        best = np.inf
+        dram_act = 0
+        dram_weight = 0
+        for plan in range(4):
+            if plan == 0:
+                pinned = min(filter_tile, glb_bits // weight_bits)
+                act = _pinned_reads(ifmap_touched, act_bits, n_col, glb_bits - pinned * weight_bits)
+                weight = filter_words + _spilled(filter_tile, last_filter_tile, n_col, n_row, pinned)
+            elif plan == 1:
+                swept = min(ifmap_touched, glb_bits // act_bits)
+                pinned = min(filter_tile, (glb_bits - swept * act_bits) // weight_bits)
+                act = _pinned_reads(ifmap_touched, act_bits, n_col, glb_bits)
+                weight = filter_words + _spilled(filter_tile, last_filter_tile, n_col, n_row, pinned)
+            elif plan == 2:
+                if ifmap_tile_bits > glb_bits:
+                    continue
+                act = ifmap_fold_touched
+                weight = _pinned_reads(filter_words, weight_bits, n_row, glb_bits - ifmap_tile_bits)
+            else:
+                act = ifmap_fold_touched * n_col
+                weight = _pinned_reads(filter_words, weight_bits, n_row, glb_bits)
+            price = act * price_act + weight * price_weight
+            if price < best:
+                best, dram_act, dram_weight = price, act, weight
+    elif dataflow == WS:
+        n_row = _ceil_div(T, rows)
+        n_col = _ceil_div(Sc, cols)
+        per_fold = 2 * rows + cols + Sr - 2
+        glb_act = Sr * T * n_col
+        glb_weight = T * Sc
+        glb_psum_writes = out_words * (n_row - 1)
+        glb_psum_reads = out_words * (n_row - 1)
+        dram_weight = filter_words
+        dram_act, dram_psum = _allocate(ifmap_touched, act_bits, n_col, Sr * min(cols, Sc), Sr * (Sc - (n_col - 1) * cols),
+                                        n_row, psum_bits, glb_bits, price_act, price_psum)
+    else:  # IS
+        n_row = _ceil_div(T, rows)
+        n_col = _ceil_div(Sr, cols)
+        per_fold = 2 * rows + cols + Sc - 2
+        glb_act = T * Sr
+        glb_weight = Sc * T * n_col
+        glb_psum_writes = out_words * (n_row - 1)
+        glb_psum_reads = out_words * (n_row - 1)
+        dram_act = ifmap_touched
+        dram_weight, dram_psum = _allocate(filter_words, weight_bits, n_col, min(cols, Sr) * Sc,
+                                           (Sr - (n_col - 1) * cols) * Sc, n_row, psum_bits, glb_bits, price_weight,
+                                           price_psum)
+    folds = n_row * n_col
+    # SCALE-Sim's "- 1" (the last cycle's index, not a count) holds only where a fold has a pipeline fill
+    # to overlap it: an os fold on a 1 x 1 array is T MACs in T cycles (per_fold = T), and the "- 1"
+    # there gave cycles = MACs - 1, below MACs / PEs (test_os_on_one_pe_takes_a_cycle_per_mac).
+    compute_cycles = groups * folds * per_fold - (0 if dataflow == OS and rows == 1 and cols == 1 else 1)
+    return (compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum_reads,
+            groups * glb_psum_writes, groups * out_words, groups * dram_act, groups * dram_weight,
+            groups * dram_psum, groups * dram_psum, groups * out_words)
+
+
+# --------------------------------------------------------------------------------------------------
+# Row-stationary spatial array (Chen, Emer & Sze, ISCA 2016)
+# --------------------------------------------------------------------------------------------------
+
+
+@jit
+def _rs_ifmap_rows(rows, cols, R, P, H, stride, padding):
+    """Distinct real input rows that row-stationary tiles touch (padding rows are zeros made in the PE).
+
+    A PE set is ``h = min(R, rows)`` filter rows x ``e_t = min(P, cols)`` output rows; PE ``(r, e)``
+    of strip ``s`` and fold ``f`` reads input row ``(s e_t + e) stride + f h + r - padding``. Returns
+    the rows, for one image and one channel, of every kind of tile the buffer-level mapper can keep:
+    ``(sum over strips and folds of a pass's rows, sum over strips of a whole strip's rows, the
+    largest strip's rows, the largest pass's rows, the image's rows, sum over folds of the rows a fold
+    reads in the whole image, the largest of those)``.
+    """
+    h = min(R, rows)
+    e_t = min(P, cols)
+    n_fold = _ceil_div(R, h)
+    n_strip = _ceil_div(P, e_t)
+    pass_rows = 0
+    strip_rows = 0
+    largest_strip = 0
+    largest_pass = 0
+    for strip in range(n_strip):
+        e_s = min(e_t, P - strip * e_t)
+        first = strip * e_t * stride - padding
+        # the whole strip (all folds): rows first + e stride + r for r < R
+        strip_count = _rows_in(first, e_s, stride, R, H)
+        strip_rows += strip_count
+        largest_strip = max(largest_strip, strip_count)
+        for fold in range(n_fold):
+            h_f = min(h, R - fold * h)
+            count = _rows_in(first + fold * h, e_s, stride, h_f, H)
+            pass_rows += count
+            largest_pass = max(largest_pass, count)
+    image_fold_rows = 0
+    largest_image_fold = 0
+    for fold in range(n_fold):
+        count = _rows_in(fold * h - padding, P, stride, min(h, R - fold * h), H)
+        image_fold_rows += count
+        largest_image_fold = max(largest_image_fold, count)
+    return (pass_rows, strip_rows, largest_strip, largest_pass, _rows_in(-padding, P, stride, R, H), image_fold_rows,
+            largest_image_fold)
+
+
+@jit
+def _rows_in(first, count, stride, height, H):
+    """How many distinct rows ``first + e stride + r`` (``e < count``, ``r < height``) lie in ``[0, H)``."""
+    if stride <= height:  # windows overlap or touch: one contiguous span
+        lo = max(first, 0)
+        hi = min(first + (count - 1) * stride + height, H)
+        return max(hi - lo, 0)
+    total = 0
+    for e in range(count):
+        lo = max(first + e * stride, 0)
+        hi = min(first + e * stride + height, H)
+        total += max(hi - lo, 0)
+    return total
+
+
+@jit
+def _rs_counts(rows, cols, glb_bits, act_bits, weight_bits, psum_bits, N, K, C, R, S, P, Q, groups, W_used,
+               real_row_pairs, ifmap_rows, p, q, price_act, price_weight, price_psum):
+    """Accesses of one layer under a row-stationary mapping with ``p`` filters and ``q`` channels per PE.
+
+    Array level (fixed): per group, a *pass* is one image, one strip of ``e_t`` output rows, one block
+    of ``p t`` filters (``t`` replicated PE sets, one filter group each), one filter-row fold and one
+    block of ``q`` channels. In a pass every PE runs 1-D convolutions: for each of ``Q`` outputs, ``q``
+    channels, ``S`` taps and its filters (at most ``p``), one MAC per cycle, with its filter rows in
+    the filter scratchpad (``p q S`` words), its ifmap row window in the ifmap scratchpad (``q S``)
+    and ``p`` partial sums in the psum scratchpad. Filter rows are multicast along set rows, ifmap
+    rows along diagonals (one buffer read each; a PE whose input row is padding gets nothing and
+    multiplies zeros), partial sums flow up the set's columns and leave for the buffer after each
+    pass, coming back for the next channel block or fold. ``W_used`` is the real input columns a row
+    reads, ``real_row_pairs`` the (output row, filter row) pairs whose input row is real and
+    ``ifmap_rows`` what :func:`_rs_ifmap_rows` returns.
+
+    Buffer level (searched, :func:`_rs_buffer`): the order of the loops over image strips, filter
+    blocks and accumulation steps, the tile the buffer keeps, which operands it keeps, and which one
+    it pins in what the tiles leave.
+
+    Returns ``(compute_cycles, macs, glb_act_reads, glb_weight_reads, glb_psum_reads, glb_psum_writes,
+    glb_ofmap_writes, dram_act, dram_weight, dram_psum_each_way, dram_ofmap, noc_act, noc_weight,
+    noc_psum, spad_filter_writes, spad_ifmap_writes, buffer plan)`` over all groups, and the PE sets ``t``.
+    """
+    invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, ifmap_rows,
+                                act_bits, weight_bits)
+    return (_rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q, price_act,
+                               price_weight, price_psum), invariants[4])
+
+
+@jit
+def _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, W_used, real_row_pairs, ifmap_rows, act_bits,
+                   weight_bits):
+    """The parts of :func:`_rs_counts` that do not depend on the mapping (computed once per layer)."""
+    pass_rows, strip_rows, largest_strip, largest_pass, image_rows, image_fold_rows, largest_image_fold = ifmap_rows
+    Cg = C // groups
+    Kg = K // groups
+    h = min(R, rows)
+    e_t = min(P, cols)
+    n_fold = _ceil_div(R, h)
+    n_strip = _ceil_div(P, e_t)
+    sets = (rows // h) * (cols // e_t)
+    filter_words = Kg * Cg * R * S
+    out_words = N * Kg * P * Q
+    column_words = N * Cg * W_used  # ifmap words of one input row, every channel and image
+    return (Cg, Kg, e_t, n_fold, sets, filter_words, out_words,
+            N * n_strip * n_fold * Q * S * Cg,             # cycles per filter of the busiest PE
+            N * Kg * Cg * R * S * P * Q,                   # MACs
+            N * n_strip * filter_words,                    # filter buffer reads
+            column_words * pass_rows,                      # ifmap buffer reads per filter block
+            N * P * filter_words,                          # filter deliveries
+            column_words * real_row_pairs,                 # ifmap deliveries per set in use
+            N * (R - n_fold) * P * Q * Kg,                 # psum hops per channel block
+            Q, N, n_strip, h, R, S, P, W_used,
+            # ifmap DRAM words of one sweep, by tile: (strip, image) x (one step, every step)
+            column_words * pass_rows, column_words * strip_rows, column_words * image_fold_rows,
+            column_words * image_rows,
+            # rows of the largest tile of each kind (one image, one channel)
+            largest_pass, largest_strip, largest_image_fold, image_rows)
+
+
+# Buffer-level plans of the row-stationary mapper: (loop order, filters, ifmap, partial sums). Loops
+# above the array: m = image strips, f = filter blocks, c = accumulation steps; the order code indexes
+# _DEPTH (each loop's depth, 0 outermost). Filters: 0 one-step tile, 1 tile of every step, 2 bypass
+# (fetched by each pass), 3 whole tensor kept; ifmap: 0 one-step tile, 1 tile of every step, 2 bypass;
+# partial sums: 0 kept in the tile, 1 bypass (to DRAM and back between steps). Each plan also pins, in
+# the buffer its tiles leave, words of the operand that saves most. The full space (6 orders x 4 x 3
+# x 2, any filter blocks per tile, any operand pinned) holds no cheaper plan than these 17 (why:
+# _rs_buffer's docstring; tests/test_loopnest.py checks it against the loop-nest simulator over the
+# full space).
+_DEPTH = np.array([[0, 1, 2], [1, 0, 2], [2, 0, 1], [0, 2, 1]], dtype=np.int64)  # (m f c), (f m c), (f c m), (m c f)
+_PLANS = np.array([
+    # (m f c), partial sums kept: filters one-step / bypass x ifmap one-step / every step / bypass (whole
+    # filters beside kept partial sums cost no less than the bypassed ones pinned whole, or than (f m c)'s
+    # tile of every step, which holds no more than the whole tensor: they are left out)
+    [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 2, 0], [0, 2, 0, 0], [0, 2, 1, 0], [0, 2, 2, 0],
+    # (f m c), partial sums kept: filters of every step (fetched once) x ifmap one-step / every step / bypass
+    [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 2, 0],
+    # partial sums bypass: (f c m) keeps a one-step filter tile once; (m c f) a one-step ifmap tile once
+    # beside filters kept or bypassed; (m f c) an ifmap tile of every step once beside filters kept,
+    # bypassed or whole (whole filters leave the pinning to the partial sums)
+    [2, 0, 0, 1], [2, 0, 2, 1], [3, 0, 0, 1], [3, 2, 0, 1], [3, 2, 2, 1], [0, 0, 1, 1], [0, 2, 1, 1], [0, 3, 1, 1],
+], dtype=np.int64)
+
+
+@jit
+def _rs_mapping_counts(invariants, glb_bits, act_bits, weight_bits, psum_bits, groups, p, q, price_act,
+                       price_weight, price_psum, at_floor=False, tile_q=0):
+    """The mapping-dependent part of :func:`_rs_counts` (called once per candidate mapping). Bounds:
+    ``at_floor`` skips the buffer-level search and counts every touched input word and every filter
+    word once, no partial sums (no plan moves less); ``tile_q > 0`` sizes the buffer's one-step tiles
+    for ``tile_q`` channels instead of ``q`` (with ``tile_q = 1``: no fewer channels per PE moves fewer
+    DRAM words, priced, than that -- more channel blocks never save any)."""
+    (Cg, Kg, e_t, n_fold, sets, filter_words, out_words, cycles_per_filter, macs, glb_weight, act_per_block,
+     noc_weight, act_per_set, hops_per_cblock, Q, N, n_strip, h, R, S, P, W_used, sweep_pass, sweep_strip,
+     sweep_image_fold, sweep_image, largest_pass, largest_strip, largest_image_fold, image_rows) = invariants
+    n_kblock = _ceil_div(Kg, p * sets)
+    n_cblock = _ceil_div(Cg, q)
+    last_block = Kg - (n_kblock - 1) * p * sets
+    busiest_filters = (n_kblock - 1) * p + min(p, last_block)      # sum over blocks of the busiest PE's filters
+    sets_used = (n_kblock - 1) * sets + _ceil_div(last_block, p)     # sum over blocks of the sets in use
+    accumulations = n_fold * n_cblock
+    compute_cycles = cycles_per_filter * busiest_filters
+    glb_act = n_kblock * act_per_block
+    glb_psum = out_words * (accumulations - 1)
+    noc_act = act_per_set * sets_used
+    noc_psum = hops_per_cblock * n_cblock + 2 * glb_psum + out_words
+    if at_floor:
+        dram_act, dram_weight, dram_psum, plan = sweep_image, filter_words, 0, -1
+    else:
+        tile_channels = q
+        if tile_q > 0:
+            tile_channels = tile_q
+        dram_act, dram_weight, dram_psum, plan = _rs_buffer(
+            glb_bits, act_bits, weight_bits, psum_bits, N, n_strip, n_kblock, accumulations, min(p * sets, Kg), Kg,
+            Cg, tile_channels, h, R, S, P, Q, e_t, W_used, filter_words, out_words, glb_act, glb_weight, glb_psum,
+            sweep_pass, sweep_strip, sweep_image_fold, sweep_image, largest_pass, largest_strip, largest_image_fold,
+            image_rows, price_act, price_weight, price_psum)
+    return (groups * compute_cycles, groups * macs, groups * glb_act, groups * glb_weight, groups * glb_psum,
+            groups * glb_psum, groups * out_words, groups * dram_act, groups * dram_weight, groups * dram_psum,
+            groups * out_words, groups * noc_act, groups * noc_weight, groups * noc_psum,
+            groups * noc_weight, groups * noc_act, plan)
+
+
+@jit
+def _rs_buffer(glb_bits, a, w, pb, N, n_strip, n_kblock, n_acc, block_filters, Kg, Cg, q, h, R, S, P, Q, e_t, W_used,
+               filter_words, out_words, pass_act, pass_weight, pass_psum, sweep_pass, sweep_strip, sweep_image_fold,
+               sweep_image, largest_pass, largest_strip, largest_image_fold, image_rows, price_act, price_weight,
+               price_psum):
+    """The buffer-level mapping of one row-stationary layer: DRAM words ``(act, weight, psum each way)``.
+
+    Three loops run above the array: image strips (``m``: ``N`` images x ``n_strip`` strips), filter
+    blocks (``f``: ``n_kblock`` blocks of ``block_filters``) and accumulation steps (``c``: ``n_acc``
+    filter-row folds x channel blocks). The buffer keeps a tile of ``tm`` strips (one strip, one image
+    or the whole batch) x ``tf`` filter blocks x one step. Each operand keeps its part of the tile, or
+    the part of every step (the tile spans ``c``), or bypasses the buffer (fetched by every pass,
+    ``pass_*``); the filters may also stay whole; and what the tiles leave of the buffer pins words
+    of one operand.
+
+    Traffic of a kept operand: its words per sweep (filters ``filter_words``; ifmap ``sweep_*``, only
+    rows some output reads) times the trips of every loop it does not depend on (or spans) that runs
+    outside the innermost loop it depends on (with more than one trip) -- the tile is fetched again
+    each time that loop comes round. Partial sums stay on chip while the step loop runs innermost and
+    otherwise bypass (``pass_psum`` each way).
+
+    Pinning: what the tiles leave of the buffer keeps, for good, words of one operand, which are then
+    fetched once: the operand whose pinned words save the most (:func:`_pinned_saving`), among those
+    whose tiles share no words, so that each of its words is fetched equally often: the filters, the
+    partial sums where they bypass (each leaves ``n_acc - 1`` times), the ifmap where its tiles (or,
+    bypassed, its passes) share no input rows. Where tiles overlap (the rows of neighbouring strips'
+    or folds' windows) the words in the overlap are fetched more often than the others, and choosing
+    which to pin is left out. This is the systolic dataflows' pinning (:func:`_pinned_reads`) for the
+    row-stationary plans; without it the buffer a tile leaves (up to one filter block's worth) is idle.
+
+    The plans (:data:`_PLANS`): with partial sums kept the step loop must run innermost, so the order
+    is (m f c) or (f m c); in (m f c) a filter tile of every step costs more and saves nothing over
+    one step (filter words of different steps are disjoint); (f m c) differs from (m f c) only for a
+    filter tile of every step (fetched once instead of once per strip tile; any other filter choice
+    costs the same or more in (f m c), whose ifmap tiles come round once per filter tile). An ifmap
+    tile of every step can save words over one step's (folds share input rows), so both are tried.
+    Whole filters beside kept partial sums are left out: bypassed filters pinned whole move the same
+    words with the same buffer, and (f m c)'s filter tile of every step is fetched once too and holds
+    no more than the whole tensor. With partial sums bypassing, whole filters beside a one-step ifmap
+    tile in (m c f) cost what a one-step filter tile costs in (f c m) (whole filters fitting, every
+    filter block fits one tile), so that plan is left out. With partial sums bypassing, (f c m)
+    fetches a filter tile once, (m c f) a one-step ifmap tile once and (m f c) an ifmap tile of every
+    step once (beside whole filters too, which leave the pinning to the partial sums); the other
+    orders add nothing. Each plan left out fetches every operand at least as often as a plan kept,
+    from tiles at least as large, so pinning (which saves more the more often a word is fetched and
+    the more buffer is left) does not bring it back; ``tests/test_loopnest.py`` checks the 17 against
+    the simulator's whole space.
+
+    Tiles: the largest number of filter blocks that fits moves the fewest words before pinning; a
+    smaller tile leaves more buffer to pin. Each distinct number of filter-tile trips is tried with
+    the smallest tile that gives it (it leaves the most buffer), from the largest tile down, until a
+    bound on this and every smaller tile (each operand fetched at least as often as at this tile, the
+    pinned one less what the most buffer any tile leaves could keep) is no cheaper than the best plan
+    so far; the same bound at one filter-tile trip skips a plan before its tiles are sized (measured:
+    1.17 tiles priced per plan sized, on ResNet-18 at 8 x 8 to 32 x 32 PEs and 32 to 256 KiB and
+    AlexNet on Eyeriss's configuration, batch 1 and 4, every filter count). The plan with the lowest
+    price (``price_*`` per DRAM word) wins; the first found wins ties. Also returns the plan taken,
+    ``(pin x 3 + tm) x 17 + row of _PLANS`` (``pin``: 0 none, 1 filters, 2 ifmap, 3 partial sums).
+    """
+    best = np.inf
+    best_act = pass_act
+    best_weight = pass_weight
+    best_psum = pass_psum
+    best_plan = -1
+    n_plans = _PLANS.shape[0]
+    # no plan moves less than every touched input word and every filter word once: a plan that does
+    # ends the search (measured: most plans of large buffers stop at the first tile tried)
+    floor = sweep_image * price_act + filter_words * price_weight + 2.0 * 0 * price_psum
+    # the most partial sums pinning can keep on chip, and what the rest move at the least
+    least_psum = 2.0 * price_psum * (n_acc - 1) * max(out_words - glb_bits // pb, 0)
+    for tm in range(2, -1, -1):  # the largest tile first: it is the one that reaches the floor
+        if (tm == 1 and n_strip == 1) or (tm == 2 and N == 1):
+            continue  # the same tile as the smaller one
+        trips_m = N * n_strip if tm == 0 else (N if tm == 1 else 1)
+        m_outputs = e_t * Q if tm == 0 else (P * Q if tm == 1 else N * P * Q)
+        images = N if tm == 2 else 1
+        sweep_one = sweep_pass if tm == 0 else sweep_image_fold
+        sweep_every = sweep_strip if tm == 0 else sweep_image
+        ifmap_one_bits = images * (largest_pass if tm == 0 else largest_image_fold) * W_used * q * a
+        ifmap_every_bits = images * (largest_strip if tm == 0 else image_rows) * W_used * Cg * a
+        if sweep_every * price_act + filter_words * price_weight >= best:
+            continue  # no plan of this tile moves less than its ifmap sweep and the filters once
+        for plan in range(n_plans):
+            order = _PLANS[plan, 0]
+            filter_mode = _PLANS[plan, 1]
+            ifmap_mode = _PLANS[plan, 2]
+            psum_mode = _PLANS[plan, 3]
+            if n_acc == 1 and psum_mode == 1:
+                continue  # nothing to accumulate: no partial sums to move
+            # ifmap words per sweep; its tiles share no words when they equal the distinct words
+            per_sweep = sweep_one if ifmap_mode == 0 else (sweep_every if ifmap_mode == 1 else sweep_pass)
+            act_pinnable = per_sweep == sweep_image and sweep_image > 0
+            # what this plan moves at the least, its tiles fetched once: no cheaper than the best so far,
+            # it cannot win (a tie keeps the first found), so its tiles are not sized -- unless pinning
+            # takes an operand fetched by every pass below that (a kept tile pinned still moves its
+            # words once)
+            least = ((per_sweep if ifmap_mode != 2 else pass_act) * price_act
+                     + (pass_weight if filter_mode == 2 else filter_words) * price_weight
+                     + (2.0 * pass_psum * price_psum if psum_mode == 1 else 0.0))
+            passes_pin = filter_mode == 2 or (ifmap_mode == 2 and act_pinnable) or psum_mode == 1
+            if least >= best and not passes_pin:
+                continue
+            dm = _DEPTH[order, 0]
+            df = _DEPTH[order, 1]
+            dc = _DEPTH[order, 2]
+            fixed = 0
+            if ifmap_mode == 0:
+                fixed += ifmap_one_bits
+            elif ifmap_mode == 1:
+                fixed += ifmap_every_bits
+            if filter_mode == 3:
+                fixed += filter_words * w
+            if fixed > glb_bits:
+                continue
+            per_filter = 0
+            if filter_mode == 0:
+                per_filter += q * h * S * w
+            elif filter_mode == 1:
+                per_filter += Cg * R * S * w
+            if psum_mode == 0 and n_acc > 1:
+                per_filter += m_outputs * pb
+            # the most buffer any tile leaves (one filter block's); negative: no tile fits
+            spare_most = glb_bits - fixed - per_filter * min(block_filters, Kg)
+            if spare_most < 0:
+                continue
+            # the most words of each operand any tile leaves room to pin
+            weight_room = _pinned_count(spare_most, filter_words, w) if filter_mode != 3 else 0
+            act_room = _pinned_count(spare_most, sweep_image, a) if act_pinnable else 0
+            psum_room = _pinned_count(spare_most, out_words, pb) if psum_mode == 1 else 0
+            # the same bound with each operand fetched as often as the largest tile could (one trip of
+            # the filter loop) and each one pinned in the most buffer any tile leaves: no tile is cheaper
+            weight_sweeps = 1
+            if filter_mode == 2:
+                weight_sweeps = N * n_strip
+            elif filter_mode != 3:
+                weight_sweeps = _refetch(2 if filter_mode == 1 else 6, dm, df, dc, trips_m, 1, n_acc)
+            act_sweeps = n_kblock
+            if ifmap_mode != 2:
+                act_sweeps = _refetch(1 if ifmap_mode == 1 else 5, dm, df, dc, trips_m, 1, n_acc)
+            psum_again = n_acc - 1 if psum_mode == 1 else 0
+            least = ((pass_act if ifmap_mode == 2 else per_sweep * act_sweeps) * price_act
+                     + filter_words * weight_sweeps * price_weight
+                     + (2.0 * pass_psum * price_psum if psum_mode == 1 else 0.0))
+            if least - max(max((weight_sweeps - 1) * weight_room * price_weight,
+                               (act_sweeps - 1) * act_room * price_act),
+                           2.0 * psum_again * psum_room * price_psum) >= best:
+                continue
+            tf = _blocks_that_fit(glb_bits - fixed, per_filter, block_filters, Kg, n_kblock)
+            while tf >= 1:
+                trips_f = _ceil_div(n_kblock, tf)
+                tf = _ceil_div(n_kblock, trips_f)  # the smallest tile with these trips leaves the most buffer
+                # each operand's sweeps (every filter word is fetched weight_sweeps times; every ifmap
+                # word act_sweeps times where its tiles share no words)
+                if filter_mode == 2:
+                    weight_sweeps = N * n_strip  # pass_weight: every pass of a filter block's words
+                elif filter_mode == 3:
+                    weight_sweeps = 1
+                else:  # depends on f, and on c unless the tile spans every step
+                    weight_sweeps = _refetch(2 if filter_mode == 1 else 6, dm, df, dc, trips_m, trips_f, n_acc)
+                weight = filter_words * weight_sweeps
+                if ifmap_mode == 2:
+                    act_sweeps = n_kblock  # pass_act: every filter block's passes
+                    act = pass_act
+                elif ifmap_mode == 1:
+                    act_sweeps = _refetch(1, dm, df, dc, trips_m, trips_f, n_acc)
+                    act = sweep_every * act_sweeps
+                else:
+                    act_sweeps = _refetch(5, dm, df, dc, trips_m, trips_f, n_acc)
+                    act = sweep_one * act_sweeps
+                psum = pass_psum if psum_mode == 1 else 0
+                weight_again = weight_sweeps - 1
+                act_again = act_sweeps - 1 if act_pinnable else 0
+                psum_again = n_acc - 1 if psum_mode == 1 else 0
+                # no cheaper than the best so far, neither this tile nor a smaller one can win: each
+                # operand is fetched at least as often; pinned, an operand moves at least its words once
+                # plus, each further time, those the most buffer any tile leaves cannot keep
+                unpinned = act * price_act + weight * price_weight + 2.0 * psum * price_psum
+                bound = unpinned - max(max(weight_again * weight_room * price_weight, act_again * act_room * price_act),
+                                       2.0 * psum_again * psum_room * price_psum)
+                if bound >= best:
+                    break
+                # what pinning saves, with what this tile leaves, for each operand it could pin
+                spare = glb_bits - fixed - per_filter * min(tf * block_filters, Kg)
+                save_weight = _pinned_saving(spare, filter_words, w, weight_again)
+                save_act = _pinned_saving(spare, sweep_image, a, act_again)
+                save_psum = _pinned_saving(spare, out_words, pb, psum_again)
+                pin = 0
+                saved = 0.0
+                if save_weight * price_weight > saved:
+                    pin, saved = 1, save_weight * price_weight
+                if save_act * price_act > saved:
+                    pin, saved = 2, save_act * price_act
+                if 2.0 * save_psum * price_psum > saved:
+                    pin, saved = 3, 2.0 * save_psum * price_psum
+                price = unpinned - saved
+                if price < best:
+                    best = price
+                    best_act, best_weight, best_psum = act, weight, psum
+                    if pin == 1:
+                        best_weight -= save_weight
+                    elif pin == 2:
+                        best_act -= save_act
+                    elif pin == 3:
+                        best_psum -= save_psum
+                    best_plan = (pin * 3 + tm) * n_plans + plan
+                    if price <= floor:
+                        return best_act, best_weight, best_psum, best_plan
+                if per_filter == 0:
+                    break  # a tile costing nothing per filter leaves the same buffer whatever its size
+                tf -= 1
+    return best_act, best_weight, best_psum, best_plan
+
+
+@jit
+def _pinned_count(spare_bits, words, word_bits):
+    """Words of an operand ``spare_bits`` of buffer can keep."""
+    if spare_bits >= words * word_bits:  # (skips a 64-bit division, the slowest step of the tile search)
+        return words
+    return max(spare_bits, 0) // word_bits
+
+
+@jit
+def _pinned_saving(spare_bits, words, word_bits, again):
+    """DRAM words saved by keeping (pinning), in ``spare_bits`` of buffer, words of an operand each of whose
+    ``words`` words a plan fetches ``1 + again`` times: a pinned word is fetched once."""
+    if again <= 0:
+        return 0
+    return _pinned_count(spare_bits, words, word_bits) * again
+
+
+@jit
+def _refetch(depends, dm, df, dc, trips_m, trips_f, trips_c):
+    """How many times a kept tile sweeps its operand: the product of the trips of the loops it does
+    not depend on that run outside the innermost loop it depends on. ``depends``: bit 1 = m, 2 = f,
+    4 = c; loops of one trip change nothing."""
+    inner = -1
+    if depends & 1 and trips_m > 1:
+        inner = max(inner, dm)
+    if depends & 2 and trips_f > 1:
+        inner = max(inner, df)
+    if depends & 4 and trips_c > 1:
+        inner = max(inner, dc)
+    factor = 1
+    if not depends & 1 and dm < inner:
+        factor *= trips_m
+    if not depends & 2 and df < inner:
+        factor *= trips_f
+    if not depends & 4 and dc < inner:
+        factor *= trips_c
+    return factor
+
+
+@jit
+def _blocks_that_fit(free_bits, bits_per_filter, block_filters, Kg, n_kblock):
+    """Filter blocks a tile can hold in ``free_bits`` (all of them when a tile costs nothing per filter)."""
+    if bits_per_filter == 0:
+        return n_kblock
+    filters = free_bits // bits_per_filter
+    if filters >= Kg:
+        return n_kblock
+    return filters // block_filters
+
+
+@jit
+def _rs_max_channels(p, S, Cg, spad_ifmap, spad_filter):
+    """Most channels per PE the scratchpads allow with ``p`` filters (0: not even one)."""
+    return min(Cg, spad_ifmap // S, spad_filter // (p * S))
+
+
+# --------------------------------------------------------------------------------------------------
+# The array network: wire driven per transfer
+# --------------------------------------------------------------------------------------------------
+
+# positions in the tuple of :func:`_network_mm`
+NET_ACT_READ, NET_WEIGHT_READ, NET_PSUM_READ, NET_PSUM_WRITE, NET_OFMAP, NET_ROW_BUS, NET_HOP = range(7)
+
+
+@jit
+def _network_mm(dataflow, rows, cols, pe_area_um2, glb_area_mm2):
+    """Wire length (mm) one word drives on this design, by kind of transfer.
+
+    Floorplan: square PEs of the PE's area (MACs and PE storage; control and wiring are not modelled,
+    so the pitch is a lower bound) in ``rows x cols``, and a square buffer macro abutting the edge a
+    word enters by. From the buffer to the array a word runs half the macro's side (from its centre,
+    where its H-tree delivers the word) and then along the array's edge to its row or column port, a
+    quarter of the edge on average (ports spread along an edge centred on the macro).
+
+    Systolic arrays (``ws``/``os``/``is``): a streamed operand enters a row (left edge) or a column
+    (top edge) and crosses the whole array, hop by hop between neighbouring PEs; a preloaded operand
+    (``ws`` weights, ``is`` inputs) or a drained output (``os``) travels half a column on average; a
+    partial sum read back enters the top of its column, and one written back (or an output) has
+    crossed the column. Row stationary (Eyeriss's buses): every buffer transfer drives the vertical
+    bus (the array's height); a filter row is multicast along one PE row (one horizontal bus); an
+    ifmap row drives the horizontal bus of every PE row it reaches (:func:`_rs_network_energy`);
+    partial sums move up one PE per hop.
+
+    Returns ``(act_read, weight_read, psum_read, psum_write, ofmap, row_bus, hop)`` in mm (positions
+    ``NET_*``).
+    """
+    pitch = np.sqrt(pe_area_um2 * 1e-6)
+    width = cols * pitch
+    height = rows * pitch
+    half_glb = 0.5 * np.sqrt(glb_area_mm2)
+    feed_left = half_glb + 0.25 * height  # to a row's port on the left edge
+    feed_top = half_glb + 0.25 * width    # to a column's port on the top edge
+    if dataflow == RS:
+        vertical = feed_top + height
+        return (vertical, vertical + width, vertical, vertical, vertical, width, pitch)
+    across_row = feed_left + width
+    down_column = feed_top + height
+    half_column = feed_top + 0.5 * height
+    if dataflow == WS:
+        return (across_row, half_column, feed_top, down_column, down_column, 0.0, pitch)
+    if dataflow == OS:
+        return (across_row, down_column, feed_top, down_column, half_column, 0.0, pitch)
+    return (half_column, across_row, feed_top, down_column, down_column, 0.0, pitch)  # IS
+
+
+@jit
+def _systolic_network_energy(glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, a, w, p, net,
+                             wire_pj_per_bit_mm):
+    """Network energy (pJ) of a systolic layer: every buffer word times the wire it drives."""
+    return wire_pj_per_bit_mm * (glb_act * a * net[NET_ACT_READ] + glb_weight * w * net[NET_WEIGHT_READ]
+                                 + glb_psum_reads * p * net[NET_PSUM_READ] + glb_psum_writes * p * net[NET_PSUM_WRITE]
+                                 + glb_ofmap * a * net[NET_OFMAP])
+
+
+@jit
+def _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm):
+    """Network energy (pJ) of a row-stationary layer from its counts ``c`` (:func:`_rs_counts` order).
+
+    Each buffer read drives the vertical bus; a filter read also one horizontal bus (multicast along a
+    PE row); an ifmap read drives the horizontal bus of each PE row it reaches, at most one per
+    delivery and ``rows`` per read. Partial sums: hops between neighbouring PEs, and buffer transfers
+    over the vertical bus; outputs leave at the activation width, as the buffer stores them.
+    """
+    act_reads, weight_reads, psum_reads, psum_writes, ofmap = c[2], c[3], c[4], c[5], c[6]
+    act_rows = min(c[11], act_reads * rows)
+    hops = c[13] - psum_reads - psum_writes - ofmap
+    return wire_pj_per_bit_mm * (a * (act_reads * net[NET_ACT_READ] + act_rows * net[NET_ROW_BUS])
+                                 + w * weight_reads * net[NET_WEIGHT_READ]
+                                 + p * (psum_reads * net[NET_PSUM_READ] + psum_writes * net[NET_PSUM_WRITE]
+                                        + hops * net[NET_HOP])
+                                 + a * ofmap * net[NET_OFMAP])
+
+
+# --------------------------------------------------------------------------------------------------
+# The driver: one design point x every layer
+# --------------------------------------------------------------------------------------------------
+
+OBJECTIVE_ENERGY, OBJECTIVE_LATENCY, OBJECTIVE_EDP, OBJECTIVE_DRAM = 0, 1, 2, 3
+
+# columns of the row-stationary candidate cache: the 17 counts of _rs_counts, then the candidate's dynamic
+# energy (pJ), its DRAM bits, and whether it never stalls (1.0) at the space's fewest DRAM bytes per cycle
+RS_ENERGY, RS_BITS, RS_CALM = 17, 18, 19
+RS_COLUMNS = 20
+
+
+@jit
+def _layer_energy(macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
+                  dram_psum_reads, dram_psum_writes, dram_ofmap, energy_noc, spad_energy, compute_cycles,
+                  a, w, p, e_mac, glb, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz):
+    """Cycles (stalls included) and the energy parts of one layer from its access counts."""
+    dram_read_bits = dram_act * a + dram_weight * w + dram_psum_reads * p
+    dram_write_bits = dram_psum_writes * p + dram_ofmap * a
+    dram_cycles = np.ceil((dram_read_bits + dram_write_bits) / 8.0 / bytes_per_cycle)
+    cycles = max(float(compute_cycles), dram_cycles)
+    # the buffer is written by DRAM fills and by the array, read by the array and by DRAM write-back
+    energy_glb = (glb_act * glb[GLB_READ_ACT] + glb_weight * glb[GLB_READ_WEIGHT]
+                  + (glb_psum_reads + dram_psum_writes) * glb[GLB_READ_PSUM] + dram_ofmap * glb[GLB_READ_ACT]
+                  + glb_psum_writes * glb[GLB_WRITE_PSUM] + glb_ofmap * glb[GLB_WRITE_ACT]
+                  + dram_act * glb[GLB_WRITE_ACT] + dram_weight * glb[GLB_WRITE_WEIGHT]
+                  + dram_psum_reads * glb[GLB_WRITE_PSUM])
+    return (cycles, macs * e_mac, spad_energy, energy_noc, energy_glb,
+            (dram_read_bits + dram_write_bits) * dram_pj_per_bit, leak_uw * cycles / clock_mhz,
+            dram_read_bits, dram_write_bits)
+
+
+@jit
+def _rs_dynamic_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i, sp_p, pe, glb, dram_pj_per_bit):
+    """Dynamic energy (pJ: MACs, scratchpads, network, buffer, DRAM) and DRAM bits of a row-stationary
+    candidate from its counts ``c`` (:func:`_rs_counts` order): what does not depend on the DRAM
+    bandwidth and clock, so it is computed once per hardware and reused for those points."""
+    spad_energy = (c[1] * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
+                   + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
+    e = _layer_energy(c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[9], c[10],
+                      _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm), spad_energy,
+                      c[0], a, w, p, pe[PE_MAC_ENERGY], glb, dram_pj_per_bit, 0.0, 1.0, 1.0)
+    return e[1] + e[2] + e[3] + e[4] + e[5], e[7] + e[8]
+
+
+@jit
+def _rs_dominated(rs_cache, layer, first, stop, energy, bits):
+    """Whether a cached candidate ``first <= k < stop`` of ``layer`` has no more dynamic energy than
+    ``energy`` and no more DRAM bits than ``bits`` or no stall that counts (its ``RS_CALM``)."""
+    for k in range(first, stop):
+        if rs_cache[layer, k, RS_ENERGY] <= energy and (rs_cache[layer, k, RS_BITS] <= bits
+                                                         or rs_cache[layer, k, RS_CALM] > 0):
+            return True
+    return False
+
+
+@jit
+def _dram_word_prices(objective, a, w, p, glb, dram_pj_per_bit):
+    """What the buffer-level mapper minimizes, per DRAM word of each operand (partial sums: one way).
+
+    ``energy`` and ``edp``: the word's DRAM energy and the buffer access that goes with it (the fill,
+    or for a partial sum half its write-back read and its fill); ``latency`` and ``dram``: its bits
+    (compute cycles do not depend on the buffer-level mapping, and stalls fall with DRAM bits).
+    """
+    if objective == OBJECTIVE_ENERGY or objective == OBJECTIVE_EDP:
+        return (a * dram_pj_per_bit + glb[GLB_WRITE_ACT], w * dram_pj_per_bit + glb[GLB_WRITE_WEIGHT],
+                p * dram_pj_per_bit + 0.5 * (glb[GLB_READ_PSUM] + glb[GLB_WRITE_PSUM]))
+    return float(a), float(w), float(p)
+
+
+@jit
+def evaluate_chunk(start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of, spad_filter_of, spad_psum_of,
+                   glb_kib_of, dataflow_of, batch_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table, spad_ifmap_table,
+                   spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs, wire_pj_per_bit_mm,
+                   dram_pj_per_bit, objective, forced_p, forced_q,
+                   totals, per_layer, want_per_layer):
+    """Evaluate flat design indices ``start <= i < stop`` on every layer.
+
+    ``shape`` holds the axis lengths in :data:`quidam_fast.space.AXES` order; the ``*_of`` arrays map
+    an axis position to its value (``pe_index_of`` to the row of ``pe_table``). ``pe_table`` is indexed
+    ``[pe_type, bits]``, ``glb_table`` ``[glb_kib, pe_type, bits]``, ``spad_*_table``
+    ``[capacity, pe_type, bits]``. ``layers`` is ``(n_layers, 12)`` int64 in
+    ``workloads.LAYER_COLUMNS`` order; ``w_used`` and ``real_row_pairs`` are per-layer inputs of
+    :func:`_rs_counts`. ``wire_pj_per_bit_mm`` prices the array network (:func:`_network_mm`).
+    ``objective`` (``OBJECTIVE_*``) picks the buffer-level mapping of every dataflow and the
+    row-stationary mapping; ``forced_p, forced_q > 0`` skip the row-stationary search over ``(p, q)``
+    and evaluate that mapping (invalid where the scratchpads cannot hold it). ``batch_of`` gives the
+    images per batch: layers run with ``N`` times that many images, and the totals are of the batch. Results go to
+    ``totals[i - start]`` and, if ``want_per_layer``, ``per_layer[i - start, layer]``.
+    """
+    n_layers = layers.shape[0]
+    # row-stationary candidates per layer: at least one per filter count, at most min(spad_psum, K / groups);
+    # a layer may keep more (several channel counts of one filter count): the cache doubles then, and the
+    # points resume at the one that filled it (growing it inside _evaluate_points measured 40 % slower there)
+    largest_filter_count = 1
+    for layer in range(n_layers):
+        largest_filter_count = max(largest_filter_count, layers[layer, 1] // layers[layer, 11])
+    capacity = max(1, min(spad_psum_of.max(), largest_filter_count))
+    # input rows some output reads, per layer (with w_used, the input words a layer touches per channel)
+    h_used = np.empty(n_layers, dtype=np.int64)
+    for layer in range(n_layers):
+        h_used[layer] = _rows_in(-layers[layer, 10], layers[layer, 5], layers[layer, 9], layers[layer, 3],
+                                 layers[layer, 7])
+    # os pixel folds' input words (one channel), per layer, array-rows value and batch value
+    fold_touched = np.zeros((n_layers, rows_of.shape[0], batch_of.shape[0]), dtype=np.int64)
+    if (dataflow_of == OS).any():
+        for layer in range(n_layers):
+            for ri in range(rows_of.shape[0]):
+                for bi in range(batch_of.shape[0]):
+                    fold_touched[layer, ri, bi] = _os_pixel_tiles_touched(
+                        layers[layer, 0] * batch_of[bi], layers[layer, 5], layers[layer, 6], layers[layer, 3],
+                        layers[layer, 4], layers[layer, 7], layers[layer, 8], layers[layer, 9], layers[layer, 10],
+                        rows_of[ri])
+    first = start
+    while first < stop:
+        rs_cache = np.empty((n_layers, capacity, RS_COLUMNS))
+        rs_cache_pq = np.empty((n_layers, capacity, 2), dtype=np.int64)
+        first = _evaluate_points(first, start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of,
+                                 spad_filter_of, spad_psum_of, glb_kib_of, dataflow_of, batch_of, dram_gbps_of,
+                                 clock_mhz_of, pe_table, glb_table, spad_ifmap_table, spad_filter_table,
+                                 spad_psum_table, layers, w_used, real_row_pairs, wire_pj_per_bit_mm, dram_pj_per_bit,
+                                 objective, forced_p, forced_q, totals, per_layer, want_per_layer, h_used,
+                                 fold_touched, rs_cache, rs_cache_pq)
+        capacity *= 2
+
+
+@jit
+def _evaluate_points(first, start, stop, shape, pe_index_of, rows_of, cols_of, spad_ifmap_of, spad_filter_of,
+                     spad_psum_of, glb_kib_of, dataflow_of, batch_of, dram_gbps_of, clock_mhz_of, pe_table, glb_table,
+                     spad_ifmap_table, spad_filter_table, spad_psum_table, layers, w_used, real_row_pairs,
+                     wire_pj_per_bit_mm, dram_pj_per_bit, objective, forced_p, forced_q, totals, per_layer,
+                     want_per_layer, h_used, fold_touched, rs_cache, rs_cache_pq):
+    """The points ``first <= i < stop`` of :func:`evaluate_chunk` (results at ``i - start``), with a
+    row-stationary candidate cache of ``rs_cache.shape[1]`` per layer. Returns ``stop``, or the point
+    whose search found the cache full (its results are not written: it is to be evaluated again with
+    a larger cache)."""
+    n_axes = shape.shape[0]
+    position = np.zeros(n_axes, dtype=np.int64)
+    n_layers = layers.shape[0]
+    rs_n_cand = np.zeros(n_layers, dtype=np.int64)
+    # the fewest DRAM bytes per cycle of the space: a mapping that does not stall there stalls nowhere
+    least_bytes_per_cycle = dram_gbps_of.min() * 1e3 / clock_mhz_of.max()
+    same_hardware = shape[n_axes - 1] * shape[n_axes - 2]  # points differing only in DRAM bandwidth / clock
+    cached_key = -1
+    for i in range(first, stop):
+        out = i - start
+        key = i // same_hardware
+        reuse = key == cached_key
+        rest = i
+        for axis in range(n_axes - 1, -1, -1):
+            position[axis] = rest % shape[axis]
+            rest //= shape[axis]
+        pe_i = pe_index_of[position[0]]
+        bits_i = position[1]
+        rows = rows_of[position[2]]
+        cols = cols_of[position[3]]
+        glb_i = position[7]
+        dataflow = dataflow_of[position[8]]
+        batch = batch_of[position[9]]
+        dram_gbps = dram_gbps_of[position[10]]
+        clock_mhz = clock_mhz_of[position[11]]
+        pe = pe_table[pe_i, bits_i]
+        glb = glb_table[glb_i, pe_i, bits_i]
+        for column in range(N_TOTALS):
+            totals[out, column] = 0.0
+        act_bits = pe[PE_ACT_BITS]
+        reason = VALID
+        if not act_bits == act_bits:  # NaN: pe_type not characterized at these bits
+            reason = INVALID_BITS
+        elif pe[PE_CRITICAL_NS] == pe[PE_CRITICAL_NS] and clock_mhz * pe[PE_CRITICAL_NS] > 1000.0:
+            reason = INVALID_CLOCK
+        if reason != VALID:
+            _mark_invalid(totals, per_layer, out, reason, want_per_layer)
+            continue
+        a = np.int64(act_bits)
+        w = np.int64(pe[PE_WEIGHT_BITS])
+        p = np.int64(pe[PE_PSUM_BITS])
+        glb_bits = glb_kib_of[glb_i] * 8192
+        bytes_per_cycle = dram_gbps * 1e3 / clock_mhz
+        n_pe = rows * cols
+        spad_ifmap = spad_ifmap_of[position[4]]
+        spad_filter = spad_filter_of[position[5]]
+        spad_psum = spad_psum_of[position[6]]
+        sp_i = spad_ifmap_table[position[4], pe_i, bits_i]
+        sp_f = spad_filter_table[position[5], pe_i, bits_i]
+        sp_p = spad_psum_table[position[6], pe_i, bits_i]
+        if dataflow == RS:
+            pe_storage_area = sp_i[SPAD_AREA] + sp_f[SPAD_AREA] + sp_p[SPAD_AREA]
+            pe_leak = pe[PE_MAC_LEAK_UW] + sp_i[SPAD_LEAK_UW] + sp_f[SPAD_LEAK_UW] + sp_p[SPAD_LEAK_UW]
+        else:
+            pe_storage_area = pe[PE_REG_AREA]
+            pe_leak = pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]
+        leak_uw = n_pe * pe_leak + glb[GLB_LEAK_MW] * 1e3
+        price_act, price_weight, price_psum = _dram_word_prices(objective, a, w, p, glb, dram_pj_per_bit)
+        net = _network_mm(dataflow, rows, cols, pe[PE_MAC_AREA] + pe_storage_area, glb[GLB_AREA_MM2])
+        for layer in range(n_layers):
+            N = layers[layer, 0] * batch
+            K = layers[layer, 1]
+            C = layers[layer, 2]
+            R = layers[layer, 3]
+            S = layers[layer, 4]
+            P = layers[layer, 5]
+            Q = layers[layer, 6]
+            groups = layers[layer, 11]
+            filters_per_pe = np.nan
+            channels_per_pe = np.nan
+            if dataflow == RS:
+                if spad_filter < S or spad_ifmap < S:
+                    reason = INVALID_SPAD_TOO_SMALL
+                    break
+                if not reuse:
+                    # the access counts of every candidate mapping depend on the hardware, not on the DRAM
+                    # bandwidth and clock (the two fastest axes): computed once, reused for those points
+                    ifmap_rows = _rs_ifmap_rows(rows, cols, R, P, layers[layer, 7], layers[layer, 9], layers[layer, 10])
+                    invariants = _rs_invariants(rows, cols, N, K, C, R, S, P, Q, groups, w_used[layer],
+                                                real_row_pairs[layer], ifmap_rows, a, w)
+                    n_cand = 0
+                    p_max = min(spad_psum, K // groups, spad_filter // S)
+                    for cand_p in range(1, p_max + 1):
+                        q_top = _rs_max_channels(cand_p, S, C // groups, spad_ifmap, spad_filter)
+                        q_low = 1
+                        if forced_p > 0:
+                            if cand_p != forced_p or forced_q > q_top:
+                                continue
+                            q_top = forced_q
+                            q_low = forced_q
+                        # Fewer channels per PE cost at least as much everywhere but in DRAM (more
+                        # channel blocks: more partial sums to and from the buffer; the same cycles) and
+                        # can save DRAM words (smaller one-step tiles leave more buffer to tile and pin).
+                        # Every q is tried, the most first, and kept unless a kept q of this p dominates
+                        # it: no more dynamic energy, and no more DRAM bits or no stall at the space's
+                        # fewest DRAM bytes per cycle (no objective at any point prefers it then; a tie
+                        # keeps the first). The energy and EDP objectives do not weigh stalls here, as
+                        # the buffer-level mapper prices a DRAM word by its energy (_dram_word_prices):
+                        # a smaller q is kept where it saves dynamic energy. A q's on-chip energy with
+                        # DRAM at the floor bounds every smaller q's (more channel blocks cost more), so
+                        # once it is no cheaper than a kept q that does not stall or moves the floor,
+                        # the smaller q are not searched. Measured on ResNet-18, the default space's rs
+                        # part: 20.0 candidates per layer (one per filter count) under the energy
+                        # objective, 21.9 under the DRAM one; 1.23 buffer searches per filter count
+                        # under energy and EDP, 2.14 under DRAM, 1.86 under latency (8- and 16-bit,
+                        # 8 x 16 to 64 x 128 PEs, 64 KiB to 2 MiB).
+                        first_of_p = n_cand
+                        bound_act = -1.0  # DRAM words no smaller q moves fewer of (priced), once computed
+                        bound_weight = 0.0
+                        bound_psum = 0.0
+                        for cand_q in range(q_top, q_low - 1, -1):
+                            if cand_q < q_top:
+                                # this q's on-chip counts with DRAM at the floor bound its energy and bits;
+                                # where they do not rule it out, DRAM words no smaller q moves fewer of
+                                # (priced) tighten them: for the DRAM and latency objectives (prices are
+                                # bits) the bits, for energy and EDP (prices are energy) the energy
+                                x = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q,
+                                                       price_act, price_weight, price_psum, True)
+                                lb_energy, lb_bits = _rs_dynamic_energy(
+                                    x, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i, sp_p, pe, glb,
+                                    dram_pj_per_bit)
+                                pruned = _rs_dominated(rs_cache, layer, first_of_p, n_cand, lb_energy, lb_bits)
+                                if not pruned:
+                                    if bound_act < 0.0:
+                                        lb = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, q_top,
+                                                                price_act, price_weight, price_psum, False, 1)
+                                        bound_act, bound_weight, bound_psum = lb[7], lb[8], lb[9]
+                                    if objective == OBJECTIVE_ENERGY or objective == OBJECTIVE_EDP:
+                                        lb_energy += ((bound_act - x[7]) * price_act
+                                                      + (bound_weight - x[8]) * price_weight
+                                                      + 2.0 * bound_psum * price_psum)
+                                    else:
+                                        lb_bits = (bound_act + x[10]) * a + bound_weight * w + 2.0 * bound_psum * p
+                                    pruned = _rs_dominated(rs_cache, layer, first_of_p, n_cand, lb_energy, lb_bits)
+                                if pruned:
+                                    break
+                            c = _rs_mapping_counts(invariants, glb_bits, a, w, p, groups, cand_p, cand_q, price_act,
+                                                   price_weight, price_psum)
+                            energy, bits = _rs_dynamic_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm, sp_f, sp_i,
+                                                              sp_p, pe, glb, dram_pj_per_bit)
+                            if _rs_dominated(rs_cache, layer, first_of_p, n_cand, energy, bits):
+                                continue
+                            if n_cand == rs_cache.shape[1]:
+                                return i  # the cache is full: evaluate_chunk resumes here with a larger one
+                            for j in range(17):
+                                rs_cache[layer, n_cand, j] = c[j]
+                            rs_cache[layer, n_cand, RS_ENERGY] = energy
+                            rs_cache[layer, n_cand, RS_BITS] = bits
+                            # never stalls (its DRAM transfer fits in its compute cycles at every point),
+                            # or stalls do not count (see above); the DRAM objective counts bits, not cycles
+                            calm = np.ceil(bits / 8.0 / least_bytes_per_cycle) <= c[0]
+                            rs_cache[layer, n_cand, RS_CALM] = 1.0 if objective != OBJECTIVE_DRAM and (
+                                calm or objective != OBJECTIVE_LATENCY) else 0.0
+                            rs_cache_pq[layer, n_cand, 0] = cand_p
+                            rs_cache_pq[layer, n_cand, 1] = cand_q
+                            n_cand += 1
+                            if c[7] <= groups * invariants[25] and c[8] <= groups * invariants[5] and c[9] == 0:
+                                break  # every word once: a smaller q moves no fewer and costs more on chip
+                    rs_n_cand[layer] = n_cand
+                if rs_n_cand[layer] == 0:  # a forced mapping the scratchpads cannot hold
+                    reason = INVALID_SPAD_TOO_SMALL
+                    break
+                best = np.inf
+                best_tie = np.inf  # energy breaks ties of the latency and DRAM objectives
+                best_cand = 0
+                for cand in range(rs_n_cand[layer]):
+                    # the same sums in the same order as _layer_energy's (test_loopnest checks the energy)
+                    cycles = max(rs_cache[layer, cand, 0],
+                                 np.ceil(rs_cache[layer, cand, RS_BITS] / 8.0 / bytes_per_cycle))
+                    energy = rs_cache[layer, cand, RS_ENERGY] + leak_uw * cycles / clock_mhz
+                    if objective == OBJECTIVE_LATENCY:
+                        score = cycles
+                    elif objective == OBJECTIVE_EDP:
+                        score = cycles * energy
+                    elif objective == OBJECTIVE_DRAM:
+                        score = rs_cache[layer, cand, RS_BITS]
+                    else:
+                        score = energy
+                    if score < best or (score == best and energy < best_tie):
+                        best, best_tie, best_cand = score, energy, cand
+                c = rs_cache[layer, best_cand]
+                filters_per_pe = rs_cache_pq[layer, best_cand, 0]
+                channels_per_pe = rs_cache_pq[layer, best_cand, 1]
+                (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act,
+                 dram_weight, dram_psum_reads, dram_ofmap) = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
+                                                              c[9], c[10])
+                dram_psum_writes = dram_psum_reads
+                noc_words = c[11] + c[12] + c[13]
+                energy_noc = _rs_network_energy(c, a, w, p, rows, net, wire_pj_per_bit_mm)
+                spad_energy = (macs * (sp_f[SPAD_READ] + sp_i[SPAD_READ] + sp_p[SPAD_READ] + sp_p[SPAD_WRITE])
+                               + c[14] * sp_f[SPAD_WRITE] + c[15] * sp_i[SPAD_WRITE])
+                spad_reads = 3 * macs
+                spad_writes = macs + c[14] + c[15]
+            else:
+                (compute_cycles, macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap,
+                 dram_act, dram_weight, dram_psum_reads, dram_psum_writes, dram_ofmap) = _systolic_layer(
+                    dataflow, rows, cols, glb_bits, a, w, p, N, K, C, R, S, P, Q, groups,
+                    N * (C // groups) * h_used[layer] * w_used[layer],
+                    (C // groups) * fold_touched[layer, position[2], position[9]], price_act, price_weight, price_psum)
+                noc_words = glb_act + glb_weight + glb_psum_reads + glb_psum_writes + glb_ofmap
+                energy_noc = _systolic_network_energy(glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap,
+                                                      a, w, p, net, wire_pj_per_bit_mm)
+                # a systolic PE loads, every MAC, the register of each operand that moves through it
+                # (ws: the activation; os: activation and weight; is: the weight) and reads the
+                # activation and weight registers by wire (no energy); the partial sum's register is the
+                # MAC's own accumulator, in the MAC energy
+                if dataflow == WS:
+                    spad_energy = macs * pe[PE_REG_ACT_ENERGY]
+                    spad_writes = macs
+                elif dataflow == OS:
+                    spad_energy = macs * (pe[PE_REG_ACT_ENERGY] + pe[PE_REG_WEIGHT_ENERGY])
+                    spad_writes = 2 * macs
+                else:
+                    spad_energy = macs * pe[PE_REG_WEIGHT_ENERGY]
+                    spad_writes = macs
+                spad_reads = 2 * macs
+            (cycles, energy_mac, energy_spad, energy_noc, energy_glb, energy_dram, energy_leak, dram_read_bits,
+             dram_write_bits) = _layer_energy(
+                macs, glb_act, glb_weight, glb_psum_reads, glb_psum_writes, glb_ofmap, dram_act, dram_weight,
+                dram_psum_reads, dram_psum_writes, dram_ofmap, energy_noc, spad_energy, compute_cycles, a, w, p,
+                pe[PE_MAC_ENERGY], glb, dram_pj_per_bit, leak_uw, bytes_per_cycle, clock_mhz)
+            glb_reads = glb_act + glb_weight + glb_psum_reads + dram_psum_writes + dram_ofmap
+            glb_writes = glb_psum_writes + glb_ofmap + dram_act + dram_weight + dram_psum_reads
+            totals[out, TOTAL_CYCLES] += cycles
+            totals[out, TOTAL_COMPUTE_CYCLES] += compute_cycles
+            totals[out, TOTAL_STALL_CYCLES] += cycles - compute_cycles
+            totals[out, TOTAL_MACS] += macs
+            totals[out, TOTAL_ENERGY_MAC] += energy_mac
+            totals[out, TOTAL_ENERGY_SPAD] += energy_spad
+            totals[out, TOTAL_ENERGY_NOC] += energy_noc
+            totals[out, TOTAL_ENERGY_GLB] += energy_glb
+            totals[out, TOTAL_ENERGY_DRAM] += energy_dram
+            totals[out, TOTAL_ENERGY_LEAK] += energy_leak
+            totals[out, TOTAL_DRAM_READ_BYTES] += dram_read_bits / 8.0
+            totals[out, TOTAL_DRAM_WRITE_BYTES] += dram_write_bits / 8.0
+            totals[out, TOTAL_GLB_READS] += glb_reads
+            totals[out, TOTAL_GLB_WRITES] += glb_writes
+            totals[out, TOTAL_SPAD_READS] += spad_reads
+            totals[out, TOTAL_SPAD_WRITES] += spad_writes
+            totals[out, TOTAL_NOC_WORDS] += noc_words
+            if want_per_layer:
+                per_layer[out, layer, LAYER_CYCLES] = cycles
+                per_layer[out, layer, LAYER_STALL_CYCLES] = cycles - compute_cycles
+                per_layer[out, layer, LAYER_UTILIZATION] = macs / (cycles * n_pe)
+                per_layer[out, layer, LAYER_ENERGY] = (energy_mac + energy_spad + energy_noc + energy_glb
+                                                       + energy_dram + energy_leak)
+                per_layer[out, layer, LAYER_DRAM_READ_BYTES] = dram_read_bits / 8.0
+                per_layer[out, layer, LAYER_DRAM_WRITE_BYTES] = dram_write_bits / 8.0
+                per_layer[out, layer, LAYER_GLB_READS] = glb_reads
+                per_layer[out, layer, LAYER_GLB_WRITES] = glb_writes
+                per_layer[out, layer, LAYER_RS_FILTERS_PER_PE] = filters_per_pe
+                per_layer[out, layer, LAYER_RS_CHANNELS_PER_PE] = channels_per_pe
+        if reason != VALID:
+            _mark_invalid(totals, per_layer, out, reason, want_per_layer)
+            continue
+        if dataflow == RS:
+            cached_key = key
+        totals[out, TOTAL_AREA_MAC] = n_pe * pe[PE_MAC_AREA] * 1e-6
+        totals[out, TOTAL_AREA_PE_STORAGE] = n_pe * pe_storage_area * 1e-6
+        totals[out, TOTAL_AREA_GLB] = glb[GLB_AREA_MM2]
+        totals[out, TOTAL_REASON] = VALID
+    return stop
+
+
+@jit
+def _mark_invalid(totals, per_layer, out, reason, want_per_layer):
+    for column in range(N_TOTALS):
+        totals[out, column] = np.nan
+    totals[out, TOTAL_REASON] = reason
+    if want_per_layer:
+        per_layer[out, :, :] = np.nan
