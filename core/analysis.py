@@ -551,7 +551,7 @@ def _across_networks(ds: xr.Dataset, selected: xr.DataArray) -> dict | None:
     if "accuracy" not in ds.variables or not set(ds["accuracy"].dims) <= set(dims):
         return None
     shape = tuple(selected.sizes[d] for d in dims)
-    flats = {name: _flat_on(ds[name], dims, shape).astype(np.float64) for name in ACROSS_FRONT}
+    flats = {name: np.asarray(_flat_on(ds[name], dims, shape), dtype=np.float64) for name in ACROSS_FRONT}  # no copy of float64
     usable = selected.values.reshape(-1) & np.logical_and.reduce([np.isfinite(v) for v in flats.values()])
     index = np.flatnonzero(usable)
     if not len(index):
@@ -637,7 +637,7 @@ def _section(ds: xr.Dataset, selected: xr.DataArray, constraints: list[Constrain
     pairs = _groups(ds, dims, shape, ["pe_type", "bits"])
     flats = {}
     for name, title, unit, scale, larger in _REPORT_METRICS:
-        values = _flat_on(ds[name], dims, shape).astype(np.float64)
+        values = np.asarray(_flat_on(ds[name], dims, shape), dtype=np.float64)  # read only: no copy of float64
         flats[name] = values
         usable = chosen & np.isfinite(values)
         best_overall = _best_index(values, usable, larger)
@@ -650,11 +650,10 @@ def _section(ds: xr.Dataset, selected: xr.DataArray, constraints: list[Constrain
             "best": [], "spread_by_pe_type": {},
         }
         for label, members in groups:
-            inside = usable & members
-            if not inside.any():  # said in the report rather than silently left out
+            if not _any(usable, members):  # said in the report rather than silently left out
                 metric["best"].append({"pe_type": label["pe_type"], "value": None, "design": None, "accuracy": None})
                 continue
-            best, worst = _best_index(values, inside, larger), _best_index(values, inside, not larger)
+            best, worst = _best_in(values, usable, larger, members), _best_in(values, usable, not larger, members)
             metric["spread_by_pe_type"][label["pe_type"]] = _ratio(values[best], values[worst], larger)
             metric["best"].append({
                 "pe_type": label["pe_type"], "value": float(values[best]) * scale,
@@ -667,14 +666,26 @@ def _section(ds: xr.Dataset, selected: xr.DataArray, constraints: list[Constrain
     return section
 
 
-def _groups(ds: xr.Dataset, dims, shape, by: list[str]) -> list[tuple[dict, np.ndarray]]:
-    """``(labels, flat mask)`` per combination of the ``by`` dims (scalar coordinates: one group; absent: none)."""
+def _groups(ds: xr.Dataset, dims, shape, by: list[str]) -> list[tuple[dict, np.ndarray | slice]]:
+    """``(labels, members)`` per combination of the ``by`` dims (scalar coordinates: one group; absent:
+    none). ``members`` is a flat mask, or a slice of the flat arrays where the ``by`` dims lead ``dims``
+    (a result's ``pe_type`` and ``bits`` do): each group is then one block, and its best design is
+    found in the block alone (:func:`_best_in`), not by a pass over every point per group -- measured
+    on the default result, 1.6 s of the report's 2-5 s went to 248 such passes and the masks."""
     present = [d for d in by if d in dims]
     scalar = {d: _plain(ds[d].values.item()) for d in by if d not in dims and d in ds.coords and ds[d].ndim == 0}
     if len(present) + len(scalar) < len(by):
         return []
     if not present:
-        return [(scalar, np.ones(int(np.prod(shape)), dtype=bool))]
+        return [(scalar, slice(0, int(np.prod(shape))))]
+    if list(dims[: len(present)]) == present:
+        inner = int(np.prod(shape[len(present):]))
+        groups = []
+        for block, position in enumerate(np.ndindex(*(len(ds[d]) for d in present))):
+            label = dict(scalar)
+            label.update({d: _plain(ds[d].values[p]) for d, p in zip(present, position)})
+            groups.append(({d: label[d] for d in by}, slice(block * inner, (block + 1) * inner)))
+        return groups
     codes = [_flat_on(xr.DataArray(np.arange(len(ds[d])), dims=(d,), name=d), dims, shape) for d in present]
     groups = []
     for position in np.ndindex(*(len(ds[d]) for d in present)):
@@ -685,6 +696,28 @@ def _groups(ds: xr.Dataset, dims, shape, by: list[str]) -> list[tuple[dict, np.n
         label.update({d: _plain(ds[d].values[p]) for d, p in zip(present, position)})
         groups.append(({d: label[d] for d in by}, members))
     return groups
+
+
+def _any(mask: np.ndarray, members: np.ndarray | slice) -> bool:
+    """Whether ``mask`` holds somewhere among ``members`` (a flat mask or slice, :func:`_groups`)."""
+    return bool(mask[members].any() if isinstance(members, slice) else (mask & members).any())
+
+
+def _local(values, usable, accuracy, members) -> tuple:
+    """A group's ``values``, usable points and ``accuracy`` (``None`` stays ``None``), and the flat index
+    of their first element: the block itself for a slice, the whole arrays (usable masked) for a mask."""
+    if isinstance(members, slice):
+        return values[members], usable[members], None if accuracy is None else accuracy[members], members.start
+    return values, usable & members, accuracy, 0
+
+
+def _best_in(values: np.ndarray, usable: np.ndarray, larger: bool, members: np.ndarray | slice) -> int:
+    """:func:`_best_index` among ``members``: the flat index of the best usable value there, the first in
+    flat order among equals (0 when none is usable, as :func:`_best_index` gives)."""
+    values, usable, _, offset = _local(values, usable, None, members)
+    if offset and not usable.any():
+        return 0
+    return offset + _best_index(values, usable, larger)
 
 
 def _best_index(values: np.ndarray, usable: np.ndarray, larger: bool) -> int:
@@ -727,36 +760,36 @@ def _gains(ds, dims, shape, chosen, flats, accuracy, pairs, tolerance) -> dict:
     members = {(label["pe_type"], label["bits"]): mask for label, mask in pairs}
     key = (REFERENCE["pe_type"], REFERENCE["bits"])
     reference_name = f"{REFERENCE['pe_type']}{REFERENCE['bits']}"
-    if key not in members or not (members[key] & chosen).any():
+    if key not in members or not _any(chosen, members[key]):
         return {"gains": None, "gains_note": f"the selection has no valid {REFERENCE['pe_type']} {REFERENCE['bits']}-bit "
                                              "design to compare against"}
     gains = {}
     for name, title, unit, scale, larger in _REPORT_METRICS:
         values = flats[name]
         usable = chosen & np.isfinite(values)
-        reference = _best_index(values, usable & members[key], larger)
+        reference = _best_in(values, usable, larger, members[key])
         reference_accuracy = float(accuracy[reference]) if accuracy is not None else math.nan
         table = {"reference": {"value": float(values[reference]) * scale, "accuracy": _none_if_nan(reference_accuracy),
                                "design": _design(ds, dims, shape, reference)}}
-        for (pe_type, bits), inside in members.items():
-            inside = usable & inside
+        for (pe_type, bits), group in members.items():
+            # the group's own block of the flat arrays (or the whole arrays, masked): indices are local
+            local, inside, local_accuracy, offset = _local(values, usable, accuracy, group)
             if not inside.any():
                 continue
-            cell_accuracy = accuracy[inside] if accuracy is not None else None
             status = "no accuracy"
-            if accuracy is not None and not math.isnan(reference_accuracy):
-                known = inside & np.isfinite(accuracy)
-                matched = known & (accuracy >= reference_accuracy - tolerance - 1e-12)
+            if local_accuracy is not None and not math.isnan(reference_accuracy):
+                known = inside & np.isfinite(local_accuracy)
+                matched = known & (local_accuracy >= reference_accuracy - tolerance - 1e-12)
                 if matched.any():
                     inside, status = matched, "matched"
                 elif known.any():
                     status = "below"
-            best = _best_index(values, inside, larger)
-            gain = values[best] / values[reference] if larger else values[reference] / values[best]
+            best = _best_index(local, inside, larger)
+            gain = local[best] / values[reference] if larger else values[reference] / local[best]
             table[f"{pe_type}:{bits}"] = {
-                "pe_type": pe_type, "bits": bits, "gain": float(gain), "value": float(values[best]) * scale,
-                "accuracy": _none_if_nan(float(accuracy[best])) if cell_accuracy is not None else None,
-                "status": status, "design": _design(ds, dims, shape, best),
+                "pe_type": pe_type, "bits": bits, "gain": float(gain), "value": float(local[best]) * scale,
+                "accuracy": _none_if_nan(float(local_accuracy[best])) if local_accuracy is not None else None,
+                "status": status, "design": _design(ds, dims, shape, offset + best),
             }
         gains[name] = table
     return {"gains": gains, "gains_note": "", "reference": reference_name, "answer": _answer(gains)}
