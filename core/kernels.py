@@ -868,9 +868,9 @@ N_COST = 16
 
 
 @jit
-def _store_cost(cost, layer, c, energy_noc, energy_spad, d, dram_pj_per_bit, filters_per_pe, channels_per_pe):
-    """Write row ``layer`` of a ``COST_*`` table: the energy parts of counts ``c`` (:data:`Counts`) on
-    design ``d`` (:data:`Design`).
+def _store_cost(cost, u, k, c, energy_noc, energy_spad, d, dram_pj_per_bit, filters_per_pe, channels_per_pe):
+    """Write ``cost[u, k]``, a ``COST_*`` row (distinct layer ``u``, mapping ``k``): the energy parts of
+    counts ``c`` (:data:`Counts`) on design ``d`` (:data:`Design`).
 
     The expressions and their order are those of the energy model (a buffer access per word it
     stores or serves, DRAM per bit moved): every design point of the same hardware reads this row,
@@ -878,25 +878,25 @@ def _store_cost(cost, layer, c, energy_noc, energy_spad, d, dram_pj_per_bit, fil
     """
     dram_read_bits = c.dram_act_reads * d.act_bits + c.dram_weight_reads * d.weight_bits + c.dram_psum_reads * d.psum_bits
     dram_write_bits = c.dram_psum_writes * d.psum_bits + c.dram_ofmap_writes * d.act_bits
-    cost[layer, COST_COMPUTE_CYCLES] = c.compute_cycles
-    cost[layer, COST_MACS] = c.macs
-    cost[layer, COST_ENERGY_MAC] = c.macs * d.mac_energy_pj
-    cost[layer, COST_ENERGY_SPAD] = energy_spad
-    cost[layer, COST_ENERGY_NOC] = energy_noc
-    cost[layer, COST_ENERGY_GLB] = _glb_energy(c, d)
-    cost[layer, COST_ENERGY_DRAM] = (dram_read_bits + dram_write_bits) * dram_pj_per_bit
-    cost[layer, COST_DRAM_READ_BITS] = dram_read_bits
-    cost[layer, COST_DRAM_WRITE_BITS] = dram_write_bits
+    cost[u, k, COST_COMPUTE_CYCLES] = c.compute_cycles
+    cost[u, k, COST_MACS] = c.macs
+    cost[u, k, COST_ENERGY_MAC] = c.macs * d.mac_energy_pj
+    cost[u, k, COST_ENERGY_SPAD] = energy_spad
+    cost[u, k, COST_ENERGY_NOC] = energy_noc
+    cost[u, k, COST_ENERGY_GLB] = _glb_energy(c, d)
+    cost[u, k, COST_ENERGY_DRAM] = (dram_read_bits + dram_write_bits) * dram_pj_per_bit
+    cost[u, k, COST_DRAM_READ_BITS] = dram_read_bits
+    cost[u, k, COST_DRAM_WRITE_BITS] = dram_write_bits
     # the buffer also serves DRAM write-backs and takes DRAM fills
-    cost[layer, COST_GLB_READS] = (c.glb_act_reads + c.glb_weight_reads + c.glb_psum_reads + c.dram_psum_writes
+    cost[u, k, COST_GLB_READS] = (c.glb_act_reads + c.glb_weight_reads + c.glb_psum_reads + c.dram_psum_writes
                                    + c.dram_ofmap_writes)
-    cost[layer, COST_GLB_WRITES] = (c.glb_psum_writes + c.glb_ofmap_writes + c.dram_act_reads + c.dram_weight_reads
+    cost[u, k, COST_GLB_WRITES] = (c.glb_psum_writes + c.glb_ofmap_writes + c.dram_act_reads + c.dram_weight_reads
                                     + c.dram_psum_reads)
-    cost[layer, COST_SPAD_READS] = c.spad_reads
-    cost[layer, COST_SPAD_WRITES] = c.spad_writes
-    cost[layer, COST_NOC_WORDS] = c.noc_words
-    cost[layer, COST_RS_FILTERS_PER_PE] = filters_per_pe
-    cost[layer, COST_RS_CHANNELS_PER_PE] = channels_per_pe
+    cost[u, k, COST_SPAD_READS] = c.spad_reads
+    cost[u, k, COST_SPAD_WRITES] = c.spad_writes
+    cost[u, k, COST_NOC_WORDS] = c.noc_words
+    cost[u, k, COST_RS_FILTERS_PER_PE] = filters_per_pe
+    cost[u, k, COST_RS_CHANNELS_PER_PE] = channels_per_pe
 
 
 @jit_inline
@@ -1044,7 +1044,8 @@ def _systolic_counts(d, shape, workload, layer, rows_i, batch_i):
 
 @jit
 def _cost_systolic(cost, layer, c, d, settings):
-    """Row ``layer`` of the ``COST_*`` table of systolic design ``d`` from its counts ``c``."""
+    """``cost[layer, 0]``, the ``COST_*`` row of distinct layer ``layer`` on systolic design ``d``, from its
+    counts ``c``."""
     energy_noc = _systolic_network_energy(c.glb_act_reads, c.glb_weight_reads, c.glb_psum_reads, c.glb_psum_writes,
                                           c.glb_ofmap_writes, d.act_bits, d.weight_bits, d.psum_bits, d.net,
                                           settings.wire_pj_per_bit_mm)
@@ -1054,7 +1055,7 @@ def _cost_systolic(cost, layer, c, d, settings):
         energy_spad = c.macs * (d.reg_act_energy_pj + d.reg_weight_energy_pj)
     else:
         energy_spad = c.macs * d.reg_weight_energy_pj
-    _store_cost(cost, layer, c, energy_noc, energy_spad, d, settings.dram_pj_per_bit, np.nan, np.nan)
+    _store_cost(cost, layer, 0, c, energy_noc, energy_spad, d, settings.dram_pj_per_bit, np.nan, np.nan)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1289,20 +1290,54 @@ def _rs_keep(cache, candidate_cost, u, k, c, energy, bits, cand_p, cand_q, d, se
     cache[u, k, RS_CALM] = 1.0 if objective != OBJECTIVE_DRAM and (calm or objective != OBJECTIVE_LATENCY) else 0.0
     cache[u, k, RS_FILTERS] = cand_p
     cache[u, k, RS_CHANNELS] = cand_q
-    _store_cost(candidate_cost[u], k, _rs_as_counts(c),
+    _store_cost(candidate_cost, u, k, _rs_as_counts(c),
                 _rs_network_energy(c, d.act_bits, d.weight_bits, d.psum_bits, d.rows, d.net,
                                    settings.wire_pj_per_bit_mm),
                 _rs_spad_energy(c, d), d, settings.dram_pj_per_bit, cand_p, cand_q)
 
 
 @jit
-def _rs_choose(cache, u, n_cand, objective, leak_uw, bytes_per_cycle, clock_mhz):
-    """The candidate (row of ``cache[u]``) the objective prefers at this DRAM bandwidth and clock; energy
-    breaks ties of the latency and DRAM objectives, the first candidate ties of energy."""
+def _rs_contenders(cache, u, n_cand, contenders):
+    """Write to ``contenders[u]`` the candidates of distinct layer ``u`` that some DRAM bandwidth and
+    clock may choose, in order; returns how many.
+
+    A candidate with no less dynamic energy, no fewer compute cycles and no fewer DRAM bits than an
+    earlier one is never chosen, at any bandwidth and clock, by any objective: its cycles (the longer
+    of compute and transfer), its energy (dynamic plus leakage over those cycles), their product and
+    its bits are each no smaller -- rounding preserves these orders, since every step is monotone in
+    non-negative values -- and the earlier one wins a tie (:func:`_rs_choose`). Dropping it changes no
+    choice (``tests/test_engine_equality.py`` checks the choices against engine v1, which keeps every
+    candidate); the search's own pruning (:func:`_rs_search`) compares only the channel counts of one
+    filter count, by dynamic energy.
+    """
+    n = 0
+    for cand in range(n_cand):
+        energy = cache[u, cand, RS_ENERGY]
+        bits = cache[u, cand, RS_BITS]
+        compute_cycles = cache[u, cand, 0]
+        dominated = False
+        for j in range(n):
+            earlier = contenders[u, j]
+            if (cache[u, earlier, RS_ENERGY] <= energy and cache[u, earlier, RS_BITS] <= bits
+                    and cache[u, earlier, 0] <= compute_cycles):
+                dominated = True
+                break
+        if not dominated:
+            contenders[u, n] = cand
+            n += 1
+    return n
+
+
+@jit
+def _rs_choose(cache, u, contenders, n_contenders, objective, leak_uw, bytes_per_cycle, clock_mhz):
+    """The candidate (row of ``cache[u]``, one of ``contenders[u, :n_contenders]``) the objective prefers
+    at this DRAM bandwidth and clock; energy breaks ties of the latency and DRAM objectives, the first
+    candidate ties of energy."""
     best = np.inf
     best_tie = np.inf
     best_cand = 0
-    for cand in range(n_cand):
+    for j in range(n_contenders):
+        cand = contenders[u, j]
         cycles = _stalled_cycles(cache[u, cand, 0], cache[u, cand, RS_BITS], bytes_per_cycle)
         energy = cache[u, cand, RS_ENERGY] + leak_uw * cycles / clock_mhz
         if objective == OBJECTIVE_LATENCY:
@@ -1468,7 +1503,8 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
     capacity = max(1, min(space.spad_psum_of.max(), largest_filter_count))
     cache = np.empty((n_distinct, capacity, RS_COLUMNS))
     candidate_cost = np.empty((n_distinct, capacity, N_COST))
-    n_cand = np.zeros(n_distinct, dtype=np.int64)
+    n_cand = np.zeros(n_distinct, dtype=np.int64)  # per distinct layer: contenders of the current design
+    contenders = np.empty((n_distinct, capacity), dtype=np.int64)
     chosen = np.zeros(n_distinct, dtype=np.int64)
     # the fewest DRAM bytes per cycle of the space: a mapping that does not stall there stalls nowhere
     least_bytes_per_cycle = space.dram_gbps_of.min() * 1e3 / space.clock_mhz_of.max()
@@ -1497,7 +1533,7 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
                                                          distinct[u], rows_i, batch_i)
                                     for j in range(15):
                                         counts[u, j] = c[j]
-                                _cost_systolic(cost[u], 0, Counts(
+                                _cost_systolic(cost, u, Counts(
                                     counts[u, 0], counts[u, 1], counts[u, 2], counts[u, 3], counts[u, 4],
                                     counts[u, 5], counts[u, 6], counts[u, 7], counts[u, 8], counts[u, 9],
                                     counts[u, 10], counts[u, 11], counts[u, 12], counts[u, 13], counts[u, 14]),
@@ -1573,13 +1609,16 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
                                                 larger_cost = np.empty((n_distinct, 2 * candidate_cost.shape[1], N_COST))
                                                 larger_cost[:, : candidate_cost.shape[1]] = candidate_cost
                                                 candidate_cost = larger_cost
+                                                larger_contenders = np.empty((n_distinct, cache.shape[1]), dtype=np.int64)
+                                                larger_contenders[:, : contenders.shape[1]] = contenders
+                                                contenders = larger_contenders
                                                 found = _rs_search(cache, candidate_cost, memo, group, u,
                                                                    _rs_invariants_row(invariants, u), shape, d,
                                                                    settings, least_bytes_per_cycle)
                                             if found == 0:  # a forced mapping the scratchpads cannot hold
                                                 reason = INVALID_SPAD_TOO_SMALL
                                                 break
-                                            n_cand[u] = found
+                                            n_cand[u] = _rs_contenders(cache, u, found, contenders)
                                     for bw_i in range(n_bandwidths):
                                         for clock_i in range(n_clocks):
                                             out = base + bw_i * strides[10] + clock_i * strides[11]
@@ -1592,8 +1631,9 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
                                                 continue
                                             bytes_per_cycle = space.dram_gbps_of[bw_i] * 1e3 / clock_mhz
                                             for u in range(n_distinct):
-                                                chosen[u] = _rs_choose(cache, u, n_cand[u], settings.objective,
-                                                                       d.leak_uw, bytes_per_cycle, clock_mhz)
+                                                chosen[u] = _rs_choose(cache, u, contenders, n_cand[u],
+                                                                       settings.objective, d.leak_uw, bytes_per_cycle,
+                                                                       clock_mhz)
                                             _sum_costs(totals, out, candidate_cost, chosen, layer_of)
                                             _sum_timing(totals, per_layer, out, candidate_cost, chosen, layer_of, d,
                                                         bytes_per_cycle, clock_mhz, want_per_layer)
