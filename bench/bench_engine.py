@@ -10,7 +10,7 @@ the median of the repeats. The timings:
   ``--side-by-side-only`` runs just this part;
 * ``systolic``: the ``ws``/``os``/``is`` part of the space through the numba kernel and through
   ``bench/numpy_model.py`` (the same model as numpy broadcasting, checked equal in
-  ``tests/test_numpy_model.py``), in the same chunks, with their ratio;
+  ``tests/test_numpy_model.py``; numpy in blocks of ``NUMPY_CHUNK_POINTS`` points), with their ratio;
 * ``rs``: the row-stationary part (tiling search inside), on the default axes and on a space with one
   DRAM bandwidth and clock, where no point can reuse another's access counts;
 * ``co-exploration``: the model family (``quidam_fast.space.MODEL_FAMILY``) over the default space,
@@ -53,14 +53,16 @@ def kernel_inputs(network, space, tech):
     return arrays, layers
 
 
-def run_kernel(arrays, layers, tech, n_points):
+def run_kernel(arrays, network, tech, n_points):
+    """The engine's kernels over every point, as ``evaluate()`` runs them (totals only)."""
     totals = np.empty((n_points, kernels.N_TOTALS))
     dummy = np.empty((1, 1, kernels.N_LAYER_RESULTS))
-    for start in range(0, n_points, engine.CHUNK_POINTS):
-        stop = min(start + engine.CHUNK_POINTS, n_points)
-        engine.run_chunk(arrays, layers, arrays["w_used"], arrays["real_row_pairs"], tech, kernels.OBJECTIVE_ENERGY, start, stop,
-                         totals[start:stop], dummy, False)
+    engine.run_network(arrays, network, tech, kernels.OBJECTIVE_ENERGY, totals, dummy, False)
     return totals
+
+
+# Points per numpy block: bounds the broadcast temporaries (layers x points x terms) to a few hundred MB.
+NUMPY_CHUNK_POINTS = 1 << 16
 
 
 def run_numpy(arrays, layers, tech, n_points):
@@ -74,8 +76,8 @@ def run_numpy(arrays, layers, tech, n_points):
                               for r in arrays["rows_of"]] for lay in layers])
     cycles = np.full(n_points, np.nan)
     energy = np.full(n_points, np.nan)
-    for start in range(0, n_points, engine.CHUNK_POINTS):
-        stop = min(start + engine.CHUNK_POINTS, n_points)
+    for start in range(0, n_points, NUMPY_CHUNK_POINTS):
+        stop = min(start + NUMPY_CHUNK_POINTS, n_points)
         idx = np.unravel_index(np.arange(start, stop), shape)
         pe_i, bits_i, glb_i = arrays["pe_index_of"][idx[0]], idx[1], idx[7]
         pe = arrays["pe_table"][pe_i, bits_i]
@@ -144,7 +146,7 @@ def main(argv=None):
     rows = []
     systolic = DesignSpace(axes={**space.axes, "dataflow": ("ws", "os", "is")})
     s_arrays, layers = kernel_inputs(network, systolic, tech)
-    t_numba = median_seconds(lambda: run_kernel(s_arrays, layers, tech, systolic.size), args.repeats)
+    t_numba = median_seconds(lambda: run_kernel(s_arrays, network, tech, systolic.size), args.repeats)
     t_numpy = median_seconds(lambda: run_numpy(s_arrays, layers, tech, systolic.size), max(1, args.repeats // 2))
     rows.append(("kernel, systolic part", systolic.size, t_numba))
     rows.append(("numpy broadcasting, systolic part", systolic.size, t_numpy))
@@ -152,13 +154,13 @@ def main(argv=None):
     row_stationary = DesignSpace(axes={**space.axes, "dataflow": ("rs",)})
     r_arrays, _ = kernel_inputs(network, row_stationary, tech)
     rows.append(("kernel, rs part", row_stationary.size,
-                 median_seconds(lambda: run_kernel(r_arrays, layers, tech, row_stationary.size), args.repeats)))
+                 median_seconds(lambda: run_kernel(r_arrays, network, tech, row_stationary.size), args.repeats)))
     # the rs search's counts are shared by points differing only in DRAM bandwidth and clock; with one
     # value of each nothing is shared, so this row is the search's cost per layer evaluation
     unshared = DesignSpace(axes={**row_stationary.axes, "dram_gbps": (25.6,), "clock_mhz": (200.0,)})
     u_arrays, _ = kernel_inputs(network, unshared, tech)
     rows.append(("kernel, rs part, no shared counts", unshared.size,
-                 median_seconds(lambda: run_kernel(u_arrays, layers, tech, unshared.size), args.repeats)))
+                 median_seconds(lambda: run_kernel(u_arrays, network, tech, unshared.size), args.repeats)))
 
     print(f"\nResNet-18 ({n_layers} layers), technology {tech.name}, median of {args.repeats} runs, one core")
     print(f"{'what':<36}{'points':>10}{'seconds':>10}{'M points/s':>12}{'M layer-evals/s':>17}")

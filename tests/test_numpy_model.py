@@ -18,7 +18,7 @@ def test_numpy_model_equals_kernel_on_a_grid():
                                    "glb_kib": [64, 512], "dataflow": ["ws", "os", "is"], "dram_gbps": [1.0, 25.6]},
                                   base="small")
     arrays, layers = bench_engine.kernel_inputs(network, space, tech)
-    totals = bench_engine.run_kernel(arrays, layers, tech, space.size)
+    totals = bench_engine.run_kernel(arrays, network, tech, space.size)
     cycles, energy = bench_engine.run_numpy(arrays, layers, tech, space.size)
     ds = qf.evaluate(network, space, tech, per_layer=False)
     np.testing.assert_array_equal(cycles, ds.cycles.values.ravel())
