@@ -14,8 +14,3 @@ def jit(function):
     """Compile ``function`` with the package's flags (see ``JIT_FLAGS``)."""
     return numba.njit(**JIT_FLAGS)(function)
 
-
-def jit_inline(function):
-    """:func:`jit`, inlined into its callers by numba (a small helper taking records: a call would
-    copy the record's fields at every call in the hot loops)."""
-    return numba.njit(inline="always", **JIT_FLAGS)(function)

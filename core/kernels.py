@@ -38,7 +38,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._jit import jit, jit_inline
+from ._jit import jit
 
 # dataflow codes (order of space.DATAFLOWS)
 WS, OS, IS, RS = 0, 1, 2, 3
@@ -899,7 +899,7 @@ def _store_cost(cost, u, k, c, energy_noc, energy_spad, d, dram_pj_per_bit, filt
     cost[u, k, COST_RS_CHANNELS_PER_PE] = channels_per_pe
 
 
-@jit_inline
+@jit
 def _glb_energy(c, d):
     """Global-buffer energy (pJ) of counts ``c`` on design ``d``: written by DRAM fills and by the array,
     read by the array and by DRAM write-backs."""
@@ -910,7 +910,7 @@ def _glb_energy(c, d):
             + c.dram_psum_reads * d.glb_write_psum_pj)
 
 
-@jit_inline
+@jit
 def _stalled_cycles(compute_cycles, dram_bits, bytes_per_cycle):
     """Cycles of a layer that moves ``dram_bits`` at ``bytes_per_cycle``: the longer of its compute
     and its DRAM transfer (double buffering overlaps the two)."""
@@ -977,7 +977,7 @@ Design = namedtuple("Design", (
     "area_mac_mm2", "area_pe_storage_mm2", "area_glb_mm2"))
 
 
-@jit_inline
+@jit
 def _layer_shape(layers, layer, batch):
     """Row ``layer`` of the layer table as a :data:`Layer`, its ``N`` times ``batch``."""
     row = layers[layer]
@@ -1138,7 +1138,7 @@ def _rs_invariants_row(table, u):
             table[u, 29])
 
 
-@jit_inline
+@jit
 def _rs_dynamic_energy(c, d, settings):
     """Dynamic energy (pJ: MACs, scratchpads, network, buffer, DRAM) and DRAM bits of a row-stationary
     candidate from its counts ``c`` (:func:`_rs_counts` order): what does not depend on the DRAM
@@ -1153,7 +1153,7 @@ def _rs_dynamic_energy(c, d, settings):
             + (dram_read_bits + dram_write_bits) * settings.dram_pj_per_bit), dram_read_bits + dram_write_bits
 
 
-@jit_inline
+@jit
 def _rs_spad_energy(c, d):
     """Scratchpad energy (pJ) of a row-stationary candidate: every MAC reads a filter, an ifmap and a
     partial-sum word and writes the partial sum; deliveries write the filter and ifmap scratchpads."""
@@ -1161,7 +1161,7 @@ def _rs_spad_energy(c, d):
             + c[14] * d.spad_filter_write_pj + c[15] * d.spad_ifmap_write_pj)
 
 
-@jit_inline
+@jit
 def _rs_as_counts(c):
     """A row-stationary candidate's counts (:func:`_rs_counts` order) as :data:`Counts`: partial sums
     move to and from DRAM alike; the network carries deliveries and partial-sum hops; the
@@ -1181,10 +1181,9 @@ def _rs_dominated(cache, u, first, stop, energy, bits):
 
 
 @jit
-def _rs_search(cache, candidate_cost, memo, group, u, invariants, shape, d, settings, least_bytes_per_cycle):
+def _rs_search(cache, memo, group, u, invariants, shape, d, settings, least_bytes_per_cycle):
     """Fill ``cache[u]`` with the candidate mappings of distinct layer ``u`` on row-stationary design ``d``
-    that some DRAM bandwidth and clock may choose, and ``candidate_cost[u]`` with their ``COST_*`` rows;
-    returns how many (0: the scratchpads hold none; -1: the cache is too small: call again with a
+    that some DRAM bandwidth and clock may choose; returns how many (0: the scratchpads hold none; -1: the cache is too small: call again with a
     larger one). ``invariants`` is :func:`_rs_invariants`' tuple for this layer and group.
 
     Fewer channels per PE cost at least as much everywhere but in DRAM (more channel blocks: more
@@ -1267,8 +1266,7 @@ def _rs_search(cache, candidate_cost, memo, group, u, invariants, shape, d, sett
                 continue
             if n_cand == cache.shape[1]:
                 return -1
-            _rs_keep(cache, candidate_cost, u, n_cand, c, energy, bits, cand_p, cand_q, d, settings,
-                     least_bytes_per_cycle)
+            _rs_keep(cache, u, n_cand, c, energy, bits, cand_p, cand_q, objective, least_bytes_per_cycle)
             n_cand += 1
             if c[7] <= groups * invariants[25] and c[8] <= groups * invariants[5] and c[9] == 0:
                 break  # every word once: a smaller q moves no fewer and costs more on chip
@@ -1276,24 +1274,34 @@ def _rs_search(cache, candidate_cost, memo, group, u, invariants, shape, d, sett
 
 
 @jit
-def _rs_keep(cache, candidate_cost, u, k, c, energy, bits, cand_p, cand_q, d, settings, least_bytes_per_cycle):
-    """Store candidate ``k`` of distinct layer ``u``: its counts, energy, bits, calm flag and mapping in
-    ``cache``, its ``COST_*`` row in ``candidate_cost``."""
+def _rs_keep(cache, u, k, c, energy, bits, cand_p, cand_q, objective, least_bytes_per_cycle):
+    """Store candidate ``k`` of distinct layer ``u`` in ``cache``: its counts, energy, bits, calm flag and
+    mapping."""
     for j in range(17):
         cache[u, k, j] = c[j]
     cache[u, k, RS_ENERGY] = energy
     cache[u, k, RS_BITS] = bits
     # never stalls (its DRAM transfer fits in its compute cycles at every point), or stalls do not
     # count (see _rs_search); the DRAM objective counts bits, not cycles
-    objective = settings.objective
     calm = np.ceil(bits / 8.0 / least_bytes_per_cycle) <= c[0]
     cache[u, k, RS_CALM] = 1.0 if objective != OBJECTIVE_DRAM and (calm or objective != OBJECTIVE_LATENCY) else 0.0
     cache[u, k, RS_FILTERS] = cand_p
     cache[u, k, RS_CHANNELS] = cand_q
+
+
+@jit
+def _rs_cost(candidate_cost, cache, u, k, d, settings):
+    """``candidate_cost[u, k]``: the ``COST_*`` row of candidate ``k`` of distinct layer ``u`` from its
+    counts in ``cache``."""
+    c = (np.int64(cache[u, k, 0]), np.int64(cache[u, k, 1]), np.int64(cache[u, k, 2]), np.int64(cache[u, k, 3]),
+         np.int64(cache[u, k, 4]), np.int64(cache[u, k, 5]), np.int64(cache[u, k, 6]), np.int64(cache[u, k, 7]),
+         np.int64(cache[u, k, 8]), np.int64(cache[u, k, 9]), np.int64(cache[u, k, 10]), np.int64(cache[u, k, 11]),
+         np.int64(cache[u, k, 12]), np.int64(cache[u, k, 13]), np.int64(cache[u, k, 14]), np.int64(cache[u, k, 15]),
+         np.int64(cache[u, k, 16]))
     _store_cost(candidate_cost, u, k, _rs_as_counts(c),
                 _rs_network_energy(c, d.act_bits, d.weight_bits, d.psum_bits, d.rows, d.net,
                                    settings.wire_pj_per_bit_mm),
-                _rs_spad_energy(c, d), d, settings.dram_pj_per_bit, cand_p, cand_q)
+                _rs_spad_energy(c, d), d, settings.dram_pj_per_bit, cache[u, k, RS_FILTERS], cache[u, k, RS_CHANNELS])
 
 
 @jit
@@ -1455,7 +1463,7 @@ def _copy_point(totals, per_layer, source, out, want_per_layer):
                 per_layer[out, layer, column] = per_layer[source, layer, column]
 
 
-@jit_inline
+@jit
 def _clock_valid(critical_ns, clock_mhz):
     """Whether a PE's critical path (NaN: not timed) fits in a clock period."""
     return not (critical_ns == critical_ns and clock_mhz * critical_ns > 1000.0)
@@ -1599,7 +1607,7 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
                                             if distinct[u] != layer:
                                                 continue  # searched at its first occurrence
                                             shape = _layer_shape(layers, layer, batch)
-                                            found = _rs_search(cache, candidate_cost, memo, group, u,
+                                            found = _rs_search(cache, memo, group, u,
                                                                _rs_invariants_row(invariants, u), shape, d, settings,
                                                                least_bytes_per_cycle)
                                             while found < 0:  # the cache is full: double it, search again
@@ -1612,13 +1620,15 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
                                                 larger_contenders = np.empty((n_distinct, cache.shape[1]), dtype=np.int64)
                                                 larger_contenders[:, : contenders.shape[1]] = contenders
                                                 contenders = larger_contenders
-                                                found = _rs_search(cache, candidate_cost, memo, group, u,
+                                                found = _rs_search(cache, memo, group, u,
                                                                    _rs_invariants_row(invariants, u), shape, d,
                                                                    settings, least_bytes_per_cycle)
                                             if found == 0:  # a forced mapping the scratchpads cannot hold
                                                 reason = INVALID_SPAD_TOO_SMALL
                                                 break
                                             n_cand[u] = _rs_contenders(cache, u, found, contenders)
+                                            for j in range(n_cand[u]):  # only contenders are ever costed
+                                                _rs_cost(candidate_cost, cache, u, contenders[u, j], d, settings)
                                     for bw_i in range(n_bandwidths):
                                         for clock_i in range(n_clocks):
                                             out = base + bw_i * strides[10] + clock_i * strides[11]
