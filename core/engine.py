@@ -1,4 +1,4 @@
-"""The public evaluation API: flatten a design space, run the kernels in chunks, label the result.
+"""The public evaluation API: flatten a design space, run the kernels, label the result.
 
 This is the one place where arrays become an :class:`xarray.Dataset`.
 """
@@ -67,7 +67,8 @@ def evaluate(
         ``(filters_per_pe, channels_per_pe)``: evaluate this row-stationary mapping on every layer
         instead of searching (points whose scratchpads or layers cannot hold it are invalid).
     progress
-        Optional callable ``progress(points_done, points_total)`` called after each chunk.
+        Optional callable ``progress(points_done, points_total)``, called after each kernel run (one
+        per PE-type width class and array-rows value).
 
     Returns
     -------

@@ -1,9 +1,15 @@
 """Numba kernels: tiling, cycles, traffic and energy of design points x layers. numpy and numba only.
 
-Every technology lookup is precomputed per unique axis value by the engine; the kernels only decode a
-flat design index, tile each layer onto the array and buffers, count cycles and accesses, and multiply
-by per-access energies. Outputs are written into preallocated 2-D/3-D arrays whose columns are named
-by the ``TOTAL_*``/``LAYER_*`` constants (the engine gives them names and units).
+Every technology lookup is precomputed per unique axis value by the engine. The kernels count, for
+each layer, the cycles and accesses of a mapping (the physics below), cost them with per-access
+energies, and sum the layers into design points, each quantity once per combination of the axes it
+depends on (:func:`evaluate_rows`, the driver): access counts per *group* (dataflow, array rows and
+columns, buffer, operand widths, batch) and distinct layer shape, energies per hardware design,
+cycles and leakage per DRAM bandwidth and clock; points that differ only in axes a result does not
+read (a systolic design's scratchpads) are copies. Records (:data:`Layer`, :data:`Design`,
+:data:`Counts`, :data:`Space`, :data:`Workload`, :data:`Settings`) name what is passed around. Outputs
+are written into preallocated 2-D/3-D arrays whose columns are named by the ``TOTAL_*``/``LAYER_*``
+constants (:mod:`quidam_fast.outputs` gives them names and units).
 
 Systolic dataflows (SCALE-Sim's model; Samajdar et al., ISPASS 2020). A layer (per group) is the GEMM
 of ``Sr = N P Q`` output pixels x ``T = (C/g) R S`` reduction x ``Sc = K/g`` filters:

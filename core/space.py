@@ -1,8 +1,8 @@
 """Design spaces: named axes with value lists, from Python or a TOML spec file.
 
-The Cartesian product of the axes is never materialized: the engine walks flat indices in chunks and
-the kernels decode each index into per-axis positions (C order, the last axis fastest), so memory is
-bounded by the chunk size and the outputs.
+The Cartesian product of the axes is never materialized: the kernels walk the axes' positions and
+write each design point's results at its flat index (C order, the last axis fastest), so memory is
+bounded by the outputs.
 """
 
 from __future__ import annotations
