@@ -13,16 +13,21 @@ Formulas are Python expressions over variable and coordinate names, evaluated wi
 broadcasting (:func:`derive`); a formula's inputs are the names it reads, so a subset of variables can
 be computed from a file holding only the stored ones.
 
-Why files hold only the kernel's columns and store energies as float32 (measured on the default
-``quidam-fast grid`` result, 4 networks x 1,769,472 points; ``bench/bench_grid_pipeline.py``): the
-derived variables are ratios and products whose float64 bits do not repeat, so they compress about 3x
-worse than the counts they come from and made two thirds of a compressed file; recomputing them on
-load takes a fraction of reading the file. An energy in float32 is within 2**-24 = 6e-8 relative of
-its float64 value, far inside the models' own accuracy (polynomial PPA fits, a few % at best), and it
-halves the least compressible stored columns. Counts (cycles, MACs, bytes, words) stay float64: above
-2**24 float32 would round them, and cycles >= MACs / PEs is checked exactly on load. Areas stay
-float64: they repeat across the bandwidth and clock axes and cost little, and kept exact they make
-``perf_per_area`` read from a file bit-identical to the in-memory one.
+Why files hold only the kernel's columns and store energies as float32 (measured with
+``bench/bench_grid_pipeline.py`` and per variable on ``grid --network resnet18``'s result, 1,769,472
+points; zlib 1 + shuffle): the derived variables are ratios and products whose float64 bits do not
+repeat, so they compress 3-10x worse than the counts they come from -- with them, 33 MB; without, 13 MB;
+with the energies in float32 as well, 9.0 MB (the default result, four networks: 1,713 MB uncompressed,
+21.8 MB). Recomputing them on load costs about what decompressing the stored ones does (1.4 s and 1.5 s
+for the default result). An energy in float32 is within 2**-24 = 6e-8 relative of its float64 value,
+far inside the models' own accuracy (polynomial PPA fits, a few % at best), and the energies are the
+least compressible stored columns; per layer, utilization (a fraction: 6e-8 absolute) and the
+row-stationary mapping (small integers: exact) are float32 too. Counts (cycles, MACs, bytes, words)
+stay float64: above 2**24 float32 would round them, and cycles >= MACs / PEs is checked exactly on
+load. Areas stay float64: they repeat across the bandwidth and clock axes and cost little, and kept
+exact they make ``perf_per_area`` read from a file bit-identical to the in-memory one. (Energies a few
+6e-8 apart could in principle trade places in a ranking; on the default result, ``report`` and
+``pareto`` of the file print the same text as from the float64 file of before.)
 """
 
 from __future__ import annotations

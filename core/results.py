@@ -12,7 +12,8 @@ the tool is refused rather than reported with impossible numbers.
 Files hold the variables :data:`quidam_fast.outputs.OUTPUTS` marks as stored, in its disk types,
 compressed and chunked (:func:`file_encoding`); :func:`open_result` recomputes the others from them
 and returns every variable in its in-memory type, so a result read back is the one ``evaluate``
-returned (energies to float32's 6e-8; every other value bit for bit). A file that holds derived
+returned: the float32 ones (energies, per-layer utilization) and what is derived from them within a few
+2**-24 = 6e-8 relative, every other value bit for bit. A file that holds derived
 variables too (``Dataset.to_netcdf`` of a whole result, or a file written before this) is read as it is.
 """
 
