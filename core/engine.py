@@ -501,9 +501,12 @@ def _label_networks(ds: xr.Dataset, networks: list[Network], per_layer: bool, sp
     return ds
 
 
-#: float64 arrays of one value per design point that evaluate() holds at its peak: the kernel's totals,
-#: their copies as dataset variables, and the derived metrics (measured: 732 MiB for the 1.77 M-point
-#: default space, i.e. about 52 such arrays).
+#: float64 arrays of one value per design point to allow for: evaluate()'s peak holds the kernel's 21
+#: totals (the dataset's variables are views of them) and the 10 derived variables -- measured at
+#: 8dd7e4b, 1,688 MiB above the start for the default grid's 7.08 M points, 31 arrays -- and
+#: ``quidam-fast grid`` adds the report's and the file writer's temporaries: its peak RSS, 2.34 GB
+#: (/usr/bin/time -v), is 41 arrays a point with the interpreter (3.73 GB, 66, while it built an
+#: uncompressed netCDF in memory).
 _ARRAYS_PER_POINT = 56
 
 
