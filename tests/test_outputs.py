@@ -1,6 +1,8 @@
 """The table of output variables (quidam_fast.outputs) drives the dataset, the docs and the files."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +128,44 @@ def test_file_encoding_of_a_dataset_without_the_tables_variables_keeps_them():
     ds = xr.Dataset({"a": ("x", np.arange(3.0))})
     stored, encoding = file_encoding(ds, "nc")
     assert list(stored.data_vars) == ["a"] and encoding["a"]["chunksizes"] == (3,) and "dtype" not in encoding["a"]
+
+
+def _grid_file(ds, tmp_path, edit):
+    """``ds`` as ``grid --out`` writes it (the stored variables), then edited with xarray alone."""
+    from quidam_fast.cli.grid import _write
+
+    _write(ds, tmp_path / "g.nc")
+    stored = xr.load_dataset(tmp_path / "g.nc", engine="h5netcdf")
+    edit(stored).to_netcdf(tmp_path / "r.nc", engine="h5netcdf")
+    return tmp_path / "r.nc"
+
+
+def _report(path):
+    """``quidam-fast report path`` as a user runs it (the command's own error handling: one line, exit 2)."""
+    return subprocess.run([sys.executable, "-P", "-m", "quidam_fast.cli", "report", str(path)], capture_output=True, text=True)
+
+
+def test_a_stored_input_of_a_derived_variable_is_checked_when_only_the_derived_one_is_asked_for(tmp_path):
+    ds = qf.evaluate("alexnet", {"pe_type": ["int", "lightpe1"], "bits": [8, 16]}, per_layer=False)
+
+    def negative_leakage(stored):
+        values = stored.energy_leak_pj.values.copy()
+        values[np.unravel_index(np.flatnonzero(stored.valid.values)[0], values.shape)] = -1.0
+        return stored.assign(energy_leak_pj=stored.energy_leak_pj.copy(data=values))
+
+    path = _grid_file(ds, tmp_path, negative_leakage)
+    with pytest.raises(qf.QuidamInputError, match="variable 'energy_leak_pj' ranges from -1 "):
+        qf.open_result(path, variables=["energy_per_inference_j"])
+    outcome = _report(path)  # reads energy_per_inference_j, computed from it
+    assert outcome.returncode == 2 and "variable 'energy_leak_pj' ranges from -1 " in outcome.stderr
+    assert len(outcome.stderr.strip().splitlines()) == 1 and not outcome.stdout
+
+
+def test_a_file_without_the_inputs_of_a_derived_variable_lacks_it_and_the_report_says_so(tmp_path):
+    ds = qf.evaluate("alexnet", {"pe_type": ["int", "lightpe1"], "bits": [8, 16]}, per_layer=False)
+    path = _grid_file(ds, tmp_path, lambda stored: stored.drop_vars("cycles"))
+    back = qf.open_result(path)
+    assert "cycles" not in back and "perf_per_area" not in back and "energy_per_inference_j" in back
+    outcome = _report(path)
+    assert outcome.returncode == 2 and "the result has no perf_per_area" in outcome.stderr
+    assert len(outcome.stderr.strip().splitlines()) == 1 and not outcome.stdout
