@@ -1480,52 +1480,241 @@ def _clock_valid(critical_ns, clock_mhz):
 # --------------------------------------------------------------------------------------------------
 
 
-@jit
-def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer):
-    """Evaluate every design point at array-rows position ``rows_i`` whose ``(pe_type, bits)`` positions
-    are ``members`` (rows of ``(pe position, bits position)``, characterized, all with the same operand
-    widths and buffer costs per word): results to ``totals[flat index]`` (and ``per_layer[flat index,
-    layer]`` if ``settings.want_per_layer``).
+#: A row-stationary design's working arrays, per distinct layer: the kept candidates (``cache``,
+#: ``RS_COLUMNS``), the contenders among them (``contenders``, ``n_contenders``) and their ``COST_*``
+#: rows (``candidate_cost``), and the candidate each point chooses (``chosen``).
+RsWork = namedtuple("RsWork", ("cache", "candidate_cost", "contenders", "n_contenders", "chosen"))
 
-    The factorization: a layer's counts depend on the dataflow, rows, columns, buffer, operand widths
-    and batch (and the objective, which prices DRAM words by widths and buffer energies): a *group*.
-    Layers of the same shape are evaluated once (``workload.distinct``). Systolic counts are computed
-    once per group and distinct layer and costed once per PE type; their scratchpad axes change
-    nothing, so those points are copies. Row-stationary candidates are searched per design (the
-    scratchpads bound and price them), their counts memoized per group (:data:`RsMemo`). The totals
-    that depend on the DRAM bandwidth and clock (cycles, stalls, leakage) are summed per point; the
-    others once per design, or per chosen row-stationary mapping.
-    """
-    strides = space.strides
+
+@jit
+def _rs_work(space, workload):
+    """Empty :data:`RsWork`: at least one candidate per filter count, at most min(spad_psum, K / groups);
+    a layer may keep more (several channel counts of one filter count): :func:`_rs_grown` then."""
     layers = workload.layers
-    layer_of = workload.layer_of
     distinct = workload.distinct
     n_distinct = distinct.shape[0]
-    want_per_layer = settings.want_per_layer
-    n_bandwidths = space.dram_gbps_of.shape[0]
-    n_clocks = space.clock_mhz_of.shape[0]
-    counts = np.empty((n_distinct, 15), dtype=np.int64)  # one group's systolic Counts, per distinct layer
-    cost = np.empty((n_distinct, 1, N_COST))  # a systolic design's COST_* rows
-    first = np.zeros(n_distinct, dtype=np.int64)  # the row of cost each distinct layer uses: the only one
-    memo = _rs_memo(space, workload, settings.forced_p, settings.forced_q)
-    invariants = np.empty((n_distinct, N_RS_INVARIANTS), dtype=np.int64)
-    # candidates per layer: at least one per filter count, at most min(spad_psum, K / groups); a layer may
-    # keep more (several channel counts of one filter count): the cache doubles then
     largest_filter_count = 1
     for u in range(n_distinct):
         largest_filter_count = max(largest_filter_count, layers[distinct[u], 1] // layers[distinct[u], 11])
     capacity = max(1, min(space.spad_psum_of.max(), largest_filter_count))
-    cache = np.empty((n_distinct, capacity, RS_COLUMNS))
-    candidate_cost = np.empty((n_distinct, capacity, N_COST))
-    n_cand = np.zeros(n_distinct, dtype=np.int64)  # per distinct layer: contenders of the current design
-    contenders = np.empty((n_distinct, capacity), dtype=np.int64)
-    chosen = np.zeros(n_distinct, dtype=np.int64)
-    # the fewest DRAM bytes per cycle of the space: a mapping that does not stall there stalls nowhere
+    return RsWork(np.empty((n_distinct, capacity, RS_COLUMNS)), np.empty((n_distinct, capacity, N_COST)),
+                  np.empty((n_distinct, capacity), dtype=np.int64), np.zeros(n_distinct, dtype=np.int64),
+                  np.zeros(n_distinct, dtype=np.int64))
+
+
+@jit
+def _rs_grown(work):
+    """``work`` with room for twice the candidates per layer, what it holds kept."""
+    n_distinct, capacity = work.contenders.shape
+    cache = np.empty((n_distinct, 2 * capacity, RS_COLUMNS))
+    cache[:, :capacity] = work.cache
+    candidate_cost = np.empty((n_distinct, 2 * capacity, N_COST))
+    candidate_cost[:, :capacity] = work.candidate_cost
+    contenders = np.empty((n_distinct, 2 * capacity), dtype=np.int64)
+    contenders[:, :capacity] = work.contenders
+    return RsWork(cache, candidate_cost, contenders, work.n_contenders, work.chosen)
+
+
+@jit
+def _systolic_design(totals, per_layer, space, workload, settings, d, corner, counts, cost, rows_i, batch_i,
+                     count_now):
+    """Every point of systolic hardware design ``d``.
+
+    Parameters
+    ----------
+    totals, per_layer
+        The outputs, by flat design index (``per_layer`` only if ``settings.want_per_layer``).
+    space, workload, settings
+        :data:`Space`, :data:`Workload`, :data:`Settings`.
+    d
+        The :data:`Design` (its scratchpad positions 0: the others are copies of its points).
+    corner
+        Flat index of its point at the first scratchpads, DRAM bandwidth and clock.
+    counts
+        ``(distinct layer, 15)`` int64: the group's :data:`Counts`, computed here if ``count_now``
+        (the group's first PE type), otherwise read.
+    cost
+        ``(distinct layer, 1, N_COST)`` scratch: the design's ``COST_*`` rows.
+    rows_i, batch_i
+        Positions of the array rows and batch (tables of ``workload`` are indexed by them).
+    """
+    strides = space.strides
+    layers = workload.layers
+    distinct = workload.distinct
+    want_per_layer = settings.want_per_layer
+    n_bandwidths = space.dram_gbps_of.shape[0]
+    n_clocks = space.clock_mhz_of.shape[0]
+    batch = space.batch_of[batch_i]
+    for u in range(distinct.shape[0]):
+        if count_now:
+            c = _systolic_counts(d, _layer_shape(layers, distinct[u], batch), workload, distinct[u], rows_i, batch_i)
+            for j in range(15):
+                counts[u, j] = c[j]
+        _cost_systolic(cost, u, Counts(counts[u, 0], counts[u, 1], counts[u, 2], counts[u, 3], counts[u, 4],
+                                       counts[u, 5], counts[u, 6], counts[u, 7], counts[u, 8], counts[u, 9],
+                                       counts[u, 10], counts[u, 11], counts[u, 12], counts[u, 13], counts[u, 14]),
+                       d, settings)
+    only = np.zeros(distinct.shape[0], dtype=np.int64)  # the row of cost each distinct layer uses
+    _sum_costs(totals, corner, cost, only, workload.layer_of)
+    for bw_i in range(n_bandwidths):
+        for clock_i in range(n_clocks):
+            out = corner + bw_i * strides[10] + clock_i * strides[11]
+            clock_mhz = space.clock_mhz_of[clock_i]
+            if not _clock_valid(d.critical_ns, clock_mhz):
+                continue  # marked below, once the sums are copied
+            if out != corner:
+                _copy_costs(totals, corner, out)
+            _sum_timing(totals, per_layer, out, cost, only, workload.layer_of, d,
+                        space.dram_gbps_of[bw_i] * 1e3 / clock_mhz, clock_mhz, want_per_layer)
+    for bw_i in range(n_bandwidths):
+        for clock_i in range(n_clocks):
+            if not _clock_valid(d.critical_ns, space.clock_mhz_of[clock_i]):
+                _mark_invalid(totals, per_layer, corner + bw_i * strides[10] + clock_i * strides[11], INVALID_CLOCK,
+                              want_per_layer)
+    # the scratchpads are not used: their other positions copy the first
+    for si in range(space.spad_ifmap_of.shape[0]):
+        for sf in range(space.spad_filter_of.shape[0]):
+            for sp in range(space.spad_psum_of.shape[0]):
+                offset = si * strides[4] + sf * strides[5] + sp * strides[6]
+                if offset == 0:
+                    continue
+                for bw_i in range(n_bandwidths):
+                    for clock_i in range(n_clocks):
+                        source = corner + bw_i * strides[10] + clock_i * strides[11]
+                        _copy_point(totals, per_layer, source, source + offset, want_per_layer)
+
+
+@jit
+def _rs_group_invariants(invariants, d, workload, batch):
+    """Row ``u`` of ``invariants``: :func:`_rs_invariants` of distinct layer ``u`` on the group of ``d``."""
+    layers = workload.layers
+    distinct = workload.distinct
+    for u in range(distinct.shape[0]):
+        layer = distinct[u]
+        shape = _layer_shape(layers, layer, batch)
+        inv = _rs_invariants(d.rows, d.cols, shape.N, shape.K, shape.C, shape.R, shape.S, shape.P, shape.Q,
+                             shape.groups, workload.w_used[layer], workload.real_row_pairs[layer],
+                             _rs_ifmap_rows(d.rows, d.cols, shape.R, shape.P, shape.H, shape.stride, shape.padding),
+                             d.act_bits, d.weight_bits)
+        for j in range(N_RS_INVARIANTS):
+            invariants[u, j] = inv[j]
+
+
+@jit
+def _rs_design(work, memo, group, invariants, workload, settings, d, batch, least_bytes_per_cycle):
+    """Search every distinct layer of row-stationary hardware design ``d`` and cost its contenders.
+
+    Parameters
+    ----------
+    work
+        :data:`RsWork`, filled for ``d``.
+    memo, group
+        The group's :data:`RsMemo` and its number.
+    invariants
+        ``(distinct layer, N_RS_INVARIANTS)``: :func:`_rs_group_invariants` of the group.
+    workload, settings
+        :data:`Workload`, :data:`Settings`.
+    d
+        The :data:`Design`.
+    batch
+        Images per batch.
+    least_bytes_per_cycle
+        The space's fewest DRAM bytes per cycle (a mapping that does not stall there stalls nowhere).
+
+    Returns
+    -------
+    tuple
+        ``(reason, work)``: ``VALID`` or ``INVALID_SPAD_TOO_SMALL`` (a scratchpad cannot hold a layer's
+        filter row or ifmap window, or the forced mapping), and ``work`` (a larger one if it grew).
+    """
+    layers = workload.layers
+    layer_of = workload.layer_of
+    distinct = workload.distinct
+    for layer in range(layer_of.shape[0]):  # in network order
+        if layers[layer, 4] > d.spad_filter or layers[layer, 4] > d.spad_ifmap:
+            return INVALID_SPAD_TOO_SMALL, work
+        u = layer_of[layer]
+        if distinct[u] != layer:
+            continue  # searched at its first occurrence
+        shape = _layer_shape(layers, layer, batch)
+        found = _rs_search(work.cache, memo, group, u, _rs_invariants_row(invariants, u), shape, d, settings,
+                           least_bytes_per_cycle)
+        while found < 0:  # the cache is full: double it, search again
+            work = _rs_grown(work)
+            found = _rs_search(work.cache, memo, group, u, _rs_invariants_row(invariants, u), shape, d, settings,
+                               least_bytes_per_cycle)
+        if found == 0:  # a forced mapping the scratchpads cannot hold
+            return INVALID_SPAD_TOO_SMALL, work
+        n = _rs_contenders(work.cache, u, found, work.contenders)
+        work.n_contenders[u] = n
+        for j in range(n):  # only contenders are ever costed
+            _rs_cost(work.candidate_cost, work.cache, u, work.contenders[u, j], d, settings)
+    return VALID, work
+
+
+@jit
+def _rs_points(totals, per_layer, space, workload, settings, d, base, reason, work):
+    """Every point of row-stationary hardware design ``d`` (flat index ``base`` at the first DRAM
+    bandwidth and clock): each chooses its candidate per layer (:func:`_rs_choose`) and sums them."""
+    strides = space.strides
+    want_per_layer = settings.want_per_layer
+    for bw_i in range(space.dram_gbps_of.shape[0]):
+        for clock_i in range(space.clock_mhz_of.shape[0]):
+            out = base + bw_i * strides[10] + clock_i * strides[11]
+            clock_mhz = space.clock_mhz_of[clock_i]
+            if not _clock_valid(d.critical_ns, clock_mhz):
+                _mark_invalid(totals, per_layer, out, INVALID_CLOCK, want_per_layer)
+                continue
+            if reason != VALID:
+                _mark_invalid(totals, per_layer, out, reason, want_per_layer)
+                continue
+            bytes_per_cycle = space.dram_gbps_of[bw_i] * 1e3 / clock_mhz
+            for u in range(workload.distinct.shape[0]):
+                work.chosen[u] = _rs_choose(work.cache, u, work.contenders, work.n_contenders[u], settings.objective,
+                                            d.leak_uw, bytes_per_cycle, clock_mhz)
+            _sum_costs(totals, out, work.candidate_cost, work.chosen, workload.layer_of)
+            _sum_timing(totals, per_layer, out, work.candidate_cost, work.chosen, workload.layer_of, d,
+                        bytes_per_cycle, clock_mhz, want_per_layer)
+
+
+@jit
+def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer):
+    """Evaluate every design point at array-rows position ``rows_i`` whose PE type and precision are one
+    of ``members``.
+
+    The factorization: a layer's counts depend on the dataflow, rows, columns, buffer, operand widths
+    and batch (and the objective, which prices DRAM words by widths and buffer energies): a *group*.
+    Layers of the same shape are evaluated once (``workload.distinct``). Systolic counts are computed
+    once per group and distinct layer and costed once per PE type (:func:`_systolic_design`); their
+    scratchpad axes change nothing, so those points are copies. Row-stationary candidates are
+    searched per design (the scratchpads bound and price them; :func:`_rs_design`), their counts
+    memoized per group (:data:`RsMemo`). The totals that depend on the DRAM bandwidth and clock
+    (cycles, stalls, leakage) are summed per point; the others once per design, or per chosen
+    row-stationary mapping (:func:`_rs_points`).
+
+    Parameters
+    ----------
+    space, workload, settings
+        :data:`Space`, :data:`Workload`, :data:`Settings`.
+    members
+        ``(m, 2)`` int64: ``(pe_type position, bits position)`` of PE types and precisions that are
+        characterized and share operand widths and buffer costs per word (a *width class*).
+    rows_i
+        Position of the array-rows value.
+    totals
+        ``(points, N_TOTALS)``: written at each point's flat index.
+    per_layer
+        ``(points, layers, N_LAYER_RESULTS)``, written if ``settings.want_per_layer``.
+    """
+    strides = space.strides
+    n_distinct = workload.distinct.shape[0]
+    counts = np.empty((n_distinct, 15), dtype=np.int64)  # one group's systolic Counts, per distinct layer
+    cost = np.empty((n_distinct, 1, N_COST))  # a systolic design's COST_* rows
+    memo = _rs_memo(space, workload, settings.forced_p, settings.forced_q)
+    invariants = np.empty((n_distinct, N_RS_INVARIANTS), dtype=np.int64)
+    work = _rs_work(space, workload)
     least_bytes_per_cycle = space.dram_gbps_of.min() * 1e3 / space.clock_mhz_of.max()
     group = 0
-    n_spad_ifmap = space.spad_ifmap_of.shape[0]
-    n_spad_filter = space.spad_filter_of.shape[0]
-    n_spad_psum = space.spad_psum_of.shape[0]
     for cols_i in range(space.cols_of.shape[0]):
         for glb_i in range(space.glb_kib_of.shape[0]):
             for batch_i in range(space.batch_of.shape[0]):
@@ -1541,118 +1730,28 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
                         if dataflow != RS:
                             d = _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, 0, 0, 0, glb_i,
                                                dataflow)
-                            for u in range(n_distinct):
-                                if member == 0:  # the group's counts, shared by its PE types
-                                    c = _systolic_counts(d, _layer_shape(layers, distinct[u], batch), workload,
-                                                         distinct[u], rows_i, batch_i)
-                                    for j in range(15):
-                                        counts[u, j] = c[j]
-                                _cost_systolic(cost, u, Counts(
-                                    counts[u, 0], counts[u, 1], counts[u, 2], counts[u, 3], counts[u, 4],
-                                    counts[u, 5], counts[u, 6], counts[u, 7], counts[u, 8], counts[u, 9],
-                                    counts[u, 10], counts[u, 11], counts[u, 12], counts[u, 13], counts[u, 14]),
-                                    d, settings)
-                            _sum_costs(totals, corner, cost, first, layer_of)
-                            for bw_i in range(n_bandwidths):
-                                for clock_i in range(n_clocks):
-                                    out = corner + bw_i * strides[10] + clock_i * strides[11]
-                                    clock_mhz = space.clock_mhz_of[clock_i]
-                                    if not _clock_valid(d.critical_ns, clock_mhz):
-                                        continue  # marked below, once the sums are copied
-                                    if out != corner:
-                                        _copy_costs(totals, corner, out)
-                                    _sum_timing(totals, per_layer, out, cost, first, layer_of, d,
-                                                space.dram_gbps_of[bw_i] * 1e3 / clock_mhz, clock_mhz, want_per_layer)
-                            for bw_i in range(n_bandwidths):
-                                for clock_i in range(n_clocks):
-                                    if not _clock_valid(d.critical_ns, space.clock_mhz_of[clock_i]):
-                                        _mark_invalid(totals, per_layer, corner + bw_i * strides[10]
-                                                      + clock_i * strides[11], INVALID_CLOCK, want_per_layer)
-                            # the scratchpads are not used: their other positions copy the first
-                            for si in range(n_spad_ifmap):
-                                for sf in range(n_spad_filter):
-                                    for sp in range(n_spad_psum):
-                                        offset = si * strides[4] + sf * strides[5] + sp * strides[6]
-                                        if offset == 0:
-                                            continue
-                                        for bw_i in range(n_bandwidths):
-                                            for clock_i in range(n_clocks):
-                                                source = corner + bw_i * strides[10] + clock_i * strides[11]
-                                                _copy_point(totals, per_layer, source, source + offset,
-                                                            want_per_layer)
+                            _systolic_design(totals, per_layer, space, workload, settings, d, corner, counts, cost,
+                                             rows_i, batch_i, member == 0)
                             continue
                         if member == 0:
-                            d = _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, 0, 0, 0, glb_i, RS)
-                            for u in range(n_distinct):
-                                layer = distinct[u]
-                                shape = _layer_shape(layers, layer, batch)
-                                inv = _rs_invariants(d.rows, d.cols, shape.N, shape.K, shape.C, shape.R, shape.S,
-                                                     shape.P, shape.Q, shape.groups, workload.w_used[layer],
-                                                     workload.real_row_pairs[layer],
-                                                     _rs_ifmap_rows(d.rows, d.cols, shape.R, shape.P, shape.H,
-                                                                    shape.stride, shape.padding),
-                                                     d.act_bits, d.weight_bits)
-                                for j in range(N_RS_INVARIANTS):
-                                    invariants[u, j] = inv[j]
-                        for si in range(n_spad_ifmap):
-                            for sf in range(n_spad_filter):
-                                for sp in range(n_spad_psum):
+                            _rs_group_invariants(invariants, _decode_design(space, settings, pe_i, bits_i, rows_i,
+                                                                            cols_i, 0, 0, 0, glb_i, RS),
+                                                 workload, batch)
+                        for si in range(space.spad_ifmap_of.shape[0]):
+                            for sf in range(space.spad_filter_of.shape[0]):
+                                for sp in range(space.spad_psum_of.shape[0]):
                                     d = _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, si, sf, sp,
                                                        glb_i, RS)
-                                    base = corner + si * strides[4] + sf * strides[5] + sp * strides[6]
-                                    any_clock = False
-                                    for clock_i in range(n_clocks):
-                                        any_clock = any_clock or _clock_valid(d.critical_ns, space.clock_mhz_of[clock_i])
                                     reason = VALID
-                                    if any_clock:
-                                        for layer in range(layer_of.shape[0]):  # in network order: the first
-                                            u = layer_of[layer]                  # layer that fails names the reason
-                                            if layers[layer, 4] > d.spad_filter or layers[layer, 4] > d.spad_ifmap:
-                                                reason = INVALID_SPAD_TOO_SMALL
-                                                break
-                                            if distinct[u] != layer:
-                                                continue  # searched at its first occurrence
-                                            shape = _layer_shape(layers, layer, batch)
-                                            found = _rs_search(cache, memo, group, u,
-                                                               _rs_invariants_row(invariants, u), shape, d, settings,
-                                                               least_bytes_per_cycle)
-                                            while found < 0:  # the cache is full: double it, search again
-                                                larger = np.empty((n_distinct, 2 * cache.shape[1], RS_COLUMNS))
-                                                larger[:, : cache.shape[1]] = cache
-                                                cache = larger
-                                                larger_cost = np.empty((n_distinct, 2 * candidate_cost.shape[1], N_COST))
-                                                larger_cost[:, : candidate_cost.shape[1]] = candidate_cost
-                                                candidate_cost = larger_cost
-                                                larger_contenders = np.empty((n_distinct, cache.shape[1]), dtype=np.int64)
-                                                larger_contenders[:, : contenders.shape[1]] = contenders
-                                                contenders = larger_contenders
-                                                found = _rs_search(cache, memo, group, u,
-                                                                   _rs_invariants_row(invariants, u), shape, d,
-                                                                   settings, least_bytes_per_cycle)
-                                            if found == 0:  # a forced mapping the scratchpads cannot hold
-                                                reason = INVALID_SPAD_TOO_SMALL
-                                                break
-                                            n_cand[u] = _rs_contenders(cache, u, found, contenders)
-                                            for j in range(n_cand[u]):  # only contenders are ever costed
-                                                _rs_cost(candidate_cost, cache, u, contenders[u, j], d, settings)
-                                    for bw_i in range(n_bandwidths):
-                                        for clock_i in range(n_clocks):
-                                            out = base + bw_i * strides[10] + clock_i * strides[11]
-                                            clock_mhz = space.clock_mhz_of[clock_i]
-                                            if not _clock_valid(d.critical_ns, clock_mhz):
-                                                _mark_invalid(totals, per_layer, out, INVALID_CLOCK, want_per_layer)
-                                                continue
-                                            if reason != VALID:
-                                                _mark_invalid(totals, per_layer, out, reason, want_per_layer)
-                                                continue
-                                            bytes_per_cycle = space.dram_gbps_of[bw_i] * 1e3 / clock_mhz
-                                            for u in range(n_distinct):
-                                                chosen[u] = _rs_choose(cache, u, contenders, n_cand[u],
-                                                                       settings.objective, d.leak_uw, bytes_per_cycle,
-                                                                       clock_mhz)
-                                            _sum_costs(totals, out, candidate_cost, chosen, layer_of)
-                                            _sum_timing(totals, per_layer, out, candidate_cost, chosen, layer_of, d,
-                                                        bytes_per_cycle, clock_mhz, want_per_layer)
+                                    for clock_i in range(space.clock_mhz_of.shape[0]):
+                                        if _clock_valid(d.critical_ns, space.clock_mhz_of[clock_i]):
+                                            # some point is valid: search (once for every bandwidth and clock)
+                                            reason, work = _rs_design(work, memo, group, invariants, workload,
+                                                                      settings, d, batch, least_bytes_per_cycle)
+                                            break
+                                    _rs_points(totals, per_layer, space, workload, settings, d,
+                                               corner + si * strides[4] + sf * strides[5] + sp * strides[6], reason,
+                                               work)
 
 
 @jit
