@@ -3,7 +3,7 @@
 Run: ``python bench/bench_engine.py [--repeats 5]``. Single core, JIT warmed up first; each figure is
 the median of the repeats. The timings:
 
-* ``side by side``: today's engine (the working tree) against the engine of ``--versus`` (default
+* ``side by side``: today's engine (a copy of the working tree) against the engine of ``--versus`` (default
   0767914, the engine when issue 13 was filed), on ResNet-18 over the default space (1,769,472 points):
   the kernel, ``evaluate()``, a warm ``quidam-fast grid`` and the JIT compile from an empty cache, each
   run a fresh process, the two engines alternating within each repeat (see :func:`side_by_side`).
@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -222,19 +223,26 @@ def distinct_designs(axes: dict) -> int:
     return sum(per_dataflow if dataflow == "rs" else per_dataflow // scratchpads for dataflow in axes["dataflow"])
 
 
-def _old_engine(commit: str, folder: Path) -> Path:
-    """Extract ``commit``'s core/, cli/ and quant/ (no install) and lay them out as the package maps
-    them (``quidam_fast`` = core, ``quidam_fast.cli`` = cli, ``quidam_fast.quant`` = quant); returns
-    the folder to put on PYTHONPATH."""
+def _engine_copy(commit: str | None, folder: Path) -> Path:
+    """A copy of an engine, not installed: ``commit``'s core/, cli/ and quant/ (``git archive``), or with
+    ``commit`` None the working tree's as they are now (so that edits made while the bench runs, which
+    would also make numba recompile, change nothing); laid out as the package maps them
+    (``quidam_fast`` = core, ``quidam_fast.cli`` = cli, ``quidam_fast.quant`` = quant). Returns the
+    folder to put on PYTHONPATH."""
     root = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "archive", "--format=tar", commit, "core", "cli", "quant"], cwd=root,
-                             capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(folder / "old", filter="data")
-    (folder / "old/core/cli").symlink_to("../cli")
-    (folder / "old/core/quant").symlink_to("../quant")
+    tree = folder / "tree"
+    if commit is None:
+        for part in ("core", "cli", "quant"):
+            shutil.copytree(root / part, tree / part, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        archive = subprocess.run(["git", "archive", "--format=tar", commit, "core", "cli", "quant"], cwd=root,
+                                 capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tree, filter="data")
+    (tree / "core/cli").symlink_to("../cli")
+    (tree / "core/quant").symlink_to("../quant")
     (folder / "pkg").mkdir()
-    (folder / "pkg/quidam_fast").symlink_to(folder / "old/core")
+    (folder / "pkg/quidam_fast").symlink_to(tree / "core")
     return folder / "pkg"
 
 
@@ -249,9 +257,10 @@ def side_by_side(commit: str, repeats: int) -> None:
       below: each version's own loop over the kernels, with its own inputs;
     * ``evaluate(resnet18, default_space(), per_layer=False)`` after ``warm_up()``;
     * warm grid: the wall-clock of ``python -m quidam_fast.cli grid --network resnet18 --out X.nc
-      --quiet`` with the JIT cache already filled: start-up, evaluation, accuracy join, report and the
-      netCDF write (the file is deleted after each run);
-    * compile: ``warm_up()`` with ``NUMBA_CACHE_DIR`` a fresh empty folder (every kernel compiled).
+      --quiet`` with the JIT cache already filled (by an untimed grid run): start-up, evaluation,
+      accuracy join, report and the netCDF write (the file is deleted after each run);
+    * compile: ``warm_up()`` with ``NUMBA_CACHE_DIR`` a fresh empty folder (every kernel evaluate()
+      runs compiled; not the report's Pareto kernels, which a first grid compiles).
 
     Design points per second count every point of the space, valid or not; distinct designs per
     second count them as :func:`distinct_designs` does.
@@ -259,7 +268,8 @@ def side_by_side(commit: str, repeats: int) -> None:
     with tempfile.TemporaryDirectory(prefix="quidam-bench-") as name:
         folder = Path(name)
         base_env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
-        engines = {commit: {**base_env, "PYTHONPATH": str(_old_engine(commit, folder))}, "working tree": dict(base_env)}
+        engines = {label: {**base_env, "PYTHONPATH": str(_engine_copy(source, folder / copy))}
+                   for label, source, copy in ((commit, commit, "old"), ("working tree", None, "new"))}
         for (label, env), cache in zip(engines.items(), ("cache-old", "cache-new")):  # each engine's own
             env["NUMBA_CACHE_DIR"] = str(folder / cache)  # warm cache, filled once below, untimed
         samples = {label: {"kernel": [], "evaluate": [], "grid": [], "compile": []} for label in engines}
@@ -272,10 +282,23 @@ def side_by_side(commit: str, repeats: int) -> None:
                 raise SystemExit(f"side by side: the probe ({what}) failed:\n{done.stderr[-3000:]}")
             return json.loads(done.stdout.strip().splitlines()[-1])
 
+        def grid_seconds(label):
+            out = folder / "grid.nc"
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "quidam_fast.cli", "grid", "--network", "resnet18",
+                                   "--out", str(out), "--quiet"], cwd=folder, env=engines[label],
+                                  capture_output=True, text=True)
+            seconds = time.perf_counter() - started
+            if done.returncode != 0:
+                raise SystemExit(f"side by side: grid ({label}) failed:\n{done.stderr[-3000:]}")
+            out.unlink()
+            return seconds
+
         for label, env in engines.items():
             module = probe("compile", env)["module"]
-            if (label == commit) != module.startswith(str(folder)):  # each must load its own engine
+            if not module.startswith(engines[label]["PYTHONPATH"]):  # each must load its own copy
                 raise SystemExit(f"side by side: the {label} engine was imported from {module}")
+            grid_seconds(label)  # also compiles what warm_up() does not (the report's Pareto kernels)
         for repeat in range(repeats):
             order = list(engines) if repeat % 2 == 0 else list(engines)[::-1]
             for label in order:
@@ -287,15 +310,7 @@ def side_by_side(commit: str, repeats: int) -> None:
                 samples[label]["kernel"].append(result["kernel_s"])
                 axes[label], entry[label] = result["axes"], result["kernel_entry"]
             for label in order:
-                out = folder / "grid.nc"
-                started = time.perf_counter()
-                done = subprocess.run([sys.executable, "-m", "quidam_fast.cli", "grid", "--network", "resnet18",
-                                       "--out", str(out), "--quiet"], cwd=folder, env=engines[label],
-                                      capture_output=True, text=True)
-                samples[label]["grid"].append(time.perf_counter() - started)
-                if done.returncode != 0:
-                    raise SystemExit(f"side by side: grid ({label}) failed:\n{done.stderr[-3000:]}")
-                out.unlink()
+                samples[label]["grid"].append(grid_seconds(label))
 
     print_side_by_side(samples, axes, entry, commit, repeats)
 
@@ -320,7 +335,7 @@ def print_side_by_side(samples: dict, axes: dict, entry: dict, commit: str, repe
         return f"{'n/a' if value is None else format(value, fmt):>{width}}"
 
     print(f"\nside by side: ResNet-18 over the default space ({points[new]:,} points, {designs[new]:,} distinct designs: "
-          f"ws/os/is once per scratchpad combination), {old} (old) against the working tree (new), median of "
+          f"ws/os/is once per scratchpad combination), {old} (old) against the working tree copied at the start (new), median of "
           f"{repeats} runs, each a fresh process, engines alternating, one core")
     print(f"{'what':<34}{'old s':>8}{'new s':>8}{'new/old s':>10}{'old M pts/s':>12}{'new M pts/s':>12}"
           f"{'speed new/old':>14}{'old M des/s':>12}{'new M des/s':>12}")
