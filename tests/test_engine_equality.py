@@ -53,7 +53,7 @@ def evaluate_v1(network, space, tech, objective, rs_mapping, per_layer):
 def evaluate_v2(network, space, tech, objective, rs_mapping, per_layer):
     """Engine v2's kernels over the same space, into the same arrays."""
     arrays = engine._flatten(space, tech)
-    totals = np.empty((space.size, k.N_TOTALS))
+    totals = np.empty((k.N_TOTALS, space.size)).T  # column-major, as evaluate allocates it
     layer_out = np.empty((space.size, len(network.layers), k.N_LAYER_RESULTS) if per_layer
                          else (1, 1, k.N_LAYER_RESULTS))
     engine.run_network(arrays, network, tech, engine._OBJECTIVE_CODES[objective], totals, layer_out, per_layer,
