@@ -882,7 +882,8 @@ def _store_cost(cost, u, k, c, energy_noc, energy_spad, d, dram_pj_per_bit, filt
     stores or serves, DRAM per bit moved): every design point of the same hardware reads this row,
     whatever its DRAM bandwidth and clock.
     """
-    dram_read_bits = c.dram_act_reads * d.act_bits + c.dram_weight_reads * d.weight_bits + c.dram_psum_reads * d.psum_bits
+    dram_read_bits = (c.dram_act_reads * d.act_bits + c.dram_weight_reads * d.weight_bits
+                      + c.dram_psum_reads * d.psum_bits)
     dram_write_bits = c.dram_psum_writes * d.psum_bits + c.dram_ofmap_writes * d.act_bits
     cost[u, k, COST_COMPUTE_CYCLES] = c.compute_cycles
     cost[u, k, COST_MACS] = c.macs
@@ -1013,8 +1014,9 @@ def _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, spad_ifmap_i, 
         pe_storage_area = pe[PE_REG_AREA]
         pe_leak = pe[PE_MAC_LEAK_UW] + pe[PE_REG_LEAK_UW]
     price_act, price_weight, price_psum = _dram_word_prices(settings.objective, a, w, p, glb, settings.dram_pj_per_bit)
-    return Design(dataflow, rows, cols, n_pe, space.glb_kib_of[glb_i] * 8192, a, w, p, space.spad_ifmap_of[spad_ifmap_i],
-                  space.spad_filter_of[spad_filter_i], space.spad_psum_of[spad_psum_i], pe[PE_CRITICAL_NS],
+    return Design(dataflow, rows, cols, n_pe, space.glb_kib_of[glb_i] * 8192, a, w, p,
+                  space.spad_ifmap_of[spad_ifmap_i], space.spad_filter_of[spad_filter_i],
+                  space.spad_psum_of[spad_psum_i], pe[PE_CRITICAL_NS],
                   pe[PE_MAC_ENERGY], pe[PE_REG_ACT_ENERGY], pe[PE_REG_WEIGHT_ENERGY], glb[GLB_READ_ACT],
                   glb[GLB_READ_WEIGHT], glb[GLB_READ_PSUM], glb[GLB_WRITE_ACT], glb[GLB_WRITE_WEIGHT],
                   glb[GLB_WRITE_PSUM], sp_ifmap[SPAD_READ], sp_ifmap[SPAD_WRITE], sp_filter[SPAD_READ],
@@ -1189,8 +1191,9 @@ def _rs_dominated(cache, u, first, stop, energy, bits):
 @jit
 def _rs_search(cache, memo, group, u, invariants, shape, d, settings, least_bytes_per_cycle):
     """Fill ``cache[u]`` with the candidate mappings of distinct layer ``u`` on row-stationary design ``d``
-    that some DRAM bandwidth and clock may choose; returns how many (0: the scratchpads hold none; -1: the cache is too small: call again with a
-    larger one). ``invariants`` is :func:`_rs_invariants`' tuple for this layer and group.
+    that some DRAM bandwidth and clock may choose; returns how many (0: the scratchpads hold none; -1:
+    the cache is too small: call again with a larger one). ``invariants`` is :func:`_rs_invariants`'
+    tuple for this layer and group.
 
     Fewer channels per PE cost at least as much everywhere but in DRAM (more channel blocks: more
     partial sums to and from the buffer; the same cycles) and can save DRAM words (smaller one-step
@@ -1507,11 +1510,16 @@ def _rs_grown(work):
     """``work`` with room for twice the candidates per layer, what it holds kept."""
     n_distinct, capacity = work.contenders.shape
     cache = np.empty((n_distinct, 2 * capacity, RS_COLUMNS))
-    cache[:, :capacity] = work.cache
     candidate_cost = np.empty((n_distinct, 2 * capacity, N_COST))
-    candidate_cost[:, :capacity] = work.candidate_cost
     contenders = np.empty((n_distinct, 2 * capacity), dtype=np.int64)
-    contenders[:, :capacity] = work.contenders
+    # element loops, not slice assignments: numba compiles those 3-D slice copies slowly (seconds)
+    for u in range(n_distinct):
+        for k in range(capacity):
+            for j in range(RS_COLUMNS):
+                cache[u, k, j] = work.cache[u, k, j]
+            for j in range(N_COST):
+                candidate_cost[u, k, j] = work.candidate_cost[u, k, j]
+            contenders[u, k] = work.contenders[u, k]
     return RsWork(cache, candidate_cost, contenders, work.n_contenders, work.chosen)
 
 
