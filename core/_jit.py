@@ -13,4 +13,3 @@ JIT_FLAGS = dict(cache=True, fastmath=False, nogil=True)
 def jit(function):
     """Compile ``function`` with the package's flags (see ``JIT_FLAGS``)."""
     return numba.njit(**JIT_FLAGS)(function)
-
