@@ -27,9 +27,9 @@ OBJECTIVES = {"energy": v1.OBJECTIVE_ENERGY, "latency": v1.OBJECTIVE_LATENCY, "e
               "dram": v1.OBJECTIVE_DRAM}
 
 
-def evaluate_v1(network, space, tech, objective, rs_mapping, per_layer):
+def evaluate_v1(network, space, tech, objective, rs_mapping, per_layer, arrays=None):
     """Engine v1 over a whole space: ``(totals, per_layer)`` in flat design-index order (its chunk loop)."""
-    arrays = engine._flatten(space, tech)
+    arrays = engine._flatten(space, tech) if arrays is None else arrays
     layers = np.stack([network.table()[column] for column in LAYER_COLUMNS], axis=1)
     w_used, real_row_pairs = engine._row_stationary_inputs(network)
     n_points = space.size
@@ -50,9 +50,9 @@ def evaluate_v1(network, space, tech, objective, rs_mapping, per_layer):
     return totals, layer_out
 
 
-def evaluate_v2(network, space, tech, objective, rs_mapping, per_layer):
+def evaluate_v2(network, space, tech, objective, rs_mapping, per_layer, arrays=None):
     """Engine v2's kernels over the same space, into the same arrays."""
-    arrays = engine._flatten(space, tech)
+    arrays = engine._flatten(space, tech) if arrays is None else arrays
     totals = np.empty((k.N_TOTALS, space.size)).T  # column-major, as evaluate allocates it
     layer_out = np.empty((space.size, len(network.layers), k.N_LAYER_RESULTS) if per_layer
                          else (1, 1, k.N_LAYER_RESULTS))
@@ -61,10 +61,10 @@ def evaluate_v2(network, space, tech, objective, rs_mapping, per_layer):
     return totals, layer_out
 
 
-def assert_same(network, space, objective="energy", rs_mapping=None, per_layer=False, tech=None):
+def assert_same(network, space, objective="energy", rs_mapping=None, per_layer=False, tech=None, arrays=None):
     tech = tech or qf.load_tech()
-    old_totals, old_layers = evaluate_v1(network, space, tech, objective, rs_mapping, per_layer)
-    new_totals, new_layers = evaluate_v2(network, space, tech, objective, rs_mapping, per_layer)
+    old_totals, old_layers = evaluate_v1(network, space, tech, objective, rs_mapping, per_layer, arrays)
+    new_totals, new_layers = evaluate_v2(network, space, tech, objective, rs_mapping, per_layer, arrays)
     differ = ~((old_totals == new_totals) | (np.isnan(old_totals) & np.isnan(new_totals)))
     if differ.any():
         point, column = np.argwhere(differ)[0]
@@ -132,3 +132,20 @@ def test_equal_to_engine_v1_on_the_model_family_with_per_layer_results():
                               "glb_kib": (64, 2048)})
     for name in qf.space.MODEL_FAMILY:
         assert_same(qf.load_network(name), space, "edp", per_layer=True)
+
+
+@pytest.mark.parametrize("objective", ["energy", "dram"])
+def test_equal_to_engine_v1_where_pe_types_share_operand_widths(objective):
+    """No shipped technology has two PE types with the same operand widths, so this one is made: lightpe1
+    takes int's widths and buffer costs per word (its MAC, register and scratchpad costs stay its own).
+    The two then form one width class, whose counts v2 computes once and costs per PE type."""
+    space = DesignSpace(axes={**qf.default_space().axes, "pe_type": ("int", "lightpe1", "fp"), "bits": (8, 16),
+                              "rows": (8, 24), "cols": (12, 64), "glb_kib": (64, 512)})
+    tech = qf.load_tech()
+    arrays = engine._flatten(space, tech)
+    widths = [k.PE_ACT_BITS, k.PE_WEIGHT_BITS, k.PE_PSUM_BITS]
+    arrays["pe_table"][1][:, widths] = arrays["pe_table"][0][:, widths]
+    arrays["glb_table"][:, 1, :, : k.GLB_LEAK_MW] = arrays["glb_table"][:, 0, :, : k.GLB_LEAK_MW]
+    classes, _ = engine._width_classes(arrays)
+    assert sorted(len(members) for members in classes) == [1, 2, 2]  # fp16 alone (fp8 is not characterized)
+    assert_same(qf.load_network("resnet8_fmnist"), space, objective, per_layer=True, tech=tech, arrays=arrays)
