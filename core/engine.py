@@ -269,6 +269,30 @@ def run_network(arrays, network: Network, tech: Technology, objective_code: int,
     buffer costs, whose access counts are shared: :func:`quidam_fast.kernels.evaluate_rows`) and array-rows
     value; ``progress(points_done)`` is called after each run.
     """
+    space, workload, settings = kernel_records(arrays, network, tech, objective_code, per_layer, rs_mapping)
+    strides = space.strides
+    shape = [int(n) for n in arrays["shape"]]
+    classes, uncharacterized = _width_classes(arrays)
+    done = 0
+    for pe_i, bits_i in uncharacterized:  # a contiguous block of the flat index
+        first = pe_i * strides[0] + bits_i * strides[1]
+        totals[first:first + strides[1]] = np.nan
+        totals[first:first + strides[1], k.TOTAL_REASON] = k.INVALID_BITS
+        if per_layer:
+            layer_out[first:first + strides[1]] = np.nan
+        done += int(strides[1])
+    for members in classes:
+        for rows_i in range(shape[2]):
+            k.evaluate_rows(space, workload, settings, members, rows_i, totals, layer_out)
+            done += len(members) * int(strides[2])
+            if progress is not None:
+                progress(done)
+
+
+def kernel_records(arrays, network: Network, tech: Technology, objective_code: int, per_layer: bool,
+                   rs_mapping=None):
+    """The kernels' :data:`~quidam_fast.kernels.Space`, :data:`~quidam_fast.kernels.Workload` and
+    :data:`~quidam_fast.kernels.Settings` records for :func:`run_network`."""
     layers = np.stack([network.table()[column] for column in LAYER_COLUMNS], axis=1)
     w_used, real_row_pairs = _row_stationary_inputs(network)
     h_used, fold_touched = k.workload_tables(layers, arrays["rows_of"], arrays["batch_of"],
@@ -287,21 +311,7 @@ def run_network(arrays, network: Network, tech: Technology, objective_code: int,
     forced_p, forced_q = rs_mapping or (0, 0)
     settings = k.Settings(int(objective_code), int(forced_p), int(forced_q), float(tech.wire_energy_pj_per_bit_mm),
                           float(tech.dram_energy_pj_per_bit), bool(per_layer))
-    classes, uncharacterized = _width_classes(arrays)
-    done = 0
-    for pe_i, bits_i in uncharacterized:  # a contiguous block of the flat index
-        first = pe_i * strides[0] + bits_i * strides[1]
-        totals[first:first + strides[1]] = np.nan
-        totals[first:first + strides[1], k.TOTAL_REASON] = k.INVALID_BITS
-        if per_layer:
-            layer_out[first:first + strides[1]] = np.nan
-        done += int(strides[1])
-    for members in classes:
-        for rows_i in range(shape[2]):
-            k.evaluate_rows(space, workload, settings, members, rows_i, totals, layer_out)
-            done += len(members) * int(strides[2])
-            if progress is not None:
-                progress(done)
+    return space, workload, settings
 
 
 def _width_classes(arrays) -> tuple[list[np.ndarray], list[tuple[int, int]]]:

@@ -149,3 +149,16 @@ def test_equal_to_engine_v1_where_pe_types_share_operand_widths(objective):
     classes, _ = engine._width_classes(arrays)
     assert sorted(len(members) for members in classes) == [1, 2, 2]  # fp16 alone (fp8 is not characterized)
     assert_same(qf.load_network("lenet5_fmnist"), space, objective, per_layer=True, tech=tech, arrays=arrays)
+
+
+def test_equal_to_engine_v1_where_the_memo_would_be_too_large():
+    """Scratchpads so large that a group's memo of candidate counts would pass ``RS_MEMO_ENTRIES``: the
+    counts are then computed where needed, with the same results."""
+    space = DesignSpace(axes={**qf.default_space().axes, "pe_type": ("int",), "bits": (8,), "rows": (12,),
+                              "cols": (14,), "glb_kib": (128,), "dataflow": ("rs",), "spad_ifmap": (24, 4096),
+                              "spad_filter": (224, 8192), "spad_psum": (24, 512)})
+    network = qf.load_network("alexnet")
+    tech = qf.load_tech()
+    records, workload, _ = engine.kernel_records(engine._flatten(space, tech), network, tech, 0, True)
+    assert not k._rs_memo(records, workload, 0, 0).enabled
+    assert_same(network, space, "energy", per_layer=True)
