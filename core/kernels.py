@@ -1524,7 +1524,7 @@ def _rs_grown(work):
 
 
 @jit
-def _systolic_design(totals, per_layer, space, workload, settings, d, corner, counts, cost, rows_i, batch_i,
+def _systolic_design(totals, per_layer, space, workload, settings, d, corner, counts, cost, only_row, rows_i, batch_i,
                      count_now):
     """Every point of systolic hardware design ``d``.
 
@@ -1543,6 +1543,8 @@ def _systolic_design(totals, per_layer, space, workload, settings, d, corner, co
         (the group's first PE type), otherwise read.
     cost
         ``(distinct layer, 1, N_COST)`` scratch: the design's ``COST_*`` rows.
+    only_row
+        Zeros, one per distinct layer: the row of ``cost`` each layer uses (:func:`_sum_costs`).
     rows_i, batch_i
         Positions of the array rows and batch (tables of ``workload`` are indexed by them).
     """
@@ -1562,8 +1564,7 @@ def _systolic_design(totals, per_layer, space, workload, settings, d, corner, co
                                        counts[u, 5], counts[u, 6], counts[u, 7], counts[u, 8], counts[u, 9],
                                        counts[u, 10], counts[u, 11], counts[u, 12], counts[u, 13], counts[u, 14]),
                        d, settings)
-    only = np.zeros(distinct.shape[0], dtype=np.int64)  # the row of cost each distinct layer uses
-    _sum_costs(totals, corner, cost, only, workload.layer_of)
+    _sum_costs(totals, corner, cost, only_row, workload.layer_of)
     for bw_i in range(n_bandwidths):
         for clock_i in range(n_clocks):
             out = corner + bw_i * strides[10] + clock_i * strides[11]
@@ -1572,7 +1573,7 @@ def _systolic_design(totals, per_layer, space, workload, settings, d, corner, co
                 continue  # marked below, once the sums are copied
             if out != corner:
                 _copy_costs(totals, corner, out)
-            _sum_timing(totals, per_layer, out, cost, only, workload.layer_of, d,
+            _sum_timing(totals, per_layer, out, cost, only_row, workload.layer_of, d,
                         space.dram_gbps_of[bw_i] * 1e3 / clock_mhz, clock_mhz, want_per_layer)
     for bw_i in range(n_bandwidths):
         for clock_i in range(n_clocks):
@@ -1718,6 +1719,7 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
     n_distinct = workload.distinct.shape[0]
     counts = np.empty((n_distinct, 15), dtype=np.int64)  # one group's systolic Counts, per distinct layer
     cost = np.empty((n_distinct, 1, N_COST))  # a systolic design's COST_* rows
+    only_row = np.zeros(n_distinct, dtype=np.int64)  # the row of cost each distinct layer uses: its only one
     memo = _rs_memo(space, workload, settings.forced_p, settings.forced_q)
     invariants = np.empty((n_distinct, N_RS_INVARIANTS), dtype=np.int64)
     work = _rs_work(space, workload)
@@ -1739,7 +1741,7 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
                             d = _decode_design(space, settings, pe_i, bits_i, rows_i, cols_i, 0, 0, 0, glb_i,
                                                dataflow)
                             _systolic_design(totals, per_layer, space, workload, settings, d, corner, counts, cost,
-                                             rows_i, batch_i, member == 0)
+                                             only_row, rows_i, batch_i, member == 0)
                             continue
                         if member == 0:
                             _rs_group_invariants(invariants, _decode_design(space, settings, pe_i, bits_i, rows_i,
