@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 import warnings
 from pathlib import Path
@@ -16,9 +17,12 @@ import typer
 import quidam_fast as qf
 from quidam_fast.cli._progress import bar, spinner
 from quidam_fast.accuracy import AccuracyCoverageWarning, attach_accuracy, load_accuracy_table
-from quidam_fast.analysis import check_where, parse_where
+from quidam_fast.analysis import REPORT_VARIABLES, check_where, parse_objectives, parse_where
+from quidam_fast.engine import _ARRAYS_PER_POINT
+from quidam_fast.stream import DEFAULT_MEMORY, SCHEDULER_TIMEOUT_S, parse_memory
 from quidam_fast._files import check_output_path, write_netcdf_atomically, write_store_atomically
 from quidam_fast.errors import QuidamInputError
+from quidam_fast.outputs import INVALID_REASONS
 from quidam_fast.results import file_encoding
 from quidam_fast.workloads import parse_input_shape
 from quidam_fast.space import AXES, DEFAULT_NETWORK, OBJECTIVES
@@ -45,6 +49,20 @@ def grid(
     where: Annotated[Optional[list[str]], typer.Option(
         metavar="EXPR", help="Constraint on the printed report, VARIABLE OP VALUE (OP: <= >= < > == !=), e.g. area_mm2<=10; "
              "repeatable, all must hold. The saved dataset keeps every point.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out (never replaced without it).")] = False,
+    memory: Annotated[Optional[str], typer.Option(
+        metavar="SIZE", help=f"With --out *.zarr: the memory budget of the process (and of each Dask worker), e.g. 512MB, "
+             f"2GB; chunks are sized to fit it. Default {DEFAULT_MEMORY}.")] = None,
+    pareto: Annotated[Optional[str], typer.Option(
+        metavar="OBJECTIVES", help="With --out *.zarr: the Pareto front kept on the fly, VARIABLE:min|max,... "
+             "(as quidam-fast pareto); default perf_per_area:max,energy_per_inference_j:min.")] = None,
+    reduce_only: Annotated[bool, typer.Option("--reduce-only", help="With --out *.zarr: keep only the reductions (Pareto "
+             "front, best and worst design per PE type and bits, histograms), no per-point arrays.")] = False,
+    workers: Annotated[Optional[int], typer.Option(
+        help="With --out *.zarr: evaluate the chunks on a local Dask cluster of this many worker processes (loopback only).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        metavar="tcp://HOST:PORT", help=f"With --out *.zarr: evaluate the chunks on this Dask scheduler's workers (they must "
+             f"see --out at the same path); refused if it does not answer within {SCHEDULER_TIMEOUT_S} s.")] = None,
 ) -> None:
     """Evaluate every design point of a space on one network, or on several (a network dimension).
 
@@ -52,7 +70,9 @@ def grid(
     valid point) over the embedded default space; --network resnet18 for hardware-only exploration.
     """
     # Every input is checked before anything is printed or evaluated: a mistake costs no run.
-    _check_out(out)
+    streamed = out.suffix == ".zarr"
+    _check_stream_options(out, memory, pareto, reduce_only, workers, scheduler)
+    _check_out(out, overwrite)
     constraints = parse_where(where)
     loaded = qf.load_spec(spec) if spec is not None else None
     objective = objective if objective is not None else (loaded.objective if loaded else "energy")  # '' is refused, not defaulted
@@ -86,7 +106,15 @@ def grid(
         if net.notes:
             typer.echo(f"  {net.notes}", err=True)
     points = len(nets) * space.size
+    if not streamed:
+        _check_fits_in_memory(points, out)
     typer.echo(f"{space.size:,} design points{f' x {len(nets)} networks' if several else ''}; technology {technology.name}", err=True)
+    if streamed:
+        _grid_streamed(nets if several else nets[0], space, technology, out, per_layer=per_layer, objective=objective,
+                       table=table, constraints=constraints, quiet=quiet, overwrite=overwrite,
+                       memory=memory or DEFAULT_MEMORY, pareto=pareto, reduce_only=reduce_only, workers=workers,
+                       scheduler=scheduler, layers="/".join(str(len(net.layers)) for net in nets))
+        return
 
     started = time.perf_counter()
     with _progress(points, quiet) as update:
@@ -108,6 +136,74 @@ def grid(
     typer.echo(text)
 
 
+def _grid_streamed(network, space, technology, out: Path, *, per_layer, objective, table, constraints, quiet, overwrite,
+                   memory, pareto, reduce_only, workers, scheduler, layers: str) -> None:
+    """``--out *.zarr``: evaluate chunk by chunk into the store (:func:`quidam_fast.evaluate_to_store`:
+    bounded memory, resumable, optionally on Dask), then print the report.
+
+    The report is :func:`quidam_fast.report` of the store, read back, when its per-point values fit the
+    memory budget -- the same text as an in-memory run; otherwise (or with ``--reduce-only``) the figures
+    the reductions answer (:func:`quidam_fast.stream.reductions_text`), and ``--where`` is not applied.
+    """
+    points = space.size * (len(network) if isinstance(network, list) else 1)
+    started = time.perf_counter()
+    with _progress(points, quiet) as update, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AccuracyCoverageWarning)
+        reductions = qf.evaluate_to_store(network, space, out, technology, per_layer=per_layer, objective=objective,
+                                          memory=memory, pareto=pareto, reduce_only=reduce_only, overwrite=overwrite,
+                                          accuracy=table, workers=workers, scheduler=scheduler, progress=update)
+    for warning in caught:
+        if issubclass(warning.category, AccuracyCoverageWarning):
+            typer.echo(f"warning: {warning.message}", err=True)
+    seconds = time.perf_counter() - started
+    if int(reductions["valid_points"].sum()) == 0:
+        counts = dict(zip((int(c) for c in reductions["reason"].values), (int(n) for n in reductions["invalid_points"].values)))
+        parts = [f"{INVALID_REASONS[code]}: {count:,}" for code, count in
+                 sorted(counts.items(), key=lambda pair: -pair[1]) if count]
+        raise QuidamInputError(f"no design point is valid; of {points:,} points, {'; '.join(parts)}; "
+                               f"change the space or the technology (the store {str(out)!r} keeps them)")
+    typer.echo(f"evaluated {points:,} points x {layers} layers in {int(reductions.attrs['chunks']):,} chunks in "
+               f"{seconds:.2f} s ({_rate(points / seconds)}); wrote {out}", err=True)
+    if qf.stream.fits_in_memory(out, memory):
+        needed = [*REPORT_VARIABLES, *(c.variable for c in constraints)]
+        text = qf.report(qf.open_result(out, variables=needed), where=constraints).to_text()
+    else:
+        if constraints:
+            typer.echo("note: --where is not applied to a result too large to read back (or --reduce-only); "
+                       f"the report below is from the reductions; quidam-fast report {out} --where ... on a subset", err=True)
+        text = qf.stream.reductions_text(reductions)
+    typer.echo(text)
+
+
+def _check_stream_options(out: Path, memory, pareto, reduce_only, workers, scheduler) -> None:
+    """Options of a streamed run: values checked, and refused with ``.nc`` (built in memory, at once)."""
+    if workers is not None and workers < 1:
+        raise QuidamInputError(f"--workers {workers} is not allowed; give 1 or more worker processes")
+    given = [name for name, value in (("--memory", memory), ("--pareto", pareto), ("--reduce-only", reduce_only),
+                                      ("--workers", workers), ("--scheduler", scheduler)) if value]
+    if out.suffix != ".zarr" and given:
+        raise QuidamInputError(f"{given[0]} streams the run into a zarr store; give --out NAME.zarr (a .nc file is "
+                               "built in memory at once)")
+    if memory is not None:
+        parse_memory(memory)
+    if pareto is not None:
+        parse_objectives(pareto)
+
+
+def _check_fits_in_memory(points: int, out: Path) -> None:
+    """A .nc result is built in memory: refuse a space too large for it, with the way out."""
+    needed = points * _ARRAYS_PER_POINT * 8
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    if needed > 0.8 * available:
+        raise QuidamInputError(
+            f"--out {str(out)!r}: {points:,} design points need about {needed / 2**30:.1f} GiB in memory, more than this "
+            f"machine's {available / 2**30:.1f} GiB allow for a .nc file; write a zarr store instead (--out "
+            f"{out.with_suffix('.zarr').name}), which is evaluated in chunks within --memory")
+
+
 def _rate(points_per_s: float) -> str:
     """Points per second in units that keep three significant digits (a small space is not '0.00 M')."""
     for scale, prefix in ((1e6, "M "), (1e3, "k ")):
@@ -116,14 +212,18 @@ def _rate(points_per_s: float) -> str:
     return f"{points_per_s:.3g} points/s"
 
 
-def _check_out(out: Path) -> None:
-    """Refuse an output path that cannot be written, or whose replacement would destroy something else."""
+def _check_out(out: Path, overwrite: bool = False) -> None:
+    """Refuse an output path that cannot be written, or whose replacement would destroy something else
+    (an existing .nc without ``overwrite``; an existing store is for :func:`quidam_fast.evaluate_to_store`
+    to resume or refuse)."""
     if out.suffix not in OUTPUT_SUFFIXES:
         raise QuidamInputError(f"--out {str(out)!r}: unknown suffix {out.suffix!r}; allowed: {', '.join(OUTPUT_SUFFIXES)}")
     # first (a name too long makes every later look at the path fail): the folder exists and takes files
     # (a probe file: read-only mounts, /proc), the name fits beside its temporary, no folder, file or
     # device is in the way; stale temporaries of a killed run are removed
     check_output_path(out, "--out", store=out.suffix == ".zarr")
+    if out.suffix == ".nc" and out.exists() and not overwrite:
+        raise QuidamInputError(f"--out {str(out)!r} exists; it is not replaced without --overwrite (or choose another --out)")
     if out.suffix == ".zarr":
         if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in _ZARR_MARKERS):
             raise QuidamInputError(f"--out {str(out)!r} is an existing folder that is not a zarr store; "
