@@ -118,6 +118,12 @@ def open_result(path: str | Path, variables: Sequence[str] | None = None) -> xr.
     if path.suffix == ".zarr" and not path.is_dir():
         raise QuidamInputError(f"result file {name!r} is a file, not a zarr store (a folder)")
     kind = "netCDF" if path.suffix == ".nc" else "zarr"
+    if path.suffix == ".zarr":
+        from .stream import unreadable_store  # (stream imports this module)
+
+        why = unreadable_store(path)
+        if why is not None:
+            raise QuidamInputError(f"result file {name!r} is {why}")
 
     def read() -> xr.Dataset:
         opened = xr.open_dataset(path, engine="h5netcdf") if path.suffix == ".nc" else xr.open_zarr(path, consolidated=None)

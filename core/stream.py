@@ -373,11 +373,20 @@ def open_reductions(store: str | os.PathLike) -> xr.Dataset:
         return opened.load()
 
 
-def unfinished_store(path: str | os.PathLike) -> str | None:
-    """``None`` unless ``path`` is a streamed store whose run has not finished; then why, in words."""
+def unreadable_store(path: str | os.PathLike) -> str | None:
+    """Why :func:`quidam_fast.open_result` cannot read the streamed store ``path``, in words: an unfinished
+    run, or one that kept the reductions only; ``None`` for a complete store (or no streamed one)."""
     path = Path(path)
-    if (path / STREAM_FOLDER / "run.json").exists() and not (path / STREAM_FOLDER / "reductions.nc").exists():
+    if not (path / STREAM_FOLDER / "run.json").exists():
+        return None
+    if not (path / STREAM_FOLDER / "reductions.nc").exists():
         return f"an unfinished streamed run ({_progress_text(path)}); run the same grid command again to resume it"
+    try:
+        if json.loads((path / STREAM_FOLDER / "run.json").read_text()).get("reduce_only"):
+            return ("a streamed run that kept its reductions only (--reduce-only), no per-point values; read them with "
+                    "quidam_fast.open_reductions")
+    except (OSError, ValueError):
+        return None
     return None
 
 
@@ -876,7 +885,7 @@ def _run_on_dask(client, run: _Run, pending: list[int], finished) -> None:
     futures = client.map(_run_chunk, [shared] * len(pending), pending, pure=False)
     position = {future.key: i for future, i in zip(futures, pending)}
     try:
-        for future, reductions in as_completed(futures, with_results=True):
+        for future, reductions in as_completed(futures, with_results=True, loop=client.loop):
             finished(position[future.key], reductions)
     finally:
         client.cancel(futures)
