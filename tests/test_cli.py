@@ -159,9 +159,12 @@ def test_zarr_output_is_written_replaced_and_read_back(tmp_path):
     assert "Warning" not in result.stderr, result.stderr
     first = qf.open_result(tmp_path / "out.zarr")
     assert dict(first.sizes)["pe_type"] == 3 and first.perf_per_area.attrs["units"] == "1/(s mm2)"
-    # replacing an existing store: the new content, and no temporary or old sibling left behind
+    # replacing an existing store (only with --overwrite, issue 14): the new content, and no temporary or
+    # old sibling left behind
     (tmp_path / "spec.toml").write_text(SMALL_SPEC.replace('pe_type = ["int", "lightpe1", "fp"]', 'pe_type = ["int"]'))
     result = run("grid", "--spec", "spec.toml", "--out", "out.zarr", "--quiet", cwd=tmp_path)
+    assert result.returncode == 2 and "--overwrite" in result.stderr
+    result = run("grid", "--spec", "spec.toml", "--out", "out.zarr", "--quiet", "--overwrite", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     second = qf.open_result(tmp_path / "out.zarr")
     assert second.pe_type.values.tolist() == ["int"]
