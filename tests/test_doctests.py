@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["quidam_fast", "quidam_fast.workloads", "quidam_fast.space", "quidam_fast.tech", "quidam_fast.engine",
-           "quidam_fast.analysis", "quidam_fast.results", "quidam_fast.outputs"]
+           "quidam_fast.analysis", "quidam_fast.results", "quidam_fast.outputs", "quidam_fast.stream"]
 
 
 @pytest.mark.parametrize("name", MODULES)
