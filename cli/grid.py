@@ -20,6 +20,7 @@ from quidam_fast.accuracy import AccuracyCoverageWarning, attach_accuracy, load_
 from quidam_fast.analysis import REPORT_VARIABLES, check_where, parse_objectives, parse_where
 from quidam_fast.engine import _ARRAYS_PER_POINT
 from quidam_fast.stream import DEFAULT_MEMORY, SCHEDULER_TIMEOUT_S, parse_memory
+from quidam_fast import _files
 from quidam_fast._files import check_output_path, write_netcdf_atomically, write_store_atomically
 from quidam_fast.errors import QuidamInputError
 from quidam_fast.outputs import INVALID_REASONS
@@ -147,11 +148,19 @@ def _grid_streamed(network, space, technology, out: Path, *, per_layer, objectiv
     """
     points = space.size * (len(network) if isinstance(network, list) else 1)
     started = time.perf_counter()
-    with _progress(points, quiet) as update, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", AccuracyCoverageWarning)
-        reductions = qf.evaluate_to_store(network, space, out, technology, per_layer=per_layer, objective=objective,
-                                          memory=memory, pareto=pareto, reduce_only=reduce_only, overwrite=overwrite,
-                                          accuracy=table, workers=workers, scheduler=scheduler, progress=update)
+    note = f"the same command resumes from the chunks of {out} completed so far"
+    _files.NOTES.append(note)  # on the one line a Ctrl-C prints (quidam_fast.cli.main)
+    try:
+        with _progress(points, quiet) as update, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AccuracyCoverageWarning)
+            reductions = qf.evaluate_to_store(network, space, out, technology, per_layer=per_layer, objective=objective,
+                                              memory=memory, pareto=pareto, reduce_only=reduce_only, overwrite=overwrite,
+                                              accuracy=table, workers=workers, scheduler=scheduler, progress=update)
+    except BaseException as error:
+        if not isinstance(error, KeyboardInterrupt):  # an interrupt's line says it
+            _files.NOTES.remove(note)
+        raise
+    _files.NOTES.remove(note)
     for warning in caught:
         if issubclass(warning.category, AccuracyCoverageWarning):
             typer.echo(f"warning: {warning.message}", err=True)

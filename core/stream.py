@@ -49,7 +49,7 @@ import xarray as xr
 
 from . import kernels as k
 from . import outputs
-from ._files import temporary_sibling, write_bytes_atomically, write_netcdf_atomically, write_text_atomically
+from ._files import temporary_sibling, write_netcdf_atomically
 from ._pareto import front_mask_rows
 from .analysis import REPORT_FRONT, describe_design, parse_objectives
 from .engine import _ARRAYS_PER_POINT, _networks, evaluate
@@ -73,6 +73,10 @@ PROCESS_BYTES = 512 << 20
 #: killed run loses little, a progress display moves, and Dask workers share a space of a few million
 #: points; the per-chunk overhead (flattening, opening the arrays) is then a few % (bench/bench_scale.py).
 MAX_CHUNK_POINTS = 1 << 20
+#: Memory per design point of reading a store back for the report (``open_result`` of the report's
+#: variables and their inputs, then ``report``): measured 1,269 MB peak RSS for ``quidam-fast report`` of
+#: the default grid's store (7,077,888 points), about 140 bytes a point above the interpreter's.
+REPORT_BYTES_PER_POINT = 160
 #: The Pareto front kept when none is asked for: the report's (performance per area, energy).
 DEFAULT_PARETO = dict(REPORT_FRONT)
 #: Figures of merit whose best and worst design per group (``network``, ``pe_type``, ``bits``) are kept.
@@ -318,10 +322,13 @@ def evaluate_to_store(
             if replace:
                 _remove(store)
             _create_store(run, sample, fingerprint)
-        done = _completed(run)
         merged = _Merged(run)
-        for i in sorted(done):
-            merged.add(done[i])
+        done = set()
+        for i in _completed(run):  # one at a time: a run of thousands of chunks never holds them all
+            reductions = _load_mark(run, i)
+            if reductions is not None:
+                merged.add(reductions)
+                done.add(i)
         pending = [i for i in range(plan.n_chunks) if i not in done]
         total = math.prod(shape)
         points_done = [sum(_region_points(plan.region(i)) for i in done)]
@@ -396,7 +403,7 @@ def fits_in_memory(store: str | os.PathLike, memory: int | str = DEFAULT_MEMORY)
     run = json.loads((path / STREAM_FOLDER / "run.json").read_text())
     if run["reduce_only"]:
         return False
-    return PROCESS_BYTES + math.prod(run["shape"]) * _ARRAYS_PER_POINT * 8 <= parse_memory(memory)
+    return PROCESS_BYTES + math.prod(run["shape"]) * REPORT_BYTES_PER_POINT <= parse_memory(memory)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -496,7 +503,7 @@ def _create_store(run: _Run, sample: xr.Dataset, fingerprint: dict) -> None:
             warnings.simplefilter("ignore")  # zarr's notes on format 2's string dtypes
             stored.to_zarr(temporary, mode="w", zarr_format=2, encoding=encoding, compute=False)
         (temporary / STREAM_FOLDER / "chunks").mkdir(parents=True)
-        write_text_atomically(temporary / STREAM_FOLDER / "run.json", json.dumps(record, indent=1))
+        (temporary / STREAM_FOLDER / "run.json").write_text(json.dumps(record, indent=1))  # renamed with the store
         os.rename(temporary, store)
     except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -531,20 +538,48 @@ def _template(run: _Run, sample: xr.Dataset) -> xr.Dataset:
     return template
 
 
-def _completed(run: _Run) -> dict[int, dict]:
-    """The reductions of every complete chunk, by chunk number (a file that cannot be read: not complete)."""
+def _completed(run: _Run) -> list[int]:
+    """The chunks whose reductions file is in place (complete, unless it cannot be read: :func:`_load_mark`)."""
     folder = Path(run.store) / STREAM_FOLDER / "chunks"
-    found = {}
+    found = []
     for entry in os.listdir(folder):
         match = re.fullmatch(r"([0-9]+)\.npz", entry)
-        if not match or int(match.group(1)) >= run.plan.n_chunks:
-            continue
-        try:
-            with np.load(folder / entry, allow_pickle=False) as data:
-                found[int(match.group(1))] = {name: data[name] for name in data.files}
-        except (OSError, ValueError, EOFError):
-            continue
-    return found
+        if match and int(match.group(1)) < run.plan.n_chunks:
+            found.append(int(match.group(1)))
+    return sorted(found)
+
+
+def _load_mark(run: _Run, i: int) -> dict | None:
+    """Chunk ``i``'s reductions, or ``None`` if its file cannot be read (the chunk is computed again)."""
+    try:
+        with np.load(Path(run.store) / STREAM_FOLDER / "chunks" / f"{i}.npz", allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def _write_mark(run: _Run, i: int, reductions: dict) -> None:
+    """Chunk ``i``'s reductions file, put in place in one rename (the chunk's completion)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **reductions)
+    _replace_file(Path(run.store) / STREAM_FOLDER / "chunks" / f"{i}.npz", buffer.getvalue())
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` beside ``path``, flush it to the disk, rename it over ``path``. Not
+    :func:`quidam_fast._files.write_bytes_atomically`: that lists each file on the line an interrupted
+    command prints, thousands of them here (the command's line names the store instead)."""
+    temporary = temporary_sibling(path)
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _progress_text(store: Path) -> str:
@@ -619,9 +654,7 @@ def _run_chunk(run: _Run, i: int) -> dict:
     if not run.reduce_only:
         _write_region(run, ds, region)
     reductions = _reduce(run, ds, region)
-    buffer = io.BytesIO()
-    np.savez(buffer, **reductions)
-    write_bytes_atomically(Path(run.store) / STREAM_FOLDER / "chunks" / f"{i}.npz", buffer.getvalue())
+    _write_mark(run, i, reductions)
     return reductions
 
 
@@ -764,7 +797,7 @@ class _Merged:
                                          "long_name": f"{what} {name} ({'higher' if direction == 'max' else 'lower'} "
                                                       "is better) over the group's valid designs"})
                 ds[f"{kind}_{name}_index"] = (group_dims, self.groups[f"{kind}_{name}_index"].reshape(run.group_shape),
-                                              {"units": "1", "long_name": f"flat index of that design (-1: none)"})
+                                              {"units": "1", "long_name": "flat index of that design (-1: none)"})
         ds["front_index"] = ("front", self.front_index,
                              {"units": "1", "long_name": "flat index (C order over the design dims) of a design on "
                                                          "the Pareto front"})
@@ -799,10 +832,10 @@ def _update_root_attrs(store: Path, attrs: dict) -> None:
     consolidation walks every folder of the store and warns about :data:`STREAM_FOLDER`)."""
     root = json.loads((store / ".zattrs").read_text())
     root.update(attrs)
-    write_text_atomically(store / ".zattrs", json.dumps(root, indent=2))
+    _replace_file(store / ".zattrs", json.dumps(root, indent=2).encode())
     consolidated = json.loads((store / ".zmetadata").read_text())
     consolidated["metadata"][".zattrs"] = root
-    write_text_atomically(store / ".zmetadata", json.dumps(consolidated, indent=2))
+    _replace_file(store / ".zmetadata", json.dumps(consolidated, indent=2).encode())
 
 
 def _labels(run: _Run, dim: str) -> list:

@@ -156,19 +156,19 @@ def test_dask_runs_equal_the_single_process_run(tmp_path):
 
 def test_a_half_written_chunk_is_computed_again(tmp_path, monkeypatch):
     store = tmp_path / "s.zarr"
-    real_write = stream.write_bytes_atomically
+    real_write = stream._write_mark
     calls = []
 
-    def killed_at_the_fourth_mark(path, data):
-        calls.append(path)
+    def killed_at_the_fourth_mark(run, i, reductions):
+        calls.append(i)
         if len(calls) == 4:  # chunk 3's data are written, its mark is not: as if killed between the two
             raise KeyboardInterrupt
-        real_write(path, data)
+        real_write(run, i, reductions)
 
-    monkeypatch.setattr(stream, "write_bytes_atomically", killed_at_the_fourth_mark)
+    monkeypatch.setattr(stream, "_write_mark", killed_at_the_fourth_mark)
     with pytest.raises(KeyboardInterrupt):
         qf.evaluate_to_store("alexnet", SPACE, store, chunk_points=8)
-    monkeypatch.setattr(stream, "write_bytes_atomically", real_write)
+    monkeypatch.setattr(stream, "_write_mark", real_write)
     marks = sorted(int(p.stem) for p in (store / "quidam_stream" / "chunks").glob("*.npz"))
     assert marks == [0, 1, 2]
     # the unfinished chunk's arrays hold garbage (a write cut short): they must not survive the resume
@@ -186,21 +186,21 @@ def test_a_half_written_chunk_is_computed_again(tmp_path, monkeypatch):
 
 def test_a_full_disk_keeps_the_completed_chunks_and_the_same_call_resumes(tmp_path, monkeypatch):
     store = tmp_path / "s.zarr"
-    real_write = stream.write_bytes_atomically
+    real_write = stream._write_mark
     calls = []
 
-    def disk_full_at_the_third_mark(path, data):
-        calls.append(path)
+    def disk_full_at_the_third_mark(run, i, reductions):
+        calls.append(i)
         if len(calls) == 3:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, data)
+            raise OSError(errno.ENOSPC, "No space left on device", str(store))
+        real_write(run, i, reductions)
 
-    monkeypatch.setattr(stream, "write_bytes_atomically", disk_full_at_the_third_mark)
+    monkeypatch.setattr(stream, "_write_mark", disk_full_at_the_third_mark)
     with pytest.raises(QuidamInputError, match=r"--out .*s\.zarr.*: cannot write \(No space left on device\); the chunks "
                                                "completed so far are kept, and the same command resumes"):
         qf.evaluate_to_store("alexnet", SPACE, store, chunk_points=8)
     assert len(list((store / "quidam_stream" / "chunks").glob("*.npz"))) == 2
-    monkeypatch.setattr(stream, "write_bytes_atomically", real_write)
+    monkeypatch.setattr(stream, "_write_mark", real_write)
     qf.evaluate_to_store("alexnet", SPACE, store, chunk_points=8)
     xr.testing.assert_identical(without_timing(qf.open_result(store)), in_memory("alexnet", SPACE, tmp_path))
 
