@@ -539,13 +539,20 @@ def _template(run: _Run, sample: xr.Dataset) -> xr.Dataset:
 
 
 def _completed(run: _Run) -> list[int]:
-    """The chunks whose reductions file is in place (complete, unless it cannot be read: :func:`_load_mark`)."""
+    """The chunks whose reductions file is in place (complete, unless it cannot be read: :func:`_load_mark`);
+    the temporaries of files a killed process did not finish are removed."""
+    from ._files import _alive
+
     folder = Path(run.store) / STREAM_FOLDER / "chunks"
     found = []
     for entry in os.listdir(folder):
         match = re.fullmatch(r"([0-9]+)\.npz", entry)
         if match and int(match.group(1)) < run.plan.n_chunks:
             found.append(int(match.group(1)))
+        stale = re.fullmatch(r"\.[0-9]+\.npz\.~([0-9]+)-[0-9a-f]{8}\.tmp", entry)
+        if stale and not _alive(int(stale.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(folder / entry)
     return sorted(found)
 
 

@@ -335,6 +335,19 @@ def test_a_scheduler_that_does_not_answer_is_refused_before_anything_is_written(
     assert not (tmp_path / "s.zarr").exists()
 
 
+def test_a_space_too_large_for_memory_as_nc_points_to_zarr(tmp_path, monkeypatch, command):
+    import quidam_fast.cli.grid as grid_cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.toml").write_text(SPEC)
+    monkeypatch.setattr(grid_cli.os, "sysconf", lambda name: 16 if name == "SC_PHYS_PAGES" else 4096)  # 64 KiB
+    code, _, err = command("grid", "--spec", "spec.toml", "--out", "big.nc", "--quiet")
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(lines) == 1, err
+    assert "more than this machine's 0.0 GiB allow for a .nc file; write a zarr store instead (--out big.zarr)" in lines[0]
+    assert not (tmp_path / "big.nc").exists()
+
+
 def test_a_reduce_only_run_prints_the_reductions(tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spec.toml").write_text(SPEC)
