@@ -286,8 +286,11 @@ def evaluate_to_store(
         raise QuidamInputError(f"store {str(store)!r}: a streamed result is a zarr store; give a name ending in .zarr")
 
     # one point per axis but pe_type and bits: the variables, their attributes and the objectives' names,
-    # checked (like every other input of evaluate) before anything is written
+    # checked (like every other input of evaluate) before anything is written; and what evaluate checks
+    # over the whole space (the technology's tables at every axis value, the networks at the largest
+    # batch), so that no chunk refuses its part of the space after the store is started
     sample = _evaluate_sample(networks, several, space, tech, per_layer, objective, accuracy)
+    _check_whole_space(networks, space, tech)
     objectives = parse_objectives(pareto if pareto is not None else DEFAULT_PARETO, sample)
     dims = (("network",) if several else ()) + tuple(space.axes)
     shape = ((len(networks),) if several else ()) + tuple(len(v) for v in space.axes.values())
@@ -628,6 +631,23 @@ def _evaluate_sample(networks, several, space, tech, per_layer, objective, table
     sample = evaluate(list(networks) if several else networks[0], DesignSpace(axes=axes), tech, per_layer=per_layer,
                       objective=objective)
     return _with_accuracy(sample, table, networks, several)
+
+
+def _check_whole_space(networks, space: DesignSpace, tech: Technology) -> None:
+    """What :func:`quidam_fast.evaluate` refuses about a space, checked on the whole one at once: the
+    per-axis-value tables it flattens (cheap: no design point is formed), the scratchpad models, the
+    networks at the largest batch."""
+    from .engine import _check_spad_costs, _flatten
+
+    arrays = _flatten(space, tech)
+    if "rs" in space.axes["dataflow"]:
+        _check_spad_costs(arrays, space, tech)
+    largest_batch = max(space.axes["batch"])
+    for net in networks:
+        try:
+            net.batched(largest_batch)
+        except QuidamInputError as error:
+            raise QuidamInputError(f"network {net.name!r} at batch = {largest_batch}: {error}") from None
 
 
 def _with_accuracy(ds: xr.Dataset, table, networks, several) -> xr.Dataset:
