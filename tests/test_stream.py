@@ -132,6 +132,15 @@ def test_chunked_runs_equal_the_in_memory_run(tmp_path_factory, data):
     xr.testing.assert_identical(qf.open_reductions(tmp_path / "s.zarr").drop_attrs(), reductions.drop_attrs())
 
 
+def test_per_layer_values_of_networks_of_different_lengths_in_separate_chunks(tmp_path):
+    network = ["lenet5_fmnist", "alexnet"]  # 5 and 8 layers: lenet's chunks are padded with NaN
+    space = {"rows": [8, 16], "dataflow": ["ws", "rs"]}
+    reductions = qf.evaluate_to_store(network, space, tmp_path / "s.zarr", per_layer=True, chunk_points=2)
+    assert int(reductions.attrs["chunks"]) == 4
+    expected = in_memory(network, space, tmp_path, per_layer=True)
+    xr.testing.assert_identical(without_timing(qf.open_result(tmp_path / "s.zarr")), expected)
+
+
 def test_accuracy_and_a_pareto_front_over_it(tmp_path):
     table = load_accuracy_table(None)
     network = ["lenet5_fmnist", "vgg7_half_fmnist"]
