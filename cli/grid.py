@@ -149,7 +149,7 @@ def _grid_streamed(network, space, technology, out: Path, *, per_layer, objectiv
     points = space.size * (len(network) if isinstance(network, list) else 1)
     started = time.perf_counter()
     note = f"the same command resumes from the chunks of {out} completed so far"
-    _files.NOTES.append(note)  # on the one line a Ctrl-C prints (quidam_fast.cli.main)
+    _files.NOTES.append(note)  # on the one line a Ctrl-C prints (quidam_fast.cli.main), should it come here
     try:
         with _progress(points, quiet) as update, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AccuracyCoverageWarning)
@@ -157,8 +157,13 @@ def _grid_streamed(network, space, technology, out: Path, *, per_layer, objectiv
                                               memory=memory, pareto=pareto, reduce_only=reduce_only, overwrite=overwrite,
                                               accuracy=table, workers=workers, scheduler=scheduler, progress=update)
     except BaseException as error:
-        if not isinstance(error, KeyboardInterrupt):  # an interrupt's line says it
-            _files.NOTES.remove(note)
+        _files.NOTES.remove(note)
+        if isinstance(error, KeyboardInterrupt):  # the interrupt's one line says what is left at --out
+            counts = qf.stream.unfinished_chunks(out)
+            if counts is None:  # not started, or an --overwrite's earlier output put back
+                _files.UNFINISHED.append(str(out))
+            else:
+                _files.NOTES.append(f"{out} holds {counts[0]:,} of {counts[1]:,} chunks; the same command resumes it")
         raise
     _files.NOTES.remove(note)
     for warning in caught:

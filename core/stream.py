@@ -321,38 +321,64 @@ def evaluate_to_store(
     run = _Run(str(store), tuple(networks), several, space, tech, objective, bool(per_layer), bool(reduce_only),
                objectives, accuracy, plan, n_layers, stored)
     with _dask_client(workers, scheduler) as client:  # a scheduler that does not answer: before anything is written
-        if existing is None:
-            if replace:
-                _remove(store)
-            _create_store(run, sample, fingerprint)
-        merged = _Merged(run)
-        done = set()
-        for i in _completed(run):  # one at a time: a run of thousands of chunks never holds them all
-            reductions = _load_mark(run, i)
-            if reductions is not None:
-                merged.add(reductions)
-                done.add(i)
-        pending = [i for i in range(plan.n_chunks) if i not in done]
-        total = math.prod(shape)
-        points_done = [sum(_region_points(plan.region(i)) for i in done)]
-
-        def finished(i: int, reductions: dict) -> None:
-            merged.add(reductions)
-            points_done[0] += _region_points(plan.region(i))
-            if progress is not None:
-                progress(points_done[0], total)
-
+        # what --overwrite replaces is set aside, not removed, until the new run is complete: a failure or
+        # an interrupt before then puts it back (a kill -9 leaves it aside, and the next command removes it)
+        aside = temporary_sibling(store, "old") if replace else None
+        if aside is not None:
+            try:
+                os.rename(store, aside)
+            except OSError as error:
+                raise _write_failed(store, error, _KEPT_EARLIER) from None
         try:
-            if client is None:
-                for i in pending:
-                    finished(i, _run_chunk(run, i))
-            elif pending:
-                _run_on_dask(client, run, pending, finished)
-            if progress is not None and not pending:
-                progress(total, total)
-            return _finish(run, sample, merged, time.perf_counter() - started)
-        except OSError as error:
-            raise _write_failed(store, error) from None
+            result = _run(run, sample, fingerprint, existing is None, client, progress, started,
+                          _KEPT_EARLIER if aside is not None else _KEPT_CHUNKS)
+        except BaseException:
+            if aside is not None:
+                with contextlib.suppress(OSError):
+                    _remove(store)
+                    os.rename(aside, store)
+            raise
+        if aside is not None:
+            with contextlib.suppress(OSError):
+                _remove(aside)
+        return result
+
+
+def _run(run: _Run, sample: xr.Dataset, fingerprint: dict, create: bool, client, progress, started: float,
+         kept: str) -> xr.Dataset:
+    """Create the store (``create``) or resume it, evaluate the chunks not complete, merge, finish
+    (``kept``: what a failed write says is left)."""
+    store, plan = Path(run.store), run.plan
+    if create:
+        _create_store(run, sample, fingerprint)
+    merged = _Merged(run)
+    done = set()
+    for i in _completed(run):  # one at a time: a run of thousands of chunks never holds them all
+        reductions = _load_mark(run, i)
+        if reductions is not None:
+            merged.add(reductions)
+            done.add(i)
+    pending = [i for i in range(plan.n_chunks) if i not in done]
+    total = math.prod(plan.shape)
+    points_done = [sum(_region_points(plan.region(i)) for i in done)]
+
+    def finished(i: int, reductions: dict) -> None:
+        merged.add(reductions)
+        points_done[0] += _region_points(plan.region(i))
+        if progress is not None:
+            progress(points_done[0], total)
+
+    try:
+        if client is None:
+            for i in pending:
+                finished(i, _run_chunk(run, i))
+        elif pending:
+            _run_on_dask(client, run, pending, finished)
+        if progress is not None and not pending:
+            progress(total, total)
+        return _finish(run, sample, merged, time.perf_counter() - started)
+    except OSError as error:
+        raise _write_failed(store, error, kept) from None
 
 
 def open_reductions(store: str | os.PathLike) -> xr.Dataset:
@@ -381,6 +407,20 @@ def open_reductions(store: str | os.PathLike) -> xr.Dataset:
         raise QuidamInputError(f"store {str(store)!r} holds no reductions of a streamed run (quidam-fast grid --out *.zarr)")
     with xr.open_dataset(path, engine="h5netcdf") as opened:
         return opened.load()
+
+
+def unfinished_chunks(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(complete, total)`` chunks of the unfinished streamed run at ``path``; ``None`` if there is none
+    (no store, another kind of output, or a finished run)."""
+    path = Path(path)
+    if not (path / STREAM_FOLDER / "run.json").exists() or (path / STREAM_FOLDER / "reductions.nc").exists():
+        return None
+    try:
+        record = json.loads((path / STREAM_FOLDER / "run.json").read_text())
+        done = sum(1 for name in os.listdir(path / STREAM_FOLDER / "chunks") if re.fullmatch(r"[0-9]+\.npz", name))
+        return done, int(record["chunks"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def unreadable_store(path: str | os.PathLike) -> str | None:
@@ -474,10 +514,10 @@ def _existing_run(store: Path, fingerprint: dict, overwrite: bool) -> tuple[dict
 
 
 def _remove(store: Path) -> None:
-    """Remove what ``overwrite`` replaces: a zarr store (a folder holding zarr metadata) or a file."""
+    """Remove what ``overwrite`` replaced: a zarr store (a folder holding zarr metadata) or a file."""
     if store.is_dir() and not store.is_symlink():
         shutil.rmtree(store)
-    else:
+    elif os.path.lexists(store):
         store.unlink()
 
 
@@ -511,7 +551,7 @@ def _create_store(run: _Run, sample: xr.Dataset, fingerprint: dict) -> None:
     except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
         if isinstance(error, OSError):
-            raise _write_failed(store, error) from None
+            raise _write_failed(store, error, "") from None
         raise
 
 
@@ -593,20 +633,22 @@ def _replace_file(path: Path, data: bytes) -> None:
 
 
 def _progress_text(store: Path) -> str:
-    try:
-        record = json.loads((store / STREAM_FOLDER / "run.json").read_text())
-        done = sum(1 for name in os.listdir(store / STREAM_FOLDER / "chunks") if name.endswith(".npz"))
-        return f"{done:,} of {record['chunks']:,} chunks complete"
-    except (OSError, ValueError, KeyError):
-        return "its record cannot be read"
+    counts = unfinished_chunks(store)
+    return "its record cannot be read" if counts is None else f"{counts[0]:,} of {counts[1]:,} chunks complete"
 
 
-def _write_failed(store: Path, error: OSError) -> QuidamInputError:
+#: What a failed write leaves, said after its reason: a started store's completed chunks (resumed by
+#: the same command), or, with ``overwrite``, the earlier output put back.
+_KEPT_CHUNKS = "; the chunks completed so far are kept, and the same command resumes"
+_KEPT_EARLIER = "; the earlier output there is unchanged"
+
+
+def _write_failed(store: Path, error: OSError, kept: str = _KEPT_CHUNKS) -> QuidamInputError:
+    """A failed write (full disk, read-only folder) in one line, saying what is kept."""
     import errno
 
     reason = "No space left on device" if error.errno == errno.ENOSPC else (error.strerror or str(error))
-    return QuidamInputError(f"--out {str(store)!r}: cannot write ({reason}); the chunks completed so far are kept, "
-                            "and the same command resumes")
+    return QuidamInputError(f"--out {str(store)!r}: cannot write ({reason}){kept}")
 
 
 def _size(n_bytes: int) -> str:
