@@ -11,6 +11,9 @@ interpreter, the imports, the JIT's on-disk cache and every chunk). Modes:
   (perf_per_area max, energy_per_inference_j min) kept;
 * ``reduce-only``: the reductions alone (front, best per group, histograms), no per-point arrays.
 
+With ``--resume-check``, each size also runs a second time, is killed (SIGKILL) at a random moment and
+resumed, and the resumed store is compared with the uninterrupted one, zarr chunk by zarr chunk.
+
 Each process first evaluates a tiny space (untimed) so the kernels are loaded from the on-disk cache
 before the clock starts; the time is :func:`quidam_fast.evaluate_to_store`'s, from the first chunk to
 the merged reductions, writing included.
@@ -28,6 +31,7 @@ import argparse
 import json
 import math
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,6 +90,62 @@ def _spread_integers(low: int, high: int, count: int) -> list[int]:
     return sorted(chosen)
 
 
+def _child(axes: dict, store: Path, mode: str, memory: str) -> dict | str:
+    """One run in a fresh process: its figures, or why it failed."""
+    done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(axes), str(store), mode, memory],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _resume_check(axes: dict, whole: Path, mode: str, memory: str, seconds: float) -> str:
+    """Run again into a second store, SIGKILL it after a random delay (start-up, about 3 s, plus up to
+    the uninterrupted run's time), resume it, and compare it with ``whole``: every zarr chunk of every
+    array, one at a time (bounded memory), and the reductions."""
+    import random
+
+    import numpy as np
+    import xarray as xr
+    import zarr
+
+    other = whole.parent / "resumed.zarr"
+    delay = random.uniform(3.0, 3.0 + seconds)
+    process = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(axes), str(other), mode, memory],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        process.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    chunks_dir = other / "quidam_stream" / "chunks"
+    done_before = len(list(chunks_dir.glob("*.npz"))) if chunks_dir.exists() else 0
+    figures = _child(axes, other, mode, memory)
+    if isinstance(figures, str):
+        return f"resume failed: {figures}"
+    record = json.loads((whole / "quidam_stream" / "run.json").read_text())
+    grid = [-(-s // c) for s, c in zip(record["shape"], record["chunk"])]
+    a, b = zarr.open_group(str(whole), mode="r", zarr_format=2), zarr.open_group(str(other), mode="r", zarr_format=2)
+    compared = 0
+    for name in sorted(a.array_keys()):
+        if name in record["dims"] or name == "network":
+            continue
+        for position in np.ndindex(*grid):
+            region = tuple(slice(p * c, min((p + 1) * c, s)) for p, c, s in zip(position, record["chunk"], record["shape"]))
+            x, y = a[name][region], b[name][region]
+            if not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
+                return f"killed after {delay:.1f} s, resumed: DIFFERS in {name} at {region}"
+            compared += 1
+    ra = xr.load_dataset(whole / "quidam_stream" / "reductions.nc")
+    rb = xr.load_dataset(other / "quidam_stream" / "reductions.nc")
+    for reductions in (ra, rb):
+        reductions.attrs.pop("evaluation_seconds", None)
+    if not ra.identical(rb):
+        return f"killed after {delay:.1f} s, resumed: the reductions DIFFER"
+    return (f"killed after {delay:.1f} s with {done_before:,} of {record['chunks']:,} chunks complete, resumed in "
+            f"{figures['seconds']:.1f} s: identical ({compared:,} array chunks and the reductions compared)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-points", type=float, default=1e9, help="largest size (a power of ten; default 1e9)")
@@ -93,6 +153,9 @@ def main() -> None:
     parser.add_argument("--modes", default="totals,reduce-only", help="comma-separated: totals, reduce-only")
     parser.add_argument("--memory", default="2GB", help="the runs' --memory (default 2GB)")
     parser.add_argument("--folder", default=tempfile.gettempdir(), help="where the stores are written (and removed)")
+    parser.add_argument("--resume-check", action="store_true",
+                        help="also run each size again, kill it (SIGKILL) at a random moment, resume it, and compare "
+                             "the resumed store with the uninterrupted one chunk by chunk")
     args = parser.parse_args()
     sizes = [10**e for e in range(round(math.log10(args.min_points)), round(math.log10(args.max_points)) + 1)]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -102,23 +165,24 @@ def main() -> None:
     for size in sizes:
         axes = space_for(size)
         points = math.prod(len(v) for v in axes.values())
+        label = f"1e{round(math.log10(size))}"
         for mode in modes:
             folder = Path(tempfile.mkdtemp(dir=args.folder, prefix="bench-scale-"))
             store = folder / "scale.zarr"
             try:
-                done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(axes), str(store), mode, args.memory],
-                                      capture_output=True, text=True)
-                if done.returncode != 0:
-                    print(f"{f'1e{round(math.log10(size))}':>7} {points:>14,} {mode:<12} failed: "
-                          f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+                figures = _child(axes, store, mode, args.memory)
+                if isinstance(figures, str):
+                    print(f"{label:>7} {points:>14,} {mode:<12} failed: {figures}")
                     continue
-                figures = json.loads(done.stdout.strip().splitlines()[-1])
                 stored = sum(p.stat().st_size for p in store.rglob("*") if p.is_file())
+                print(f"{label:>7} {points:>14,} {mode:<12} {figures['chunks']:>6,} "
+                      f"{figures['seconds']:>9.1f} {points / figures['seconds'] / 1e6:>11.2f} "
+                      f"{figures['peak_rss_bytes'] / 1e6:>12.0f} {stored / 1e6:>9.1f}", flush=True)
+                if args.resume_check:
+                    print(f"{'':>7} {'':>14} {'':<12} {_resume_check(axes, store, mode, args.memory, figures['seconds'])}",
+                          flush=True)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
-            print(f"{f'1e{round(math.log10(size))}':>7} {points:>14,} {mode:<12} {figures['chunks']:>6,} "
-                  f"{figures['seconds']:>9.1f} {points / figures['seconds'] / 1e6:>11.2f} "
-                  f"{figures['peak_rss_bytes'] / 1e6:>12.0f} {stored / 1e6:>9.1f}", flush=True)
     print("axes of each space: python -c 'import bench_scale; print(bench_scale.space_for(N))' (in bench/)")
 
 
