@@ -214,6 +214,25 @@ def test_a_full_disk_keeps_the_completed_chunks_and_the_same_call_resumes(tmp_pa
     xr.testing.assert_identical(without_timing(qf.open_result(store)), in_memory("alexnet", SPACE, tmp_path))
 
 
+def test_an_overwrite_that_fails_puts_the_earlier_store_back(tmp_path, monkeypatch):
+    store = tmp_path / "s.zarr"
+    qf.evaluate_to_store("alexnet", {"rows": [8, 16]}, store)
+    earlier = qf.open_result(store)
+    real_write = stream._write_mark
+
+    def disk_full_at_the_second_mark(run, i, reductions):
+        if i == 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(store))
+        real_write(run, i, reductions)
+
+    monkeypatch.setattr(stream, "_write_mark", disk_full_at_the_second_mark)
+    with pytest.raises(QuidamInputError, match=r"cannot write \(No space left on device\); the earlier output there is "
+                                               "unchanged"):
+        qf.evaluate_to_store("alexnet", SPACE, store, chunk_points=8, overwrite=True)
+    xr.testing.assert_identical(qf.open_result(store), earlier)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]  # nothing set aside is left
+
+
 def test_reduce_only_keeps_the_reductions_alone(tmp_path):
     reductions = qf.evaluate_to_store("alexnet", SPACE, tmp_path / "r.zarr", reduce_only=True, chunk_points=30)
     assert_reductions(reductions, in_memory("alexnet", SPACE, tmp_path), stream.DEFAULT_PARETO)
