@@ -163,7 +163,7 @@ def _grid_streamed(network, space, technology, out: Path, *, per_layer, objectiv
             if counts is None:  # not started, or an --overwrite's earlier output put back
                 _files.UNFINISHED.append(str(out))
             else:
-                _files.NOTES.append(f"{out} holds {counts[0]:,} of {counts[1]:,} chunks; the same command resumes it")
+                _files.WRITTEN.append(f"{out} ({counts[0]:,} of {counts[1]:,} chunks; the same command resumes it)")
         raise
     _files.NOTES.remove(note)
     for warning in caught:
@@ -176,8 +176,10 @@ def _grid_streamed(network, space, technology, out: Path, *, per_layer, objectiv
                  sorted(counts.items(), key=lambda pair: -pair[1]) if count]
         raise QuidamInputError(f"no design point is valid; of {points:,} points, {'; '.join(parts)}; "
                                f"change the space or the technology (the store {str(out)!r} keeps them)")
-    typer.echo(f"evaluated {points:,} points x {layers} layers in {int(reductions.attrs['chunks']):,} chunks in "
-               f"{seconds:.2f} s ({_rate(points / seconds)}); wrote {out}", err=True)
+    chunks, resumed = int(reductions.attrs["chunks"]), int(reductions.attrs.get("resumed_chunks", 0))
+    evaluated = f"{chunks - resumed:,} of {chunks:,} chunks (the others were complete: resumed)" if resumed else f"{chunks:,} chunks"
+    typer.echo(f"evaluated {points:,} points x {layers} layers in {evaluated} in {seconds:.2f} s "
+               f"({_rate(points / seconds)}); wrote {out}", err=True)
     if qf.stream.fits_in_memory(out, memory):
         needed = [*REPORT_VARIABLES, *(c.variable for c in constraints)]
         text = qf.report(qf.open_result(out, variables=needed), where=constraints).to_text()

@@ -361,6 +361,8 @@ def _run(run: _Run, sample: xr.Dataset, fingerprint: dict, create: bool, client,
     pending = [i for i in range(plan.n_chunks) if i not in done]
     total = math.prod(plan.shape)
     points_done = [sum(_region_points(plan.region(i)) for i in done)]
+    if progress is not None and done:
+        progress(points_done[0], total)
 
     def finished(i: int, reductions: dict) -> None:
         merged.add(reductions)
@@ -376,9 +378,11 @@ def _run(run: _Run, sample: xr.Dataset, fingerprint: dict, create: bool, client,
             _run_on_dask(client, run, pending, finished)
         if progress is not None and not pending:
             progress(total, total)
-        return _finish(run, sample, merged, time.perf_counter() - started)
+        reductions = _finish(run, sample, merged, time.perf_counter() - started)
     except OSError as error:
         raise _write_failed(store, error, kept) from None
+    reductions.attrs["resumed_chunks"] = len(done)  # complete when this call began (not in the file)
+    return reductions
 
 
 def open_reductions(store: str | os.PathLike) -> xr.Dataset:
