@@ -44,7 +44,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import borrowed, jit
 
 # dataflow codes (order of space.DATAFLOWS)
 WS, OS, IS, RS = 0, 1, 2, 3
@@ -1119,7 +1119,7 @@ def _rs_memo(space, workload, forced_p, forced_q):
                   np.empty(shape + (3,), dtype=np.int64), np.full(shape, -1, dtype=np.int64), enabled)
 
 
-@jit
+@jit(inline=True)
 def _rs_memo_read(counts, u, p, q):
     """The 17 counts memoized for mapping ``(p, q)`` of distinct layer ``u`` (straight-line: numba
     then passes the array without reference counting)."""
@@ -1129,7 +1129,7 @@ def _rs_memo_read(counts, u, p, q):
             counts[u, p, q, 15], counts[u, p, q, 16])
 
 
-@jit
+@jit(inline=True)
 def _rs_memo_write(counts, counts_group, u, p, q, c, group):
     for j in range(17):
         counts[u, p, q, j] = c[j]
@@ -1178,7 +1178,7 @@ def _rs_as_counts(c):
                   3 * c[1], c[1] + c[14] + c[15])
 
 
-@jit
+@jit(inline=True)
 def _rs_dominated(cache, u, first, stop, energy, bits):
     """Whether a cached candidate ``first <= k < stop`` of distinct layer ``u`` has no more dynamic energy
     than ``energy`` and no more DRAM bits than ``bits`` or no stall that counts (its ``RS_CALM``)."""
@@ -1282,7 +1282,7 @@ def _rs_search(cache, memo, group, u, invariants, shape, d, settings, least_byte
     return n_cand
 
 
-@jit
+@jit(inline=True)
 def _rs_keep(cache, u, k, c, energy, bits, cand_p, cand_q, objective, least_bytes_per_cycle):
     """Store candidate ``k`` of distinct layer ``u`` in ``cache``: its counts, energy, bits, calm flag and
     mapping."""
@@ -1378,26 +1378,43 @@ def _rs_choose(cache, u, contenders, n_contenders, objective, leak_uw, bytes_per
 @jit
 def _sum_costs(totals, out, cost, chosen, layer_of):
     """The totals that do not depend on the DRAM bandwidth and clock, into ``totals[out]``: the sum over
-    the network's layers, in order, of ``cost[distinct layer, chosen[distinct layer]]``."""
-    for column in range(N_TOTALS):
-        totals[out, column] = 0.0
+    the network's layers, in order, of ``cost[distinct layer, chosen[distinct layer]]``. The other
+    totals are :func:`_sum_timing`'s (or :func:`_mark_invalid`'s)."""
+    # summed in locals and stored once: ``totals`` is column-major, so each column of a point is its own
+    # cache line, and the stores could alias ``cost`` (measured: 12 % of the row-stationary time before)
+    compute_cycles = macs = energy_mac = energy_spad = energy_noc = energy_glb = energy_dram = 0.0
+    dram_read_bytes = dram_write_bytes = glb_reads = glb_writes = spad_reads = spad_writes = noc_words = 0.0
     for layer in range(layer_of.shape[0]):
         u = layer_of[layer]
         k = chosen[u]
-        totals[out, TOTAL_COMPUTE_CYCLES] += cost[u, k, COST_COMPUTE_CYCLES]
-        totals[out, TOTAL_MACS] += cost[u, k, COST_MACS]
-        totals[out, TOTAL_ENERGY_MAC] += cost[u, k, COST_ENERGY_MAC]
-        totals[out, TOTAL_ENERGY_SPAD] += cost[u, k, COST_ENERGY_SPAD]
-        totals[out, TOTAL_ENERGY_NOC] += cost[u, k, COST_ENERGY_NOC]
-        totals[out, TOTAL_ENERGY_GLB] += cost[u, k, COST_ENERGY_GLB]
-        totals[out, TOTAL_ENERGY_DRAM] += cost[u, k, COST_ENERGY_DRAM]
-        totals[out, TOTAL_DRAM_READ_BYTES] += cost[u, k, COST_DRAM_READ_BITS] / 8.0
-        totals[out, TOTAL_DRAM_WRITE_BYTES] += cost[u, k, COST_DRAM_WRITE_BITS] / 8.0
-        totals[out, TOTAL_GLB_READS] += cost[u, k, COST_GLB_READS]
-        totals[out, TOTAL_GLB_WRITES] += cost[u, k, COST_GLB_WRITES]
-        totals[out, TOTAL_SPAD_READS] += cost[u, k, COST_SPAD_READS]
-        totals[out, TOTAL_SPAD_WRITES] += cost[u, k, COST_SPAD_WRITES]
-        totals[out, TOTAL_NOC_WORDS] += cost[u, k, COST_NOC_WORDS]
+        compute_cycles += cost[u, k, COST_COMPUTE_CYCLES]
+        macs += cost[u, k, COST_MACS]
+        energy_mac += cost[u, k, COST_ENERGY_MAC]
+        energy_spad += cost[u, k, COST_ENERGY_SPAD]
+        energy_noc += cost[u, k, COST_ENERGY_NOC]
+        energy_glb += cost[u, k, COST_ENERGY_GLB]
+        energy_dram += cost[u, k, COST_ENERGY_DRAM]
+        dram_read_bytes += cost[u, k, COST_DRAM_READ_BITS] / 8.0
+        dram_write_bytes += cost[u, k, COST_DRAM_WRITE_BITS] / 8.0
+        glb_reads += cost[u, k, COST_GLB_READS]
+        glb_writes += cost[u, k, COST_GLB_WRITES]
+        spad_reads += cost[u, k, COST_SPAD_READS]
+        spad_writes += cost[u, k, COST_SPAD_WRITES]
+        noc_words += cost[u, k, COST_NOC_WORDS]
+    totals[out, TOTAL_COMPUTE_CYCLES] = compute_cycles
+    totals[out, TOTAL_MACS] = macs
+    totals[out, TOTAL_ENERGY_MAC] = energy_mac
+    totals[out, TOTAL_ENERGY_SPAD] = energy_spad
+    totals[out, TOTAL_ENERGY_NOC] = energy_noc
+    totals[out, TOTAL_ENERGY_GLB] = energy_glb
+    totals[out, TOTAL_ENERGY_DRAM] = energy_dram
+    totals[out, TOTAL_DRAM_READ_BYTES] = dram_read_bytes
+    totals[out, TOTAL_DRAM_WRITE_BYTES] = dram_write_bytes
+    totals[out, TOTAL_GLB_READS] = glb_reads
+    totals[out, TOTAL_GLB_WRITES] = glb_writes
+    totals[out, TOTAL_SPAD_READS] = spad_reads
+    totals[out, TOTAL_SPAD_WRITES] = spad_writes
+    totals[out, TOTAL_NOC_WORDS] = noc_words
 
 
 @jit
@@ -1667,6 +1684,7 @@ def _rs_points(totals, per_layer, space, workload, settings, d, base, reason, wo
     bandwidth and clock): each chooses its candidate per layer (:func:`_rs_choose`) and sums them."""
     strides = space.strides
     want_per_layer = settings.want_per_layer
+    summed = -1  # the last point whose bandwidth- and clock-independent totals were summed
     for bw_i in range(space.dram_gbps_of.shape[0]):
         for clock_i in range(space.clock_mhz_of.shape[0]):
             out = base + bw_i * strides[10] + clock_i * strides[11]
@@ -1678,10 +1696,17 @@ def _rs_points(totals, per_layer, space, workload, settings, d, base, reason, wo
                 _mark_invalid(totals, per_layer, out, reason, want_per_layer)
                 continue
             bytes_per_cycle = space.dram_gbps_of[bw_i] * 1e3 / clock_mhz
+            same = summed >= 0
             for u in range(workload.distinct.shape[0]):
-                work.chosen[u] = _rs_choose(work.cache, u, work.contenders, work.n_contenders[u], settings.objective,
-                                            d.leak_uw, bytes_per_cycle, clock_mhz)
-            _sum_costs(totals, out, work.candidate_cost, work.chosen, workload.layer_of)
+                chosen = _rs_choose(work.cache, u, work.contenders, work.n_contenders[u], settings.objective,
+                                    d.leak_uw, bytes_per_cycle, clock_mhz)
+                same = same and chosen == work.chosen[u]
+                work.chosen[u] = chosen
+            if same:  # every layer chose what the last point summed: the same sums
+                _copy_costs(totals, summed, out)
+            else:
+                _sum_costs(totals, out, work.candidate_cost, work.chosen, workload.layer_of)
+                summed = out
             _sum_timing(totals, per_layer, out, work.candidate_cost, work.chosen, workload.layer_of, d,
                         bytes_per_cycle, clock_mhz, want_per_layer)
 
@@ -1715,7 +1740,6 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
     per_layer
         ``(points, layers, N_LAYER_RESULTS)``, written if ``settings.want_per_layer``.
     """
-    strides = space.strides
     n_distinct = workload.distinct.shape[0]
     counts = np.empty((n_distinct, 15), dtype=np.int64)  # one group's systolic Counts, per distinct layer
     cost = np.empty((n_distinct, 1, N_COST))  # a systolic design's COST_* rows
@@ -1723,6 +1747,51 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
     memo = _rs_memo(space, workload, settings.forced_p, settings.forced_q)
     invariants = np.empty((n_distinct, N_RS_INVARIANTS), dtype=np.int64)
     work = _rs_work(space, workload)
+    # The driver below sees every array as a borrowed view (:func:`quidam_fast._jit.borrowed`): passing
+    # an array to a function otherwise increments and decrements its reference count atomically, which
+    # took 30 % of the row-stationary time (perf). The owners -- the caller's arrays and these -- are
+    # passed along too, so that they live until the driver returns.
+    owners = (counts, cost, only_row, memo, invariants, work)
+    _evaluate_rows(_borrowed_space(space), _borrowed_workload(workload), settings, borrowed(members), rows_i,
+                   borrowed(totals), borrowed(per_layer), borrowed(counts), borrowed(cost), borrowed(only_row),
+                   RsMemo(borrowed(memo.counts), borrowed(memo.counts_group), borrowed(memo.floor),
+                          borrowed(memo.floor_group), memo.enabled),
+                   borrowed(invariants), _borrowed_work(work), owners)
+
+
+@jit
+def _borrowed_space(space):
+    """:data:`Space` of borrowed views."""
+    return Space(borrowed(space.strides), borrowed(space.rows_of), borrowed(space.cols_of),
+                 borrowed(space.spad_ifmap_of), borrowed(space.spad_filter_of), borrowed(space.spad_psum_of),
+                 borrowed(space.glb_kib_of), borrowed(space.dataflow_of), borrowed(space.batch_of),
+                 borrowed(space.dram_gbps_of), borrowed(space.clock_mhz_of), borrowed(space.pe_table),
+                 borrowed(space.glb_table), borrowed(space.spad_ifmap_table), borrowed(space.spad_filter_table),
+                 borrowed(space.spad_psum_table))
+
+
+@jit
+def _borrowed_workload(workload):
+    """:data:`Workload` of borrowed views."""
+    return Workload(borrowed(workload.layers), borrowed(workload.w_used), borrowed(workload.h_used),
+                    borrowed(workload.real_row_pairs), borrowed(workload.fold_touched), borrowed(workload.distinct),
+                    borrowed(workload.layer_of))
+
+
+@jit
+def _borrowed_work(work):
+    """:data:`RsWork` of borrowed views."""
+    return RsWork(borrowed(work.cache), borrowed(work.candidate_cost), borrowed(work.contenders),
+                  borrowed(work.n_contenders), borrowed(work.chosen))
+
+
+@jit
+def _evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer, counts, cost, only_row, memo,
+                   invariants, work, owners):
+    """:func:`evaluate_rows`' loops, on borrowed views (``owners`` keeps the arrays alive; ``grown`` the
+    candidate tables once they grow, to the end)."""
+    grown = work
+    strides = space.strides
     least_bytes_per_cycle = space.dram_gbps_of.min() * 1e3 / space.clock_mhz_of.max()
     group = 0
     for cols_i in range(space.cols_of.shape[0]):
@@ -1756,12 +1825,17 @@ def evaluate_rows(space, workload, settings, members, rows_i, totals, per_layer)
                                     for clock_i in range(space.clock_mhz_of.shape[0]):
                                         if _clock_valid(d.critical_ns, space.clock_mhz_of[clock_i]):
                                             # some point is valid: search (once for every bandwidth and clock)
-                                            reason, work = _rs_design(work, memo, group, invariants, workload,
-                                                                      settings, d, batch, least_bytes_per_cycle)
+                                            reason, searched = _rs_design(work, memo, group, invariants,
+                                                                          workload, settings, d, batch,
+                                                                          least_bytes_per_cycle)
+                                            if searched.cache.shape[1] != work.cache.shape[1]:  # it grew
+                                                grown = searched
+                                                work = _borrowed_work(grown)
                                             break
                                     _rs_points(totals, per_layer, space, workload, settings, d,
                                                corner + si * strides[4] + sf * strides[5] + sp * strides[6], reason,
                                                work)
+    return grown.cache.shape[1]  # keeps the grown tables alive while their views are used
 
 
 @jit
